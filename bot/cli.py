@@ -1,0 +1,115 @@
+"""The ``dockwatch`` console script.
+
+Exit codes (a public contract): 0 success; 1 LL2 failed or the budget refused the cycle (state
+untouched); 2 configuration error; 3 storage error; 70 an internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import Config, load_config
+from bot.errors import ConfigError, DockwatchError, StorageError, UpstreamError
+
+EXIT_OK = 0
+EXIT_UPSTREAM = 1
+EXIT_CONFIG = 2
+EXIT_STORAGE = 3
+EXIT_INTERNAL = 70
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockwatch",
+        description="Announce space station dockings, departures and webcast starts from LL2.",
+    )
+    parser.add_argument("--version", action="version", version=f"dockwatch {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("--config", required=True, type=Path, metavar="FILE")
+        return command
+
+    with_config("poll-once", "poll LL2 once, record what changed and deliver what is due")
+    with_config("check-config", "validate a config file and print a summary, secrets masked")
+    with_config("status", "what is docked now, the last poll and the delivery queue")
+    commands.add_parser(
+        "demo",
+        help="replay recorded LL2 pages through the real pipeline; no config or network needed",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(verbose=args.verbose, quiet=args.quiet)
+    try:
+        return _dispatch(args)
+    except ConfigError as error:
+        return _fail(f"config error: {error}", EXIT_CONFIG)
+    except UpstreamError as error:
+        return _fail(f"upstream error: {error}", EXIT_UPSTREAM)
+    except StorageError as error:
+        return _fail(f"storage error: {error}", EXIT_STORAGE)
+    except DockwatchError as error:
+        return _fail(f"error: {error}", EXIT_INTERNAL)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as error:  # the process boundary: a traceback is a bug, shown only on request
+        logging.getLogger("bot").debug("internal error", exc_info=True)
+        return _fail(
+            f"internal error: {type(error).__name__}: {error} (run with -v for the traceback)",
+            EXIT_INTERNAL,
+        )
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from bot import commands
+
+    if args.command == "demo":
+        return asyncio.run(commands.demo(sys.stdout))
+    config = _load(args.config)
+    if args.command == "check-config":
+        print(commands.config_summary(config, args.config))
+        return EXIT_OK
+    if args.command == "status":
+        print(asyncio.run(commands.status(config)))
+        return EXIT_OK
+    outcome = asyncio.run(commands.poll_once(config))
+    if outcome.error is not None:
+        return _fail(f"upstream error: {outcome.error}", EXIT_UPSTREAM)
+    print(commands.describe_outcome(outcome))
+    return EXIT_OK
+
+
+def _load(path: Path) -> Config:
+    return load_config(path, os.environ)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"dockwatch: {message}", file=sys.stderr)
+    return code
+
+
+def _configure_logging(*, verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    for name in ("bot", "notifiers", "storage"):
+        logging.getLogger(name).setLevel(level)

@@ -1,0 +1,116 @@
+"""What each CLI command does, apart from argument parsing and exit codes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy.engine import make_url
+
+from bot.config import Config
+from bot.durations import format_duration, humanize
+from bot.ll2.budget import WINDOW
+from bot.pipeline import CycleOutcome, run_cycle
+from bot.runtime import open_runtime, utc_now
+from notifiers.webhook import mask_url, target_key
+from storage import Store
+
+
+async def poll_once(config: Config) -> CycleOutcome:
+    async with open_runtime(config) as app:
+        return await run_cycle(app, stale_after=config.detect.stale_after)
+
+
+def describe_outcome(outcome: CycleOutcome) -> str:
+    recorded, delivery = outcome.recorded, outcome.delivery
+    assert recorded is not None
+    parts = [
+        f"poll ok: {recorded.announced} new notification{'s' if recorded.announced != 1 else ''}",
+        f"{recorded.recorded - recorded.announced} recorded silently",
+        f"{delivery.delivered} delivered",
+    ]
+    if delivery.retrying:
+        parts.append(f"{delivery.retrying} queued for retry")
+    if delivery.dead:
+        parts.append(f"{delivery.dead} dead-lettered")
+    return ", ".join(parts)
+
+
+def config_summary(config: Config, path: Path) -> str:
+    api_key = config.api.api_key.get_secret_value()
+    lines = [
+        f"config OK: {path}",
+        f"  api.base_url           {config.api.base_url}",
+        f"  api.api_key            {'set (hidden)' if api_key else 'not set (free tier)'}",
+        f"  api.requests_per_hour  {config.api.requests_per_hour}",
+        f"  storage.url            {make_url(config.storage.url).render_as_string(hide_password=True)}",
+        f"  detect.stale_after     {format_duration(config.detect.stale_after)}",
+        f"  targets                {len(config.webhooks)}",
+    ]
+    for hook in config.webhooks:
+        name = f" ({hook.name})" if hook.name else ""
+        lines.append(f"    webhook {target_key(hook.url)}  {mask_url(hook.url)}{name}  secret: hidden")
+    return "\n".join(lines)
+
+
+async def status(config: Config, now: datetime | None = None) -> str:
+    now = now or utc_now()
+    async with Store.open(config.storage.url) as store:
+        docked = await store.docked_at(now)
+        last = await store.last_poll()
+        last_ok = await store.last_successful_poll()
+        counts = await store.delivery_counts()
+        targets = await store.targets()
+        dead = await store.dead_deliveries()
+        calls = await store.api_calls_since(now - WINDOW)
+
+    lines = ["Docked now (as LL2 last reported):"]
+    by_place: dict[str, list[str]] = defaultdict(list)
+    for record in docked:
+        days = humanize(now - record.docking) if record.docking else "?"
+        by_place[record.where].append(f"    {record.port.name:<24} {record.vehicle_name:<40} {days}")
+    if not by_place:
+        lines.append("  nothing known yet (run poll-once)")
+    for place, rows in sorted(by_place.items()):
+        lines.append(f"  {place}")
+        lines.extend(rows)
+
+    lines.append("")
+    if last is None:
+        lines.append("Last poll: never")
+    else:
+        detail = f" ({last.detail})" if last.detail else ""
+        lines.append(f"Last poll: {_ago(last.finished_at, now)}: {last.result}{detail}")
+        if last_ok is not None and last_ok.id != last.id:
+            lines.append(f"Last successful poll: {_ago(last_ok.finished_at, now)}")
+    lines.append(f"LL2 calls in the last hour: {len(calls)} of {config.api.requests_per_hour}")
+    summary = ", ".join(
+        f"{name} {counts.get(name, 0)}" for name in ("queued", "sending", "delivered", "dead")
+    )
+    lines.append(f"Deliveries: {summary}")
+    if targets:
+        lines.append("Targets:")
+        for target in targets:
+            state = "enabled" if target.enabled else f"DISABLED ({target.disabled_reason})"
+            if not target.configured:
+                state += ", no longer in config"
+            lines.append(f"  {target.key}  {target.label}  {state}")
+    if dead:
+        lines.append("Dead letters (newest first):")
+        for delivery, key in dead:
+            attempts = f"{delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}"
+            lines.append(f"  {key} -> {delivery.target_key} after {attempts}: {delivery.last_error}")
+    return "\n".join(lines)
+
+
+def _ago(moment: datetime, now: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M UTC} ({humanize(now - moment)} ago)"
+
+
+async def demo(stream: TextIO) -> int:
+    from bot.demo import run_demo
+
+    await run_demo(stream)
+    return 0

@@ -1,0 +1,185 @@
+"""Configuration: TOML plus ``DOCKWATCH_SECTION__KEY`` environment overrides, validated once into types.
+
+Every problem becomes one ``ConfigError`` line naming the file and the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.durations import parse_duration
+from bot.errors import ConfigError
+from notifiers.webhook import WebhookConfig
+
+ENV_PREFIX = "DOCKWATCH_"
+DEFAULT_BASE_URL = "https://ll.thespacedevs.com/2.3.0"
+_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def _duration(value: object) -> object:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiConfig(_Section):
+    base_url: str = DEFAULT_BASE_URL
+    api_key: SecretStr = SecretStr("")
+    requests_per_hour: int = Field(default=14, ge=1, le=100_000)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+
+class StorageConfig(_Section):
+    url: str = "sqlite:///dockwatch.db"
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"{value!r} is not a database URL") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r}; use sqlite:/// or postgresql://")
+        return value
+
+
+class DetectConfig(_Section):
+    stale_after: Duration = timedelta(hours=48)
+
+
+class Config(_Section):
+    """The whole configuration file."""
+
+    api: ApiConfig = ApiConfig()
+    storage: StorageConfig = StorageConfig()
+    detect: DetectConfig = DetectConfig()
+    webhooks: list[WebhookConfig] = []
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read ``path``, apply environment overrides and ``${VAR}`` references, and validate."""
+    environ = os.environ if environ is None else environ
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config file: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    return config_from_mapping(data, source=str(path), environ=environ, base_dir=path.parent)
+
+
+def config_from_mapping(
+    data: dict[str, Any],
+    *,
+    source: str,
+    environ: Mapping[str, str],
+    base_dir: Path | None = None,
+) -> Config:
+    _apply_env_overrides(data, environ, source)
+    data = _expand_references(data, environ, source, ())
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {_describe(error)}") from None
+    if base_dir is not None:
+        config = config.model_copy(
+            update={"storage": StorageConfig(url=_anchor_sqlite(config.storage.url, base_dir))}
+        )
+    return config
+
+
+def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str], source: str) -> None:
+    """``DOCKWATCH_API__API_KEY=x`` sets ``api.api_key``; ``DOCKWATCH_WEBHOOKS__0__URL`` a list item."""
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        node: Any = data
+        for part in path[:-1]:
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"{source}: environment {name}: no list item {part!r}")
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, {})
+            if not isinstance(node, dict | list):
+                raise ConfigError(f"{source}: environment {name}: {part!r} is not a table")
+        if isinstance(node, list):
+            raise ConfigError(f"{source}: environment {name}: cannot replace a whole list item")
+        node[path[-1]] = _env_value(environ[name])
+
+
+def _env_value(text: str) -> Any:
+    """Environment values are TOML literals when they parse as one (``30``, ``true``), else strings."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _expand_references(value: Any, environ: Mapping[str, str], source: str, path: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand_references(v, environ, source, (*path, str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_references(v, environ, source, (*path, str(i))) for i, v in enumerate(value)]
+    if isinstance(value, str) and (match := _ENV_REFERENCE.match(value)):
+        variable = match.group(1)
+        if variable not in environ:
+            key = ".".join(path)
+            raise ConfigError(f"{source}: {key}: environment variable {variable} is not set")
+        return environ[variable]
+    return value
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {key}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{key}: {message}"
+
+
+def _anchor_sqlite(url: str, base_dir: Path) -> str:
+    """A relative SQLite path is relative to the config file, so cron's working directory is moot."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if Path(database).is_absolute():
+        return url
+    return parsed.set(database=str((base_dir / database).resolve())).render_as_string(hide_password=False)

@@ -1,0 +1,227 @@
+"""Change detection: what is new in a snapshot, compared with what the store already knows.
+
+Pure functions over plain data: no I/O and no clock (``now`` is passed in), so every rule below is
+tested table-driven. The rules, in short:
+
+* The first successful cycle (baseline) records every fact and announces none.
+* A docking is announced once its time has passed (LL2 lists planned dockings with future times).
+* A departure comes only from the ``departure`` field, once its time has passed. A record vanishing
+  from the page, or a smaller page, is never a departure.
+* A vehicle leaving one port and docking at another within six hours is one relocation.
+* A webcast start is announced once per event, however often the live flag flaps.
+* A fact whose own time is older than ``stale_after`` is recorded silently (backfilled history).
+* Every fact has a key derived from LL2 ids; a key already recorded is never produced again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from bot.model import (
+    Change,
+    ChangeKind,
+    DockingRecord,
+    Event,
+    KnownState,
+    Message,
+    Party,
+    Port,
+    Ref,
+    Snapshot,
+    Station,
+    VehicleRef,
+)
+
+DEFAULT_STALE_AFTER = timedelta(hours=48)
+RELOCATION_WINDOW = timedelta(hours=6)
+
+
+def docked_key(record_id: int) -> str:
+    return f"docked:{record_id}"
+
+
+def departed_key(record_id: int) -> str:
+    return f"departed:{record_id}"
+
+
+def relocated_key(record_id: int) -> str:
+    return f"relocated:{record_id}"
+
+
+def webcast_key(event_id: int) -> str:
+    return f"webcast:{event_id}"
+
+
+def detect(
+    previous: KnownState,
+    snapshot: Snapshot,
+    now: datetime,
+    *,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
+) -> list[Change]:
+    """Return the facts in ``snapshot`` that ``previous`` has not recorded, oldest first."""
+    keys = previous.recorded_keys
+    records = {**previous.dockings, **{r.id: r for r in snapshot.dockings}}
+    changes: list[Change] = []
+
+    departures = [r for r in snapshot.dockings if _has_departed(r, now, keys)]
+    dockings = [r for r in snapshot.dockings if _has_docked(r, now, keys)]
+    folded_departures: set[int] = set()
+
+    for record in dockings:
+        origin = _relocation_origin(record, records.values(), departures, keys)
+        if origin is None:
+            changes.append(_docked(record))
+            continue
+        if origin.id in {d.id for d in departures}:
+            # Both halves seen in one cycle: the departure is recorded silently, the move announced.
+            folded_departures.add(origin.id)
+        changes.append(_relocated(record, origin))
+
+    for record in departures:
+        departed = _departed(record)
+        if record.id in folded_departures:
+            departed = Change(departed.key, departed.kind, False, departed.message)
+        changes.append(departed)
+
+    changes.extend(_webcast_started(e, now) for e in snapshot.events if _went_live(e, keys))
+
+    changes.sort(key=lambda c: (c.message.occurred_at, c.key))
+    return [_silence_if_needed(c, previous, now, stale_after) for c in changes]
+
+
+def _has_docked(record: DockingRecord, now: datetime, keys: frozenset[str]) -> bool:
+    return (
+        record.docking is not None
+        and record.docking <= now
+        and docked_key(record.id) not in keys
+        and relocated_key(record.id) not in keys
+    )
+
+
+def _has_departed(record: DockingRecord, now: datetime, keys: frozenset[str]) -> bool:
+    return record.departure is not None and record.departure <= now and departed_key(record.id) not in keys
+
+
+def _went_live(event: Event, keys: frozenset[str]) -> bool:
+    return event.is_live and webcast_key(event.id) not in keys
+
+
+def _same_vehicle(a: Party | None, b: Party | None) -> bool:
+    return a is not None and b is not None and (a.kind, a.id) == (b.kind, b.id)
+
+
+def _relocation_origin(
+    record: DockingRecord,
+    known: Iterable[DockingRecord],
+    departures_now: list[DockingRecord],
+    keys: frozenset[str],
+) -> DockingRecord | None:
+    """The record this docking moved from: same vehicle, another port, departed up to 6 h before.
+
+    Only a departure that is announced already or is being detected in this cycle counts, so a
+    relocation never stands for a departure nobody will hear about.
+    """
+    assert record.docking is not None
+    departing_now = {d.id for d in departures_now}
+    candidates = [
+        other
+        for other in known
+        if other.id != record.id
+        and _same_vehicle(other.chaser, record.chaser)
+        and other.port.id != record.port.id
+        and other.departure is not None
+        and timedelta(0) <= record.docking - other.departure <= RELOCATION_WINDOW
+        and (departed_key(other.id) in keys or other.id in departing_now)
+    ]
+    return max(candidates, key=lambda o: (o.departure, o.id), default=None)
+
+
+def _silence_if_needed(change: Change, previous: KnownState, now: datetime, stale_after: timedelta) -> Change:
+    if not change.announce:
+        return change
+    if not previous.baseline_done or _fact_time(change.message) < now - stale_after:
+        return Change(change.key, change.kind, False, change.message)
+    return change
+
+
+def _fact_time(message: Message) -> datetime:
+    """The time staleness is judged by: a webcast by its event's date, everything else by itself."""
+    if message.kind is ChangeKind.WEBCAST_STARTED and message.event_date is not None:
+        return message.event_date
+    return message.occurred_at
+
+
+def _ref(obj: Port | Station | None) -> Ref | None:
+    return None if obj is None else Ref(id=obj.id, name=obj.name)
+
+
+def _vehicle(party: Party | None) -> VehicleRef | None:
+    if party is None:
+        return None
+    return VehicleRef(id=party.id, name=party.name, kind=party.kind)
+
+
+def _docking_message(record: DockingRecord, kind: ChangeKind, key: str, at: datetime) -> Message:
+    fields: Mapping[str, object] = {
+        "kind": kind,
+        "key": key,
+        "occurred_at": at,
+        "docking_event_id": record.id,
+        "station": _ref(record.station),
+        "port": _ref(record.port),
+        "vehicle": _vehicle(record.chaser),
+        "target": _vehicle(record.target),
+        "location": record.where,
+        "docking": record.docking,
+        "departure": record.departure,
+        "image_url": record.image_url,
+    }
+    return Message.model_validate(fields)
+
+
+def _docked(record: DockingRecord) -> Change:
+    assert record.docking is not None
+    key = docked_key(record.id)
+    message = _docking_message(record, ChangeKind.DOCKED, key, record.docking)
+    return Change(key, ChangeKind.DOCKED, True, message)
+
+
+def _relocated(record: DockingRecord, origin: DockingRecord) -> Change:
+    assert record.docking is not None
+    key = relocated_key(record.id)
+    message = _docking_message(record, ChangeKind.RELOCATED, key, record.docking).model_copy(
+        update={"previous_port": _ref(origin.port)}
+    )
+    return Change(key, ChangeKind.RELOCATED, True, message)
+
+
+def _departed(record: DockingRecord) -> Change:
+    assert record.departure is not None
+    key = departed_key(record.id)
+    stay = None
+    if record.docking is not None and record.docking <= record.departure:
+        stay = int((record.departure - record.docking).total_seconds())
+    message = _docking_message(record, ChangeKind.DEPARTED, key, record.departure).model_copy(
+        update={"docked_seconds": stay}
+    )
+    return Change(key, ChangeKind.DEPARTED, True, message)
+
+
+def _webcast_started(event: Event, now: datetime) -> Change:
+    """A webcast start happens when we see it; LL2 gives no time for the flag turning true."""
+    key = webcast_key(event.id)
+    message = Message(
+        kind=ChangeKind.WEBCAST_STARTED,
+        key=key,
+        occurred_at=now,
+        event_id=event.id,
+        event_name=event.name,
+        event_type=event.type_name,
+        event_date=event.date,
+        location=event.location,
+        image_url=event.image_url,
+        webcast_url=event.webcast_url,
+    )
+    return Change(key, ChangeKind.WEBCAST_STARTED, True, message)

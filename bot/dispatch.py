@@ -1,0 +1,158 @@
+"""Delivery: work through due outbox rows, one task per target so one bad target never holds up others.
+
+A failed attempt is retried with exponential backoff (10 s, 20 s, 40 s, ... capped at 1 h, or the
+platform's own ``retry_after`` when longer) until it lands or, 24 h after the notification was
+recorded, is dead-lettered where ``dockwatch status`` shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.errors import PermanentFailure, RetryLater, TargetGone
+from notifiers import Notifier
+from storage import DueDelivery, Store
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(seconds=10)
+MAX_BACKOFF = timedelta(hours=1)
+DEAD_AFTER = timedelta(hours=24)
+LEASE = timedelta(minutes=5)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay after the ``attempts``-th failed attempt: 10 s, 20 s, 40 s, ... at most one hour."""
+    factor: int = 2 ** max(0, attempts - 1)
+    return min(FIRST_RETRY * factor, MAX_BACKOFF)
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+    disabled_targets: list[str] = field(default_factory=list)
+
+    def merge(self, other: DeliveryReport) -> None:
+        self.delivered += other.delivered
+        self.retrying += other.retrying
+        self.dead += other.dead
+        self.disabled_targets += other.disabled_targets
+
+
+class Dispatcher:
+    """Sends due deliveries through the notifier that owns each target."""
+
+    def __init__(self, store: Store, notifiers: Sequence[Notifier], clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._clock = clock
+        self._routes: Mapping[str, Notifier] = {
+            target.key: notifier for notifier in notifiers for target in notifier.targets()
+        }
+
+    async def deliver_due(self) -> DeliveryReport:
+        now = self._clock()
+        due = await self._store.claim_due(now, lease_until=now + LEASE)
+        by_target: dict[str, list[DueDelivery]] = defaultdict(list)
+        for delivery in due:
+            by_target[delivery.target_key].append(delivery)
+        reports = await asyncio.gather(*(self._deliver_to(key, items) for key, items in by_target.items()))
+        total = DeliveryReport()
+        for report in reports:
+            total.merge(report)
+        return total
+
+    async def _deliver_to(self, target_key: str, deliveries: list[DueDelivery]) -> DeliveryReport:
+        """Deliver in order; stop at the first failure so a struggling target is not hammered."""
+        report = DeliveryReport()
+        notifier = self._routes.get(target_key)
+        for index, delivery in enumerate(deliveries):
+            if notifier is None:
+                await self._dead(delivery, "target is no longer configured", report, attempted=False)
+                continue
+            try:
+                await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
+            except TargetGone as error:
+                await self._disable(target_key, str(error), report)
+                return report
+            except PermanentFailure as error:
+                await self._dead(delivery, str(error), report)
+                continue
+            except RetryLater as error:
+                await self._postpone(deliveries[index:], str(error), error.retry_after, report)
+                return report
+            except Exception as error:  # the per-delivery boundary: record, never crash the loop
+                log.exception("delivery crashed key=%s target=%s", delivery.message.key, target_key)
+                await self._postpone(deliveries[index:], f"{type(error).__name__}: {error}", None, report)
+                return report
+            await self._store.mark_delivered(delivery.id, self._clock())
+            report.delivered += 1
+            log.info(
+                "delivered key=%s target=%s attempt=%d",
+                delivery.message.key,
+                target_key,
+                delivery.attempt,
+            )
+        return report
+
+    async def _postpone(
+        self,
+        deliveries: list[DueDelivery],
+        error: str,
+        retry_after: float | None,
+        report: DeliveryReport,
+    ) -> None:
+        """The failed delivery and the rest of this target's batch wait for the same retry time."""
+        now = self._clock()
+        failed = deliveries[0]
+        delay = backoff(failed.attempt)
+        if retry_after is not None:
+            delay = max(delay, timedelta(seconds=retry_after))
+        for index, delivery in enumerate(deliveries):
+            deadline = delivery.notification_created_at + DEAD_AFTER
+            if index == 0 and now >= deadline:
+                await self._dead(delivery, f"gave up after 24 h: {error}", report)
+                continue
+            retry_at = min(now + delay, deadline) if index == 0 else now + delay
+            last_error = error if index == 0 else f"waiting: earlier delivery failed: {error}"
+            await self._store.mark_retry(
+                delivery.id,
+                now=now,
+                next_attempt_at=retry_at,
+                error=last_error,
+                attempted=index == 0,
+            )
+            report.retrying += 1
+        log.warning(
+            "delivery failed key=%s target=%s attempt=%d retry_in=%ds error=%s",
+            failed.message.key,
+            failed.target_key,
+            failed.attempt,
+            int(delay.total_seconds()),
+            error,
+        )
+
+    async def _dead(
+        self, delivery: DueDelivery, error: str, report: DeliveryReport, *, attempted: bool = True
+    ) -> None:
+        await self._store.mark_dead(delivery.id, now=self._clock(), error=error, attempted=attempted)
+        report.dead += 1
+        log.error(
+            "dead-lettered key=%s target=%s attempt=%d error=%s",
+            delivery.message.key,
+            delivery.target_key,
+            delivery.attempt,
+            error,
+        )
+
+    async def _disable(self, target_key: str, reason: str, report: DeliveryReport) -> None:
+        dead = await self._store.disable_target(target_key, reason=reason, now=self._clock())
+        report.dead += dead
+        report.disabled_targets.append(target_key)
+        log.error("target disabled target=%s reason=%s dead_lettered=%d", target_key, reason, dead)

@@ -1,0 +1,52 @@
+"""The exception tree: every failure a user can meet is one of these, turned into one line by the CLI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class DockwatchError(Exception):
+    """Base of every error dockwatch reports to a person instead of a traceback."""
+
+
+class ConfigError(DockwatchError):
+    """The configuration cannot be used; the message names the file and key."""
+
+
+class UpstreamError(DockwatchError):
+    """LL2 did not give a usable answer; the cycle stops before detection."""
+
+
+class BudgetExhausted(UpstreamError):
+    """Calling LL2 now would exceed the rolling request budget."""
+
+    def __init__(self, message: str, next_allowed_at: datetime) -> None:
+        super().__init__(message)
+        self.next_allowed_at = next_allowed_at
+
+
+class StorageError(DockwatchError):
+    """The state store could not be read or written."""
+
+
+class DeliveryError(DockwatchError):
+    """A notifier could not deliver one message to one target.
+
+    Subclasses carry what the dispatcher needs to decide: retry later, give up, or disable the target.
+    """
+
+
+class RetryLater(DeliveryError):
+    """A transient failure; ``retry_after`` (seconds) is the platform's own hint, if it gave one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(DeliveryError):
+    """This message can never be delivered to this target; retrying would not help."""
+
+
+class TargetGone(DeliveryError):
+    """The target no longer exists or refuses us for good (HTTP 410, blocked bot, deleted webhook)."""

@@ -1,0 +1,50 @@
+"""The rolling hourly budget of LL2 calls, kept in the store so every process and restart shares it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.errors import BudgetExhausted
+from storage import Store
+
+WINDOW = timedelta(hours=1)
+
+
+class CallBudget:
+    """Refuses a call that would exceed ``per_hour`` calls in any rolling hour, or break a hold."""
+
+    def __init__(self, store: Store, per_hour: int) -> None:
+        self._store = store
+        self.per_hour = per_hour
+
+    async def remaining(self, now: datetime) -> int:
+        return max(0, self.per_hour - len(await self._store.api_calls_since(now - WINDOW)))
+
+    async def ensure(self, now: datetime, calls: int) -> None:
+        """Raise ``BudgetExhausted`` unless ``calls`` more calls are allowed at ``now``."""
+        hold = await self._store.api_hold()
+        if hold is not None and hold.until > now:
+            raise BudgetExhausted(
+                f"LL2 asked us to wait ({hold.reason}); next call allowed at {_when(hold.until)}",
+                hold.until,
+            )
+        made = await self._store.api_calls_since(now - WINDOW)
+        excess = len(made) + calls - self.per_hour
+        if excess > 0:
+            # The window frees one call each time its oldest call turns an hour old.
+            next_at = made[excess - 1] + WINDOW if excess <= len(made) else now + WINDOW
+            raise BudgetExhausted(
+                f"LL2 budget of {self.per_hour} calls/hour is used up ({len(made)} in the last hour); "
+                f"next call allowed at {_when(next_at)}",
+                next_at,
+            )
+
+    async def spend(self, now: datetime, path: str) -> None:
+        await self._store.record_api_call(now, path)
+
+    async def hold(self, until: datetime, reason: str) -> None:
+        await self._store.set_api_hold(until, reason)
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,181 @@
+"""The LL2 client: two counted requests per cycle, every failure one ``UpstreamError``.
+
+``/docking_events/?ordering=-docking&limit=100`` (there is no ``last_updated`` filter; the newest
+hundred dockings cover everything docked now) and ``/events/upcoming/?ordering=date&limit=100``
+(events stay in "upcoming" for a day after their date). ``next`` is followed only when a whole docking
+page is still docked, which would mean the page did not reach back far enough.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from bot import __version__
+from bot.errors import BudgetExhausted, UpstreamError
+from bot.ll2.budget import CallBudget
+from bot.ll2.wire import parse_dockings, parse_events, parse_page
+from bot.model import DockingRecord, Snapshot
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 30
+PAGE_SIZE = 100
+MAX_CALLS_PER_CYCLE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """What ``/api-throttle/`` says about our quota (it does not count against it)."""
+
+    limit: int
+    current_use: int
+    next_use_secs: int
+
+
+class LL2Client:
+    """Fetches one ``Snapshot`` per call to ``fetch_snapshot``; knows 2.3.0 and 2.2.0 paths."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: str,
+        budget: CallBudget,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._legacy = self._base.endswith("/2.2.0")
+        self._headers = {"accept": "application/json", "user-agent": f"dockwatch/{__version__}"}
+        if api_key:
+            self._headers["authorization"] = f"Token {api_key}"
+        self._budget = budget
+        self._clock = clock
+        self._throttle_due = True
+
+    async def fetch_snapshot(self) -> Snapshot:
+        now = self._clock()
+        await self._budget.ensure(now, 2)
+        if self._throttle_due:
+            await self._respect_throttle(needed=2)
+        dockings = await self._fetch_dockings()
+        events_path = "/event/upcoming/" if self._legacy else "/events/upcoming/"
+        events_query = {"ordering": "date", "limit": str(PAGE_SIZE)}
+        if not self._legacy:
+            events_query["mode"] = "list"
+        events_page = parse_page(await self._get(events_path, events_query), f"LL2 {events_path}")
+        events = parse_events(events_page.results, f"LL2 {events_path}")
+        return Snapshot(dockings=tuple(dockings), events=tuple(events))
+
+    async def read_throttle(self) -> Throttle:
+        payload = await self._get("/api-throttle/", {}, counted=False)
+        try:
+            assert isinstance(payload, dict)
+            return Throttle(
+                limit=int(payload["your_request_limit"]),
+                current_use=int(payload["current_use"]),
+                next_use_secs=int(payload.get("next_use_secs") or 0),
+            )
+        except (AssertionError, KeyError, TypeError, ValueError):
+            raise UpstreamError("LL2 /api-throttle/: unexpected payload") from None
+
+    async def _respect_throttle(self, needed: int) -> None:
+        """Reconcile with LL2's own count (other clients may share our IP); advisory if unreadable."""
+        self._throttle_due = False
+        try:
+            throttle = await self.read_throttle()
+        except UpstreamError as error:
+            log.warning("could not read LL2 quota, relying on the local budget: %s", error)
+            return
+        if throttle.limit - throttle.current_use >= needed:
+            return
+        now = self._clock()
+        until = now + timedelta(seconds=max(throttle.next_use_secs, 1))
+        await self._budget.hold(until, f"/api-throttle/: {throttle.current_use}/{throttle.limit} used")
+        raise BudgetExhausted(
+            f"LL2 quota used up ({throttle.current_use}/{throttle.limit} by /api-throttle/); "
+            f"next call allowed at {until:%Y-%m-%d %H:%M:%S} UTC",
+            until,
+        )
+
+    async def _fetch_dockings(self) -> list[DockingRecord]:
+        path = "/docking_event/" if self._legacy else "/docking_events/"
+        where = f"LL2 {path}"
+        page = parse_page(await self._get(path, {"ordering": "-docking", "limit": str(PAGE_SIZE)}), where)
+        records = parse_dockings(page.results, where, legacy=self._legacy)
+        calls = 2  # this page and the events page
+        while page.next and calls < MAX_CALLS_PER_CYCLE and _all_docked(records, self._clock()):
+            if not self._same_origin(page.next):
+                raise UpstreamError(f"{where}: 'next' points to another host: {page.next}")
+            await self._budget.ensure(self._clock(), 2)
+            page = parse_page(await self._get(page.next, {}), where)
+            records += parse_dockings(page.results, where, legacy=self._legacy)
+            calls += 1
+        return records
+
+    def _same_origin(self, url: str) -> bool:
+        ours, theirs = urlsplit(self._base), urlsplit(url)
+        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
+    async def _get(self, path_or_url: str, query: dict[str, str], *, counted: bool = True) -> Any:
+        """GET and decode JSON; a counted call is recorded in the budget before it is made."""
+        url = path_or_url if "://" in path_or_url else self._base + path_or_url
+        shown = urlsplit(url).path.removeprefix(urlsplit(self._base).path) or path_or_url
+        if counted:
+            await self._budget.spend(self._clock(), shown)
+        try:
+            async with self._session.get(
+                url,
+                params=query,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
+            ) as response:
+                body = await response.read()
+                status = response.status
+                retry_after = response.headers.get("retry-after")
+        except TimeoutError:
+            raise UpstreamError(f"LL2 {shown}: no answer within {TIMEOUT_SECONDS} s") from None
+        except aiohttp.ClientError as error:
+            raise UpstreamError(f"LL2 {shown}: {type(error).__name__}: {error}") from None
+        if status == 429:
+            await self._after_rate_limit(shown, retry_after)
+        if status >= 400:
+            raise UpstreamError(f"LL2 {shown}: HTTP {status}")
+        return _decode_json(body, shown)
+
+    async def _after_rate_limit(self, shown: str, retry_after: str | None) -> None:
+        """Honour ``Retry-After`` (default one hour), then ask ``/api-throttle/`` next time."""
+        try:
+            wait = max(1.0, float(retry_after)) if retry_after else 3600.0
+        except ValueError:
+            wait = 3600.0
+        until = self._clock() + timedelta(seconds=wait)
+        await self._budget.hold(until, f"429 on {shown}")
+        self._throttle_due = True
+        raise UpstreamError(
+            f"LL2 {shown}: HTTP 429 Too Many Requests; next call allowed at {until:%Y-%m-%d %H:%M:%S} UTC"
+        )
+
+
+def _all_docked(records: list[DockingRecord], now: datetime) -> bool:
+    return bool(records) and all(r.departure is None or r.departure > now for r in records)
+
+
+def _decode_json(body: bytes, shown: str) -> Any:
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise UpstreamError(f"LL2 {shown}: response is not UTF-8 JSON") from None
+    except json.JSONDecodeError as error:
+        if error.pos >= len(error.doc.rstrip()) and body.strip()[:1] in (b"{", b"["):
+            raise UpstreamError(f"LL2 {shown}: truncated JSON ({len(body)} bytes)") from None
+        raise UpstreamError(f"LL2 {shown}: response is not JSON ({error.msg})") from None

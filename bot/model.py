@@ -1,0 +1,209 @@
+"""Domain types shared by every room: what LL2 told us, what changed, and the message about it.
+
+LL2's wire format is parsed into these in ``bot/ll2``; detection, storage and notifiers only ever see
+these types, so an LL2 quirk is handled once, at the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+PartyKind = Literal["spacecraft_flight", "payload_flight", "space_station"]
+
+
+class ChangeKind(StrEnum):
+    """The four things dockwatch announces; the values are the webhook ``type`` strings."""
+
+    DOCKED = "docking.docked"
+    DEPARTED = "docking.departed"
+    RELOCATED = "docking.relocated"
+    WEBCAST_STARTED = "event.webcast_started"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """One side of a docking: a spacecraft flight, a payload flight or a space station."""
+
+    kind: PartyKind
+    id: int
+    name: str
+    image_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """A docking location (LL2 ``docking_location``)."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """A space station; absent for payload-to-payload dockings."""
+
+    id: int
+    name: str
+    image_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DockingRecord:
+    """One LL2 docking event, both sides normalised whatever their LL2 type.
+
+    ``docking`` and ``departure`` may lie in the future: LL2 holds planned times there.
+    """
+
+    id: int
+    docking: datetime | None
+    departure: datetime | None
+    port: Port
+    station: Station | None
+    chaser: Party | None
+    target: Party | None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def where(self) -> str:
+        """The place a person would name: the station, else the target vehicle, else the port."""
+        if self.station is not None:
+            return self.station.name
+        if self.target is not None:
+            return self.target.name
+        return self.port.name
+
+    @property
+    def vehicle_name(self) -> str:
+        return self.chaser.name if self.chaser is not None else "Unknown vehicle"
+
+    @property
+    def image_url(self) -> str | None:
+        if self.chaser is not None and self.chaser.image_url:
+            return self.chaser.image_url
+        return self.station.image_url if self.station is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Webcast:
+    """One entry of an event's ``vid_urls``."""
+
+    url: str
+    live: bool = False
+    priority: int = 0
+    title: str | None = None
+    start_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An LL2 event (a docking, an EVA, a briefing) with its webcasts."""
+
+    id: int
+    name: str
+    date: datetime | None
+    webcast_live: bool = False
+    webcasts: tuple[Webcast, ...] = ()
+    type_name: str | None = None
+    location: str | None = None
+    image_url: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_live(self) -> bool:
+        return self.webcast_live or any(w.live for w in self.webcasts)
+
+    @property
+    def webcast_url(self) -> str | None:
+        """The live stream if one is flagged live, else the highest-priority stream (lowest number)."""
+        live = [w for w in self.webcasts if w.live] or list(self.webcasts)
+        return min(live, key=lambda w: w.priority).url if live else None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one successful poll of LL2 returned."""
+
+    dockings: tuple[DockingRecord, ...]
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownState:
+    """What the store remembers, as detection needs it.
+
+    ``recorded_keys`` holds the key of every change ever recorded, announced or silent; that set is
+    what makes a second announcement of the same fact impossible.
+    """
+
+    dockings: Mapping[int, DockingRecord] = field(default_factory=dict)
+    recorded_keys: frozenset[str] = frozenset()
+    baseline_done: bool = False
+
+
+class Ref(BaseModel):
+    """A named LL2 object inside a message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+
+
+class VehicleRef(Ref):
+    kind: PartyKind
+
+
+class Message(BaseModel):
+    """The platform-neutral notification; stored as JSON and rendered by each notifier.
+
+    Every field but ``kind``, ``key`` and ``occurred_at`` is optional so one shape covers dockings and
+    events; the webhook ``data`` object is this model minus those three.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ChangeKind
+    key: str
+    occurred_at: datetime
+    docking_event_id: int | None = None
+    event_id: int | None = None
+    station: Ref | None = None
+    port: Ref | None = None
+    previous_port: Ref | None = None
+    vehicle: VehicleRef | None = None
+    target: VehicleRef | None = None
+    location: str | None = None
+    docking: datetime | None = None
+    departure: datetime | None = None
+    docked_seconds: int | None = None
+    event_name: str | None = None
+    event_type: str | None = None
+    event_date: datetime | None = None
+    image_url: str | None = None
+    webcast_url: str | None = None
+
+    @property
+    def vehicle_name(self) -> str:
+        return self.vehicle.name if self.vehicle is not None else "Unknown vehicle"
+
+    @property
+    def place(self) -> str:
+        if self.station is not None:
+            return self.station.name
+        return self.location or "an unknown station"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One detected fact. ``announce`` is false for facts recorded silently (baseline, stale, folded)."""
+
+    key: str
+    kind: ChangeKind
+    announce: bool
+    message: Message

@@ -1,0 +1,56 @@
+"""One poll cycle: fetch, detect, record (state + outbox in one transaction), deliver what is due."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.detect import detect
+from bot.dispatch import DeliveryReport
+from bot.errors import BudgetExhausted, UpstreamError
+from bot.runtime import Runtime
+from storage import RecordedCycle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleOutcome:
+    """How a cycle ended: ``error`` is set when LL2 gave nothing usable and nothing was recorded."""
+
+    recorded: RecordedCycle | None
+    delivery: DeliveryReport
+    error: UpstreamError | None = None
+
+
+async def run_cycle(app: Runtime, *, stale_after: timedelta) -> CycleOutcome:
+    """Poll LL2 once and deliver; an upstream failure records nothing but still retries deliveries.
+
+    The caller reports the failure: ``poll-once`` as its one error line, ``run`` as a transition.
+    """
+    started = app.clock()
+    try:
+        snapshot = await app.ll2.fetch_snapshot()
+    except UpstreamError as error:
+        result = "budget_refused" if isinstance(error, BudgetExhausted) else "upstream_error"
+        await app.store.record_poll_failure(
+            started_at=started, now=app.clock(), result=result, detail=str(error)
+        )
+        return CycleOutcome(None, await app.dispatcher.deliver_due(), error)
+
+    now = app.clock()
+    known = await app.store.load_known_state()
+    changes = detect(known, snapshot, now, stale_after=stale_after)
+    recorded = await app.store.record_cycle(snapshot, changes, started_at=started, now=now)
+    for change in changes:
+        if change.announce:
+            log.info("notification recorded key=%s type=%s", change.key, change.kind.value)
+    if not known.baseline_done:
+        log.info(
+            "baseline recorded dockings=%d events=%d facts=%d (nothing announced)",
+            len(snapshot.dockings),
+            len(snapshot.events),
+            recorded.recorded,
+        )
+    return CycleOutcome(recorded, await app.dispatcher.deliver_due())

@@ -1,0 +1,33 @@
+"""The one protocol every platform implements: render a ``Message`` and send it to one target."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.model import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a notifier can send. ``key`` is stored with each delivery; ``label`` is safe to print."""
+
+    key: str
+    notifier: str
+    label: str
+
+
+class Notifier(Protocol):
+    """A platform. ``send`` returns when the platform accepted the message, else raises.
+
+    Failures are ``bot.errors.DeliveryError`` subclasses: ``RetryLater`` (transient, maybe with the
+    platform's ``retry_after``), ``PermanentFailure`` (this message can never go there) and
+    ``TargetGone`` (the target must be disabled). Anything else is treated as transient.
+    """
+
+    name: str
+
+    def targets(self) -> Sequence[Target]: ...
+
+    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> None: ...

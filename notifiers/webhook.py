@@ -1,0 +1,161 @@
+"""Signed outbound webhooks per Standard Webhooks (https://www.standardwebhooks.com/).
+
+The body is built from the stored message alone, so it is byte-identical on every retry; only
+``webhook-timestamp`` and the signature change. ``webhook-id`` is the notification key, which
+receivers use to drop a duplicate should a crash make us send twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+
+from bot import __version__
+from bot.errors import RetryLater, TargetGone
+from bot.model import Message
+from notifiers.base import Target
+
+TIMEOUT_SECONDS = 15
+SECRET_PREFIX = "whsec_"
+
+
+class WebhookConfig(BaseModel):
+    """One ``[[webhooks]]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    secret: SecretStr
+    name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL, got {mask_url(value)!r}")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _standard_secret(cls, value: SecretStr) -> SecretStr:
+        secret_key(value.get_secret_value())
+        return value
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a ``whsec_<base64>`` secret."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError(f"must start with {SECRET_PREFIX!r} followed by base64")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"the part after {SECRET_PREFIX!r} is not valid base64") from None
+    if len(key) < 16:
+        raise ValueError("is too short: use at least 16 random bytes (24 base64 characters)")
+    return key
+
+
+def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header value for one attempt."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def webhook_body(message: Message) -> dict[str, Any]:
+    """The public contract: ``{"type", "timestamp", "data"}``; see ``webhook.schema.json``."""
+    data = message.model_dump(mode="json", exclude={"kind", "key", "occurred_at"}, exclude_none=True)
+    return {
+        "type": message.kind.value,
+        "timestamp": message.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "data": data,
+    }
+
+
+def mask_url(url: str) -> str:
+    """Scheme and host only: webhook paths and queries often carry tokens."""
+    parts = urlsplit(url)
+    tail = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{tail}"
+
+
+def target_key(url: str) -> str:
+    return "webhook:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+class WebhookNotifier:
+    """POSTs one signed JSON body per delivery; 2xx delivers, 410 disables, anything else retries."""
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        configs: Sequence[WebhookConfig],
+        session: aiohttp.ClientSession,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._session = session
+        self._clock = clock
+        self._hooks = {target_key(c.url): c for c in configs}
+
+    def targets(self) -> Sequence[Target]:
+        return [
+            Target(key=key, notifier=self.name, label=config.name or mask_url(config.url))
+            for key, config in self._hooks.items()
+        ]
+
+    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> None:
+        config = self._hooks[target_key]
+        body = json.dumps(webhook_body(message), separators=(",", ":"), ensure_ascii=False).encode()
+        timestamp = int(self._clock().timestamp())
+        key = secret_key(config.secret.get_secret_value())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": f"dockwatch/{__version__}",
+            "webhook-id": message.key,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(key, message.key, timestamp, body),
+        }
+        label = config.name or mask_url(config.url)
+        try:
+            async with self._session.post(
+                config.url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
+            ) as response:
+                status = response.status
+                retry_after = _retry_after(response.headers.get("retry-after"))
+        except TimeoutError:
+            raise RetryLater(f"{label}: no answer within {TIMEOUT_SECONDS} s") from None
+        except aiohttp.ClientError as error:
+            raise RetryLater(f"{label}: {type(error).__name__}: {error}") from None
+        if 200 <= status < 300:
+            return
+        if status == 410:
+            raise TargetGone(f"{label}: HTTP 410 Gone")
+        if 300 <= status < 400:
+            raise RetryLater(f"{label}: HTTP {status} redirect (not followed; fix the URL)")
+        raise RetryLater(f"{label}: HTTP {status}", retry_after=retry_after if status in (429, 503) else None)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

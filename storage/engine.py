@@ -1,0 +1,55 @@
+"""Engine set-up: the async driver for a plain URL, and SQLite made safe for a long-lived writer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.errors import StorageError
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+BUSY_TIMEOUT_MS = 10_000
+
+
+def async_url(url: str) -> str:
+    """Map ``sqlite:///x.db`` or ``postgresql://...`` onto the async driver dockwatch uses."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise StorageError(f"storage.url {url!r} is not a database URL") from error
+    backend = parsed.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise StorageError(f"storage.url: unsupported database {backend!r} (use sqlite or postgresql)")
+    return parsed.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Create the engine; for SQLite: WAL, a busy timeout and ``BEGIN IMMEDIATE`` for every write.
+
+    pysqlite's own transaction handling starts transactions lazily and as DEFERRED, so two
+    processes could both read and then fail to upgrade to a write lock; taking the write lock up
+    front (SQLAlchemy's documented recipe) makes concurrent cycles queue instead.
+    """
+    engine = create_async_engine(async_url(url))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,72 @@
+"""Conversions between domain records and their table rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from bot.model import DockingRecord, Event, Party, PartyKind, Port, Station
+from storage.tables import DockingRow, EventRow
+
+
+def docking_to_row(record: DockingRecord, row: DockingRow | None, now: datetime) -> DockingRow:
+    """Update ``row`` (or make a new one) with what LL2 says about ``record`` now."""
+    row = row or DockingRow(
+        id=record.id,
+        port_id=record.port.id,
+        port_name=record.port.name,
+        raw={},
+        first_seen=now,
+        last_seen=now,
+    )
+    row.raw = dict(record.raw)
+    row.docking = record.docking
+    row.departure = record.departure
+    row.port_id = record.port.id
+    row.port_name = record.port.name
+    station = record.station
+    row.station_id = station.id if station else None
+    row.station_name = station.name if station else None
+    row.station_image_url = station.image_url if station else None
+    chaser, target = record.chaser, record.target
+    row.chaser_kind, row.chaser_id = (chaser.kind, chaser.id) if chaser else (None, None)
+    row.chaser_name, row.chaser_image_url = (chaser.name, chaser.image_url) if chaser else (None, None)
+    row.target_kind, row.target_id = (target.kind, target.id) if target else (None, None)
+    row.target_name, row.target_image_url = (target.name, target.image_url) if target else (None, None)
+    row.last_seen = now
+    return row
+
+
+def docking_from_row(row: DockingRow) -> DockingRecord:
+    return DockingRecord(
+        id=row.id,
+        docking=row.docking,
+        departure=row.departure,
+        port=Port(row.port_id, row.port_name),
+        station=Station(row.station_id, row.station_name or "", row.station_image_url)
+        if row.station_id is not None
+        else None,
+        chaser=_party(row.chaser_kind, row.chaser_id, row.chaser_name, row.chaser_image_url),
+        target=_party(row.target_kind, row.target_id, row.target_name, row.target_image_url),
+        raw=row.raw,
+    )
+
+
+def _party(kind: str | None, id_: int | None, name: str | None, image: str | None) -> Party | None:
+    if kind is None or id_ is None:
+        return None
+    return Party(cast(PartyKind, kind), id_, name or "", image)
+
+
+def event_to_row(event: Event, row: EventRow | None, now: datetime) -> EventRow:
+    row = row or EventRow(id=event.id, name=event.name, raw={}, first_seen=now, last_seen=now)
+    row.raw = dict(event.raw)
+    row.name = event.name
+    row.date = event.date
+    row.type_name = event.type_name
+    row.location = event.location
+    row.webcast_live = event.is_live
+    row.webcast_url = event.webcast_url
+    row.image_url = event.image_url
+    row.last_seen = now
+    return row

@@ -1,0 +1,415 @@
+"""The state store: every read and write dockwatch makes, each write in one short transaction.
+
+The one that matters most is ``record_cycle``: new state, notifications and their delivery rows are
+committed together (a transactional outbox), so a crash leaves either the previous state or the
+complete new one, and a recorded notification always has its deliveries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.errors import StorageError
+from bot.model import Change, DockingRecord, Event, KnownState, Message, Snapshot
+from storage.engine import create_engine
+from storage.rows import docking_from_row, docking_to_row, event_to_row
+from storage.tables import (
+    ApiCallRow,
+    ApiHoldRow,
+    DeliveryRow,
+    DeliveryStatus,
+    DockingRow,
+    EventRow,
+    NotificationRow,
+    PollRow,
+    TargetRow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    """A configured delivery target as the store knows it: no secrets, only a key and a label."""
+
+    key: str
+    notifier: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A delivery claimed for sending, with the message it carries."""
+
+    id: int
+    target_key: str
+    attempt: int
+    notification_created_at: datetime
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCycle:
+    recorded: int
+    announced: int
+    deliveries: int
+
+
+class Store:
+    """Async access to the dockwatch database; open it with ``Store.open(url)``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, url: str) -> AsyncIterator[Store]:
+        engine = create_engine(url)
+        try:
+            try:
+                async with engine.begin() as connection:
+                    await connection.run_sync(SQLModel.metadata.create_all)
+            except SQLAlchemyError as error:
+                raise StorageError(f"cannot open database {_safe_url(url)}: {_first_line(error)}") from None
+            yield cls(engine)
+        finally:
+            await engine.dispose()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        try:
+            async with (
+                AsyncSession(self._engine, expire_on_commit=False) as session,
+                session.begin(),
+            ):
+                yield session
+        except SQLAlchemyError as error:
+            raise StorageError(f"database error: {_first_line(error)}") from None
+
+    # --- what detection needs -------------------------------------------------------------
+
+    async def load_known_state(self) -> KnownState:
+        async with self._transaction() as session:
+            rows = (await session.exec(select(DockingRow))).all()
+            keys = (await session.exec(select(NotificationRow.key))).all()
+            ok_polls = await session.exec(
+                select(func.count()).select_from(PollRow).where(PollRow.result == "ok")
+            )
+            return KnownState(
+                dockings={row.id: docking_from_row(row) for row in rows},
+                recorded_keys=frozenset(keys),
+                baseline_done=ok_polls.one() > 0,
+            )
+
+    async def record_cycle(
+        self,
+        snapshot: Snapshot,
+        changes: Sequence[Change],
+        *,
+        started_at: datetime,
+        now: datetime,
+    ) -> RecordedCycle:
+        """Commit the snapshot, the changes and their deliveries to enabled targets, all or nothing."""
+        async with self._transaction() as session:
+            await _upsert_dockings(session, snapshot.dockings, now)
+            await _upsert_events(session, snapshot.events, now)
+            existing = set(
+                (
+                    await session.exec(
+                        select(NotificationRow.key).where(
+                            col(NotificationRow.key).in_([c.key for c in changes])
+                        )
+                    )
+                ).all()
+            )
+            targets = (
+                await session.exec(
+                    select(TargetRow.key).where(col(TargetRow.enabled)).where(col(TargetRow.configured))
+                )
+            ).all()
+            fresh = [c for c in changes if c.key not in existing]
+            deliveries = 0
+            for change in fresh:
+                row = NotificationRow(
+                    key=change.key,
+                    kind=change.kind.value,
+                    announced=change.announce,
+                    payload=change.message.model_dump(mode="json"),
+                    occurred_at=change.message.occurred_at,
+                    created_at=now,
+                )
+                session.add(row)
+                if not change.announce:
+                    continue
+                await session.flush()
+                assert row.id is not None
+                for target in targets:
+                    session.add(_new_delivery(row.id, target, now))
+                    deliveries += 1
+            announced = sum(1 for c in fresh if c.announce)
+            session.add(
+                PollRow(
+                    started_at=started_at,
+                    finished_at=now,
+                    result="ok",
+                    changes_recorded=len(fresh),
+                    changes_announced=announced,
+                )
+            )
+            return RecordedCycle(len(fresh), announced, deliveries)
+
+    async def record_poll_failure(
+        self, *, started_at: datetime, now: datetime, result: str, detail: str
+    ) -> None:
+        async with self._transaction() as session:
+            session.add(PollRow(started_at=started_at, finished_at=now, result=result, detail=detail))
+
+    # --- targets ----------------------------------------------------------------------------
+
+    async def sync_targets(self, targets: Iterable[TargetInfo]) -> None:
+        """Mark exactly ``targets`` as configured; a target disabled earlier stays disabled."""
+        wanted = {t.key: t for t in targets}
+        async with self._transaction() as session:
+            for row in (await session.exec(select(TargetRow))).all():
+                target = wanted.pop(row.key, None)
+                row.configured = target is not None
+                if target is not None:
+                    row.label = target.label
+                session.add(row)
+            for target in wanted.values():
+                session.add(TargetRow(key=target.key, notifier=target.notifier, label=target.label))
+
+    async def disable_target(self, key: str, *, reason: str, now: datetime) -> int:
+        """Disable ``key`` and dead-letter what it still owes; return how many deliveries that was."""
+        async with self._transaction() as session:
+            row = await session.get(TargetRow, key)
+            if row is not None:
+                row.enabled = False
+                row.disabled_reason = reason
+                row.disabled_at = now
+                session.add(row)
+            result = await session.exec(
+                update(DeliveryRow)
+                .where(col(DeliveryRow.target_key) == key)
+                .where(col(DeliveryRow.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
+                .values(
+                    status=DeliveryStatus.DEAD,
+                    last_error=f"target disabled: {reason}",
+                    updated_at=now,
+                )
+            )
+            return int(result.rowcount)
+
+    async def targets(self) -> list[TargetRow]:
+        async with self._transaction() as session:
+            return list((await session.exec(select(TargetRow).order_by(TargetRow.key))).all())
+
+    # --- LL2 budget -------------------------------------------------------------------------
+
+    async def api_calls_since(self, since: datetime) -> list[datetime]:
+        async with self._transaction() as session:
+            rows = await session.exec(
+                select(ApiCallRow.at).where(col(ApiCallRow.at) > since).order_by(col(ApiCallRow.at))
+            )
+            return list(rows.all())
+
+    async def record_api_call(self, at: datetime, path: str) -> None:
+        """Committed on its own, before the request: LL2 counts a call even when it then fails."""
+        async with self._transaction() as session:
+            session.add(ApiCallRow(at=at, path=path))
+
+    async def api_hold(self) -> ApiHoldRow | None:
+        async with self._transaction() as session:
+            return await session.get(ApiHoldRow, 1)
+
+    async def set_api_hold(self, until: datetime, reason: str) -> None:
+        async with self._transaction() as session:
+            row = await session.get(ApiHoldRow, 1) or ApiHoldRow(until=until, reason=reason)
+            row.until = until
+            row.reason = reason
+            session.add(row)
+
+    # --- deliveries -------------------------------------------------------------------------
+
+    async def claim_due(self, now: datetime, *, lease_until: datetime, limit: int = 500) -> list[DueDelivery]:
+        """Mark due deliveries as sending until ``lease_until`` and return them.
+
+        A delivery left in ``sending`` by a crash becomes due again when its lease runs out.
+        """
+        async with self._transaction() as session:
+            query = (
+                select(DeliveryRow, NotificationRow)
+                .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
+                .where(col(DeliveryRow.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
+                .where(col(DeliveryRow.next_attempt_at) <= now)
+                .order_by(col(DeliveryRow.next_attempt_at).asc(), col(DeliveryRow.id).asc())
+                .limit(limit)
+            )
+            claimed = []
+            for delivery, notification in (await session.exec(query)).all():
+                delivery.status = DeliveryStatus.SENDING
+                delivery.next_attempt_at = lease_until
+                delivery.updated_at = now
+                session.add(delivery)
+                assert delivery.id is not None
+                claimed.append(
+                    DueDelivery(
+                        id=delivery.id,
+                        target_key=delivery.target_key,
+                        attempt=delivery.attempts + 1,
+                        notification_created_at=notification.created_at,
+                        message=Message.model_validate(notification.payload),
+                    )
+                )
+            return claimed
+
+    async def mark_delivered(self, delivery_id: int, now: datetime) -> None:
+        await self._set_delivery(
+            delivery_id,
+            attempted=True,
+            status=DeliveryStatus.DELIVERED,
+            delivered_at=now,
+            last_error=None,
+            updated_at=now,
+        )
+
+    async def mark_retry(
+        self,
+        delivery_id: int,
+        *,
+        now: datetime,
+        next_attempt_at: datetime,
+        error: str,
+        attempted: bool = True,
+    ) -> None:
+        await self._set_delivery(
+            delivery_id,
+            attempted=attempted,
+            status=DeliveryStatus.QUEUED,
+            next_attempt_at=next_attempt_at,
+            last_error=error,
+            updated_at=now,
+        )
+
+    async def mark_dead(self, delivery_id: int, *, now: datetime, error: str, attempted: bool = True) -> None:
+        await self._set_delivery(
+            delivery_id,
+            attempted=attempted,
+            status=DeliveryStatus.DEAD,
+            last_error=error,
+            updated_at=now,
+        )
+
+    async def release_claims(self, now: datetime) -> int:
+        """Return deliveries left in ``sending`` to the queue (graceful stop)."""
+        async with self._transaction() as session:
+            result = await session.exec(
+                update(DeliveryRow)
+                .where(col(DeliveryRow.status) == DeliveryStatus.SENDING)
+                .values(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now)
+            )
+            return int(result.rowcount)
+
+    async def _set_delivery(self, delivery_id: int, *, attempted: bool, **values: object) -> None:
+        if attempted:
+            values["attempts"] = col(DeliveryRow.attempts) + 1
+        async with self._transaction() as session:
+            await session.exec(update(DeliveryRow).where(col(DeliveryRow.id) == delivery_id).values(**values))
+
+    # --- reading for people -----------------------------------------------------------------
+
+    async def delivery_counts(self) -> dict[str, int]:
+        async with self._transaction() as session:
+            rows = await session.exec(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status))
+            return {str(status): int(count) for status, count in rows.all()}
+
+    async def dead_deliveries(self, limit: int = 10) -> list[tuple[DeliveryRow, str]]:
+        async with self._transaction() as session:
+            rows = await session.exec(
+                select(DeliveryRow, NotificationRow.key)
+                .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
+                .where(DeliveryRow.status == DeliveryStatus.DEAD)
+                .order_by(col(DeliveryRow.updated_at).desc())
+                .limit(limit)
+            )
+            return [(delivery, key) for delivery, key in rows.all()]
+
+    async def last_poll(self) -> PollRow | None:
+        async with self._transaction() as session:
+            rows = await session.exec(select(PollRow).order_by(col(PollRow.id).desc()).limit(1))
+            return rows.first()
+
+    async def last_successful_poll(self) -> PollRow | None:
+        async with self._transaction() as session:
+            rows = await session.exec(
+                select(PollRow).where(PollRow.result == "ok").order_by(col(PollRow.id).desc()).limit(1)
+            )
+            return rows.first()
+
+    async def docked_at(self, now: datetime) -> list[DockingRecord]:
+        """Records whose docking has passed and whose departure has not, per what LL2 last said."""
+        async with self._transaction() as session:
+            rows = await session.exec(
+                select(DockingRow)
+                .where(col(DockingRow.docking) <= now)
+                .where((col(DockingRow.departure).is_(None)) | (col(DockingRow.departure) > now))
+                .order_by(col(DockingRow.station_name), col(DockingRow.port_name))
+            )
+            return [docking_from_row(row) for row in rows.all()]
+
+    async def notifications(self, limit: int = 20) -> list[NotificationRow]:
+        async with self._transaction() as session:
+            rows = await session.exec(
+                select(NotificationRow).order_by(col(NotificationRow.id).desc()).limit(limit)
+            )
+            return list(rows.all())
+
+
+def _new_delivery(notification_id: int, target_key: str, now: datetime) -> DeliveryRow:
+    return DeliveryRow(
+        notification_id=notification_id,
+        target_key=target_key,
+        status=DeliveryStatus.QUEUED,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _upsert_dockings(session: AsyncSession, records: Sequence[DockingRecord], now: datetime) -> None:
+    ids = [r.id for r in records]
+    existing = {
+        row.id: row
+        for row in (await session.exec(select(DockingRow).where(col(DockingRow.id).in_(ids)))).all()
+    }
+    for record in records:
+        session.add(docking_to_row(record, existing.get(record.id), now))
+
+
+async def _upsert_events(session: AsyncSession, events: Sequence[Event], now: datetime) -> None:
+    ids = [e.id for e in events]
+    existing = {
+        row.id: row for row in (await session.exec(select(EventRow).where(col(EventRow.id).in_(ids)))).all()
+    }
+    for event in events:
+        session.add(event_to_row(event, existing.get(event.id), now))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"

@@ -1,0 +1,173 @@
+"""The tables: what was seen, what was announced, what is owed to whom, and how LL2 was used."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, whatever the backend keeps (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _time(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json() -> Any:
+    return Field(sa_column=Column(JSON, nullable=False))
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class DockingRow(SQLModel, table=True):
+    """The latest version of each docking record LL2 showed us."""
+
+    __tablename__ = "docking_record"
+
+    id: int = Field(primary_key=True)
+    docking: datetime | None = _time(nullable=True)
+    departure: datetime | None = _time(nullable=True)
+    port_id: int
+    port_name: str
+    station_id: int | None = None
+    station_name: str | None = None
+    station_image_url: str | None = None
+    chaser_kind: str | None = None
+    chaser_id: int | None = None
+    chaser_name: str | None = None
+    chaser_image_url: str | None = None
+    target_kind: str | None = None
+    target_id: int | None = None
+    target_name: str | None = None
+    target_image_url: str | None = None
+    raw: dict[str, Any] = _json()
+    first_seen: datetime = _time()
+    last_seen: datetime = _time()
+
+
+class EventRow(SQLModel, table=True):
+    """The latest version of each upcoming event LL2 showed us."""
+
+    __tablename__ = "event_record"
+
+    id: int = Field(primary_key=True)
+    name: str
+    date: datetime | None = _time(nullable=True)
+    type_name: str | None = None
+    location: str | None = None
+    webcast_live: bool = False
+    webcast_url: str | None = None
+    image_url: str | None = None
+    raw: dict[str, Any] = _json()
+    first_seen: datetime = _time()
+    last_seen: datetime = _time()
+
+
+class NotificationRow(SQLModel, table=True):
+    """Every fact ever recorded; ``key`` is unique, which makes a double announcement impossible."""
+
+    __tablename__ = "notification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    kind: str
+    announced: bool
+    payload: dict[str, Any] = _json()
+    occurred_at: datetime = _time()
+    created_at: datetime = _time()
+
+
+class DeliveryRow(SQLModel, table=True):
+    """One notification owed to one target: the outbox row the dispatcher works through."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "target_key"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notification.id")
+    target_key: str = Field(index=True)
+    status: str = DeliveryStatus.QUEUED
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    last_error: str | None = None
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+    delivered_at: datetime | None = _time(nullable=True)
+
+
+class TargetRow(SQLModel, table=True):
+    """A delivery target: is it in the current config, and does it still accept messages (410)?"""
+
+    __tablename__ = "target"
+
+    key: str = Field(primary_key=True)
+    notifier: str
+    label: str
+    configured: bool = True
+    enabled: bool = True
+    disabled_reason: str | None = None
+    disabled_at: datetime | None = _time(nullable=True)
+
+
+class PollRow(SQLModel, table=True):
+    """One poll cycle and how it ended."""
+
+    __tablename__ = "poll_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = _time(index=True)
+    finished_at: datetime = _time()
+    result: str
+    detail: str | None = None
+    changes_recorded: int = 0
+    changes_announced: int = 0
+
+
+class ApiCallRow(SQLModel, table=True):
+    """One request to LL2 that counts against the hourly budget."""
+
+    __tablename__ = "api_call"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(index=True)
+    path: str
+
+
+class ApiHoldRow(SQLModel, table=True):
+    """LL2 told us to wait (429 ``Retry-After`` or ``/api-throttle/``) until ``until``."""
+
+    __tablename__ = "api_hold"
+
+    id: int = Field(default=1, primary_key=True)
+    until: datetime = _time()
+    reason: str
