@@ -105,8 +105,10 @@ class WebhookNotifier:
         session: aiohttp.ClientSession,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        timeout: float = TIMEOUT_SECONDS,
     ) -> None:
         self._session = session
+        self._timeout = timeout
         self._clock = clock
         self._hooks = {target_key(c.url): c for c in configs}
 
@@ -135,12 +137,12 @@ class WebhookNotifier:
                 data=body,
                 headers=headers,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
             ) as response:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("retry-after"))
         except TimeoutError:
-            raise RetryLater(f"{label}: no answer within {TIMEOUT_SECONDS} s") from None
+            raise RetryLater(f"{label}: no answer within {self._timeout:g} s") from None
         except aiohttp.ClientError as error:
             raise RetryLater(f"{label}: {type(error).__name__}: {error}") from None
         if 200 <= status < 300:

@@ -51,8 +51,10 @@ class LL2Client:
         api_key: str,
         budget: CallBudget,
         clock: Callable[[], datetime],
+        timeout: float = TIMEOUT_SECONDS,
     ) -> None:
         self._session = session
+        self._timeout = timeout
         self._base = base_url.rstrip("/")
         self._legacy = self._base.endswith("/2.2.0")
         self._headers = {"accept": "application/json", "user-agent": f"dockwatch/{__version__}"}
@@ -137,13 +139,13 @@ class LL2Client:
                 url,
                 params=query,
                 headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
             ) as response:
                 body = await response.read()
                 status = response.status
                 retry_after = response.headers.get("retry-after")
         except TimeoutError:
-            raise UpstreamError(f"LL2 {shown}: no answer within {TIMEOUT_SECONDS} s") from None
+            raise UpstreamError(f"LL2 {shown}: no answer within {self._timeout:g} s") from None
         except aiohttp.ClientError as error:
             raise UpstreamError(f"LL2 {shown}: {type(error).__name__}: {error}") from None
         if status == 429:
@@ -176,6 +178,7 @@ def _decode_json(body: bytes, shown: str) -> Any:
     except UnicodeDecodeError:
         raise UpstreamError(f"LL2 {shown}: response is not UTF-8 JSON") from None
     except json.JSONDecodeError as error:
-        if error.pos >= len(error.doc.rstrip()) and body.strip()[:1] in (b"{", b"["):
+        text = body.strip()
+        if text[:1] in (b"{", b"[") and text[-1:] not in (b"}", b"]"):
             raise UpstreamError(f"LL2 {shown}: truncated JSON ({len(body)} bytes)") from None
         raise UpstreamError(f"LL2 {shown}: response is not JSON ({error.msg})") from None

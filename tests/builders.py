@@ -1,0 +1,68 @@
+"""Builders for LL2 2.3.0 JSON records with times relative to a test's clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+ISS = {"id": 4, "name": "International Space Station", "image": {"image_url": "https://img.test/iss.jpg"}}
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ll2_docking(
+    record_id: int,
+    *,
+    docking: datetime | None,
+    departure: datetime | None = None,
+    port: tuple[int, str] = (30, "Harmony zenith"),
+    vehicle: tuple[int, str] | None = (877, "Cargo Dragon C209"),
+    station: dict[str, Any] | None = ISS,
+) -> dict[str, Any]:
+    """A 2.3.0 ``/docking_events/`` record with a spacecraft-flight chaser (or none)."""
+    chaser = None
+    if vehicle is not None:
+        flight_id, name = vehicle
+        chaser = {
+            "id": flight_id,
+            "spacecraft": {
+                "id": flight_id + 10_000,
+                "name": name,
+                "image": {"image_url": f"https://img.test/{flight_id}.jpg"},
+            },
+        }
+    return {
+        "id": record_id,
+        "url": f"https://ll.test/2.3.0/docking_events/{record_id}/",
+        "docking": iso(docking),
+        "departure": iso(departure),
+        "docking_location": {"id": port[0], "name": port[1], "spacestation": station},
+        "space_station_target": station,
+        "flight_vehicle_target": None,
+        "payload_flight_target": None,
+        "flight_vehicle_chaser": chaser,
+        "space_station_chaser": None,
+        "payload_flight_chaser": None,
+    }
+
+
+def ll2_event(
+    event_id: int,
+    *,
+    date: datetime,
+    live: bool = False,
+    name: str = "Crew-12 Docking",
+    video_url: str = "https://www.youtube.com/watch?v=test",
+) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "name": name,
+        "date": iso(date),
+        "webcast_live": live,
+        "type": {"id": 2, "name": "Docking"},
+        "location": "International Space Station",
+        "image": {"image_url": "https://img.test/event.jpg"},
+        "vid_urls": [{"priority": 10, "url": video_url, "live": live, "title": name}],
+    }

@@ -1,0 +1,188 @@
+"""One cycle end to end in-process: fake LL2 -> detection -> SQLite outbox -> signed webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+
+import pytest
+
+import storage.store
+from bot.config import Config, config_from_mapping
+from bot.detect import detect
+from bot.errors import StorageError
+from bot.pipeline import CycleOutcome, run_cycle
+from bot.runtime import Runtime, open_runtime
+from tests.builders import ll2_docking, ll2_event
+from tests.conftest import SECRET, Clock
+from tests.fakes.ll2 import FakeLL2
+from tests.fakes.webhook_receiver import WebhookReceiver
+
+OpenApp = Callable[[], AbstractAsyncContextManager[Runtime]]
+
+
+@pytest.fixture
+def config(fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str) -> Config:
+    return config_from_mapping(
+        {
+            "api": {"base_url": fake_ll2.base_url, "requests_per_hour": 1000},
+            "storage": {"url": db_url},
+            "webhooks": [{"url": webhook_receiver.url, "secret": SECRET}],
+        },
+        source="test",
+        environ={},
+    )
+
+
+@pytest.fixture
+def open_app(config: Config, clock: Clock) -> OpenApp:
+    return lambda: open_runtime(config, clock=clock)
+
+
+@pytest.fixture
+async def app(open_app: OpenApp) -> AsyncIterator[Runtime]:
+    async with open_app() as runtime:
+        yield runtime
+
+
+async def cycle(app: Runtime) -> CycleOutcome:
+    return await run_cycle(app, stale_after=timedelta(hours=48))
+
+
+async def test_the_first_cycle_records_everything_and_announces_nothing(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    fake_ll2.dockings = [ll2_docking(1, docking=clock.now - timedelta(minutes=3))]
+    fake_ll2.events = [ll2_event(5, date=clock.now, live=True)]
+
+    outcome = await cycle(app)
+
+    assert outcome.recorded is not None
+    assert (outcome.recorded.recorded, outcome.recorded.announced) == (2, 0)
+    assert webhook_receiver.received == []
+
+
+async def test_a_new_docking_after_the_baseline_is_delivered_exactly_once(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    await cycle(app)
+    clock.advance(timedelta(minutes=10))
+    fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=2))]
+
+    await cycle(app)
+    clock.advance(timedelta(minutes=10))
+    await cycle(app)
+
+    assert [r.id for r in webhook_receiver.accepted] == ["docked:630"]
+    assert webhook_receiver.accepted[0].json["data"]["docking_event_id"] == 630
+
+
+async def test_a_failed_upstream_records_nothing_and_sends_nothing(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    await cycle(app)
+    before = await app.store.load_known_state()
+    fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=2))]
+    fake_ll2.fail_next.extend(["http_500"])
+
+    outcome = await cycle(app)
+
+    assert outcome.error is not None
+    assert await app.store.load_known_state() == before
+    assert webhook_receiver.received == []
+    last = await app.store.last_poll()
+    assert last is not None and (last.result, last.detail) == ("upstream_error", str(outcome.error))
+
+
+async def test_a_change_seen_after_an_upstream_failure_is_announced_once_on_recovery(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    await cycle(app)
+    fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=2))]
+    fake_ll2.fail_next.extend(["truncated"])
+    await cycle(app)
+
+    await cycle(app)
+
+    assert [r.id for r in webhook_receiver.accepted] == ["docked:630"]
+
+
+async def test_a_record_vanishing_from_the_page_is_not_a_departure(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    fake_ll2.dockings = [ll2_docking(1, docking=clock.now - timedelta(days=3))]
+    await cycle(app)
+    fake_ll2.dockings = []
+
+    outcome = await cycle(app)
+
+    assert outcome.recorded is not None and outcome.recorded.recorded == 0
+    assert webhook_receiver.received == []
+
+
+async def test_a_crash_inside_the_recording_transaction_leaves_the_previous_state(
+    app: Runtime,
+    fake_ll2: FakeLL2,
+    webhook_receiver: WebhookReceiver,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await cycle(app)
+    before = await app.store.load_known_state()
+    fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=2))]
+
+    def crash(*_args: object) -> None:
+        raise RuntimeError("power cut while writing deliveries")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(storage.store, "_new_delivery", crash)
+        with pytest.raises(RuntimeError):
+            await cycle(app)
+
+    assert await app.store.load_known_state() == before
+    await cycle(app)
+    assert [r.id for r in webhook_receiver.accepted] == ["docked:630"]
+
+
+async def test_a_restart_between_recording_and_delivery_delivers_once(
+    open_app: OpenApp, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    async with open_app() as first:
+        await cycle(first)
+        fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=2))]
+        snapshot = await first.ll2.fetch_snapshot()
+        changes = detect(await first.store.load_known_state(), snapshot, clock.now)
+        await first.store.record_cycle(snapshot, changes, started_at=clock.now, now=clock.now)
+        # the process dies here, before delivering
+
+    clock.advance(timedelta(minutes=10))
+    async with open_app() as second:
+        await cycle(second)
+        await cycle(second)
+
+    assert [r.id for r in webhook_receiver.accepted] == ["docked:630"]
+
+
+async def test_two_processes_recording_the_same_change_store_it_once(
+    open_app: OpenApp, fake_ll2: FakeLL2, clock: Clock
+) -> None:
+    async with open_app() as first, open_app() as second:
+        await cycle(first)
+        fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=2))]
+        snapshot = await first.ll2.fetch_snapshot()
+        known = await first.store.load_known_state()
+        changes = detect(known, snapshot, clock.now)
+
+        one = await first.store.record_cycle(snapshot, changes, started_at=clock.now, now=clock.now)
+        two = await second.store.record_cycle(snapshot, changes, started_at=clock.now, now=clock.now)
+
+    assert (one.announced, two.announced) == (1, 0)
+
+
+async def test_an_unwritable_database_is_a_storage_error(tmp_path: object) -> None:
+    from storage import Store
+
+    with pytest.raises(StorageError, match="cannot open database"):
+        async with Store.open("sqlite:////nonexistent-dir/deeper/dockwatch.db"):
+            pass

@@ -1,0 +1,190 @@
+"""The webhook notifier against a receiver that verifies Standard Webhooks signatures on its own."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jsonschema
+import pytest
+
+from bot.detect import detect
+from bot.errors import RetryLater, TargetGone
+from bot.ll2.wire import parse_dockings, parse_events
+from bot.model import ChangeKind, KnownState, Message, Snapshot
+from notifiers.webhook import WebhookConfig, WebhookNotifier, mask_url, target_key, webhook_body
+from tests.builders import ll2_docking, ll2_event
+from tests.conftest import SECRET
+from tests.fakes.webhook_receiver import WebhookReceiver
+
+SCHEMA = json.loads((Path(__file__).parents[1] / "notifiers" / "webhook.schema.json").read_text())
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+
+def messages_of_every_kind() -> dict[ChangeKind, Message]:
+    """Real detection output for a docking, a departure, a relocation and a webcast start."""
+    records = parse_dockings(
+        [
+            ll2_docking(1, docking=NOW - timedelta(minutes=5), vehicle=(10, "Cygnus NG-23")),
+            ll2_docking(
+                2,
+                docking=NOW - timedelta(days=30),
+                departure=NOW - timedelta(minutes=50),
+                vehicle=(20, "Soyuz MS-27"),
+                port=(42, "Prichal nadir"),
+            ),
+            ll2_docking(
+                3,
+                docking=NOW - timedelta(minutes=20),
+                vehicle=(20, "Soyuz MS-27"),
+                port=(2, "Rassvet nadir"),
+            ),
+            ll2_docking(
+                4,
+                docking=NOW - timedelta(days=20),
+                departure=NOW - timedelta(minutes=1),
+                vehicle=(30, "Progress MS-32"),
+            ),
+        ],
+        "test",
+        legacy=False,
+    )
+    events = parse_events([ll2_event(9, date=NOW + timedelta(minutes=20), live=True)], "test")
+    changes = detect(KnownState(baseline_done=True), Snapshot(tuple(records), tuple(events)), NOW)
+    return {c.kind: c.message for c in changes if c.announce}
+
+
+@pytest.fixture
+def notifier(http: aiohttp.ClientSession, webhook_receiver: WebhookReceiver) -> WebhookNotifier:
+    return WebhookNotifier([WebhookConfig(url=webhook_receiver.url, secret=SECRET)], http, timeout=1)
+
+
+def docked_message() -> Message:
+    return messages_of_every_kind()[ChangeKind.DOCKED]
+
+
+@pytest.mark.parametrize("kind", list(ChangeKind), ids=[k.value for k in ChangeKind])
+def test_every_body_kind_matches_the_published_schema(kind: ChangeKind) -> None:
+    body = webhook_body(messages_of_every_kind()[kind])
+
+    jsonschema.validate(body, SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert body["type"] == kind.value
+
+
+def test_the_schema_rejects_a_docking_body_without_its_docking_event_id() -> None:
+    body: dict[str, Any] = webhook_body(docked_message())
+    del body["data"]["docking_event_id"]
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(body, SCHEMA)
+
+
+def test_a_relocation_body_names_both_ports() -> None:
+    data = webhook_body(messages_of_every_kind()[ChangeKind.RELOCATED])["data"]
+
+    assert (data["previous_port"]["name"], data["port"]["name"]) == ("Prichal nadir", "Rassvet nadir")
+
+
+async def test_a_delivery_is_signed_and_verifies_at_the_receiver(
+    notifier: WebhookNotifier, webhook_receiver: WebhookReceiver
+) -> None:
+    message = docked_message()
+    (target,) = notifier.targets()
+
+    await notifier.send(target.key, message, delivery_id=1)
+
+    (received,) = webhook_receiver.received
+    assert received.verified
+    assert received.id == "docked:1"
+    assert received.headers["content-type"] == "application/json"
+    assert received.json == webhook_body(message)
+
+
+async def test_a_receiver_with_another_secret_rejects_the_signature(
+    http: aiohttp.ClientSession, webhook_receiver: WebhookReceiver
+) -> None:
+    other = "whsec_" + "A" * 32
+    notifier = WebhookNotifier([WebhookConfig(url=webhook_receiver.url, secret=other)], http)
+
+    with pytest.raises(RetryLater, match="HTTP 400"):
+        await notifier.send(target_key(webhook_receiver.url), docked_message(), delivery_id=1)
+
+    assert [r.verified for r in webhook_receiver.received] == [False]
+
+
+async def test_retries_send_the_same_body_and_id_with_a_fresh_signature(
+    http: aiohttp.ClientSession, webhook_receiver: WebhookReceiver
+) -> None:
+    ticks = iter([NOW, NOW + timedelta(seconds=10)])
+    notifier = WebhookNotifier(
+        [WebhookConfig(url=webhook_receiver.url, secret=SECRET)], http, clock=lambda: next(ticks)
+    )
+    webhook_receiver.secret = SECRET
+    key = target_key(webhook_receiver.url)
+
+    for _ in range(2):
+        try:
+            await notifier.send(key, docked_message(), delivery_id=1)
+        except RetryLater:
+            pass  # the receiver rejects the old timestamp; we only compare what was sent
+
+    first, second = webhook_receiver.received
+    assert first.body == second.body
+    assert first.id == second.id
+    assert first.headers["webhook-timestamp"] != second.headers["webhook-timestamp"]
+    assert first.headers["webhook-signature"] != second.headers["webhook-signature"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(410, TargetGone), (500, RetryLater), (404, RetryLater), (401, RetryLater)],
+    ids=["410 gone disables", "500 retries", "404 retries", "401 retries"],
+)
+async def test_receiver_statuses_map_to_typed_failures(
+    notifier: WebhookNotifier, webhook_receiver: WebhookReceiver, status: int, error: type[Exception]
+) -> None:
+    webhook_receiver.statuses.append(status)
+
+    with pytest.raises(error, match=f"HTTP {status}"):
+        await notifier.send(notifier.targets()[0].key, docked_message(), delivery_id=1)
+
+
+async def test_a_429_carries_the_receivers_retry_after(
+    notifier: WebhookNotifier, webhook_receiver: WebhookReceiver
+) -> None:
+    webhook_receiver.statuses.append(429)
+    webhook_receiver.headers_for_status[429] = {"Retry-After": "30"}
+
+    with pytest.raises(RetryLater) as caught:
+        await notifier.send(notifier.targets()[0].key, docked_message(), delivery_id=1)
+
+    assert caught.value.retry_after == 30
+
+
+async def test_redirects_are_not_followed(
+    http: aiohttp.ClientSession, webhook_receiver: WebhookReceiver
+) -> None:
+    moved = webhook_receiver.url.replace("/hook", "/moved")
+    notifier = WebhookNotifier([WebhookConfig(url=moved, secret=SECRET)], http)
+
+    with pytest.raises(RetryLater, match="redirect"):
+        await notifier.send(target_key(moved), docked_message(), delivery_id=1)
+
+    assert webhook_receiver.received == []
+
+
+async def test_a_receiver_slower_than_the_timeout_is_retried_later(
+    notifier: WebhookNotifier, webhook_receiver: WebhookReceiver
+) -> None:
+    webhook_receiver.delay_seconds = 3
+
+    with pytest.raises(RetryLater, match="no answer within 1 s"):
+        await notifier.send(notifier.targets()[0].key, docked_message(), delivery_id=1)
+
+
+def test_target_labels_never_show_the_path_or_query() -> None:
+    assert mask_url("https://hooks.example.org/T0K3N/abc?sig=1") == "https://hooks.example.org/…"
+    assert mask_url("https://user:pw@example.org/") == "https://example.org"
