@@ -331,6 +331,16 @@ class Store:
             rows = await session.exec(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status))
             return {str(status): int(count) for status, count in rows.all()}
 
+    async def deliveries(self) -> list[tuple[DeliveryRow, str]]:
+        """Every delivery with its notification key, oldest first."""
+        async with self._transaction() as session:
+            rows = await session.exec(
+                select(DeliveryRow, NotificationRow.key)
+                .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
+                .order_by(col(DeliveryRow.id))
+            )
+            return [(delivery, key) for delivery, key in rows.all()]
+
     async def dead_deliveries(self, limit: int = 10) -> list[tuple[DeliveryRow, str]]:
         async with self._transaction() as session:
             rows = await session.exec(

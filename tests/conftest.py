@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,12 +15,17 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from bot.config import Config, config_from_mapping
+from bot.runtime import Runtime, open_runtime
 from storage import Store
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 DATA = Path(__file__).parent / "data"
 SECRET = "whsec_" + base64.b64encode(b"dockwatch-test-secret-32-bytes!!").decode()
+
+
+OpenApp = Callable[[], AbstractAsyncContextManager[Runtime]]
 
 
 def load_data(name: str) -> Any:
@@ -57,16 +63,32 @@ async def fake_ll2() -> AsyncIterator[FakeLL2]:
         await server.close()
 
 
+ReceiverFactory = Callable[[], Awaitable[WebhookReceiver]]
+
+
 @pytest.fixture
-async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
-    receiver = WebhookReceiver(secret=SECRET)
-    server = TestServer(receiver.app(), host="127.0.0.1")
-    await server.start_server()
-    receiver.url = str(server.make_url("/hook"))
+async def start_receiver() -> AsyncIterator[ReceiverFactory]:
+    """Starts as many webhook receivers as a test needs, all sharing ``SECRET``."""
+    servers: list[TestServer] = []
+
+    async def start() -> WebhookReceiver:
+        receiver = WebhookReceiver(secret=SECRET)
+        server = TestServer(receiver.app(), host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        receiver.url = str(server.make_url("/hook"))
+        return receiver
+
     try:
-        yield receiver
+        yield start
     finally:
-        await server.close()
+        for server in servers:
+            await server.close()
+
+
+@pytest.fixture
+async def webhook_receiver(start_receiver: ReceiverFactory) -> WebhookReceiver:
+    return await start_receiver()
 
 
 @pytest.fixture
@@ -109,3 +131,29 @@ def _no_leaked_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("DOCKWATCH_"):
             monkeypatch.delenv(name)
     yield
+
+
+@pytest.fixture
+def config(fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str) -> Config:
+    """LL2 and one webhook target pointing at the fakes, a generous budget, a temp database."""
+    return config_from_mapping(
+        {
+            "api": {"base_url": fake_ll2.base_url, "requests_per_hour": 1000},
+            "storage": {"url": db_url},
+            "webhooks": [{"url": webhook_receiver.url, "secret": SECRET}],
+        },
+        source="test",
+        environ={},
+    )
+
+
+@pytest.fixture
+def open_app(config: Config, clock: Clock) -> OpenApp:
+    """Opens the real runtime (store, HTTP session, LL2 client, notifiers) on the test clock."""
+    return lambda: open_runtime(config, clock=clock)
+
+
+@pytest.fixture
+async def app(open_app: OpenApp) -> AsyncIterator[Runtime]:
+    async with open_app() as runtime:
+        yield runtime

@@ -129,7 +129,7 @@ async def test_a_slow_answer_is_a_timeout_error(
     fake_ll2.slow_seconds = 2
     client = make_client(fake_ll2, http, store, clock, timeout=0.2)
 
-    with pytest.raises(UpstreamError, match="no answer within 0.2 s"):
+    with pytest.raises(UpstreamError, match=r"no answer within 0\.2 s"):
         await client.fetch_snapshot()
 
 

@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 import pytest
 
 import storage.store
-from bot.config import Config, config_from_mapping
 from bot.detect import detect
 from bot.errors import StorageError
 from bot.pipeline import CycleOutcome, run_cycle
-from bot.runtime import Runtime, open_runtime
+from bot.runtime import Runtime
 from tests.builders import ll2_docking, ll2_event
-from tests.conftest import SECRET, Clock
+from tests.conftest import Clock, OpenApp
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
-
-OpenApp = Callable[[], AbstractAsyncContextManager[Runtime]]
-
-
-@pytest.fixture
-def config(fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str) -> Config:
-    return config_from_mapping(
-        {
-            "api": {"base_url": fake_ll2.base_url, "requests_per_hour": 1000},
-            "storage": {"url": db_url},
-            "webhooks": [{"url": webhook_receiver.url, "secret": SECRET}],
-        },
-        source="test",
-        environ={},
-    )
-
-
-@pytest.fixture
-def open_app(config: Config, clock: Clock) -> OpenApp:
-    return lambda: open_runtime(config, clock=clock)
-
-
-@pytest.fixture
-async def app(open_app: OpenApp) -> AsyncIterator[Runtime]:
-    async with open_app() as runtime:
-        yield runtime
 
 
 async def cycle(app: Runtime) -> CycleOutcome:
