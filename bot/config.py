@@ -5,6 +5,8 @@ Every problem becomes one ``ConfigError`` line naming the file and the key, neve
 
 from __future__ import annotations
 
+import copy
+import itertools
 import os
 import re
 import tomllib
@@ -61,7 +63,7 @@ class ApiConfig(_Section):
 
 
 class StorageConfig(_Section):
-    url: str = "sqlite:///dockwatch.db"
+    url: str = Field(default="sqlite:///dockwatch.db", repr=False)  # may hold a password
 
     @field_validator("url")
     @classmethod
@@ -109,6 +111,7 @@ def config_from_mapping(
     environ: Mapping[str, str],
     base_dir: Path | None = None,
 ) -> Config:
+    data = copy.deepcopy(data)
     _apply_env_overrides(data, environ, source)
     data = _expand_references(data, environ, source, ())
     try:
@@ -123,32 +126,37 @@ def config_from_mapping(
 
 
 def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str], source: str) -> None:
-    """``DOCKWATCH_API__API_KEY=x`` sets ``api.api_key``; ``DOCKWATCH_WEBHOOKS__0__URL`` a list item."""
+    """``DOCKWATCH_API__API_KEY=x`` sets ``api.api_key``; ``DOCKWATCH_WEBHOOKS__0__URL`` a list item.
+
+    Values stay strings; validation coerces them (``"30"`` to an int) where the key's type asks for it.
+    """
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if not all(path):
+            raise ConfigError(f"{source}: environment {name}: empty key part")
         node: Any = data
-        for part in path[:-1]:
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(f"{source}: environment {name}: no list item {part!r}")
-                node = node[int(part)]
-            else:
-                node = node.setdefault(part, {})
-            if not isinstance(node, dict | list):
-                raise ConfigError(f"{source}: environment {name}: {part!r} is not a table")
-        if isinstance(node, list):
-            raise ConfigError(f"{source}: environment {name}: cannot replace a whole list item")
-        node[path[-1]] = _env_value(environ[name])
+        for part, following in itertools.pairwise(path):
+            node = _child(node, part, following, name, source)
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: environment {name}: {path[-1]!r} must name a key in a table")
+        node[path[-1]] = environ[name]
 
 
-def _env_value(text: str) -> Any:
-    """Environment values are TOML literals when they parse as one (``30``, ``true``), else strings."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+def _child(node: Any, part: str, following: str, name: str, source: str) -> Any:
+    """Step into ``node[part]``, creating a table, or a list when the next part is an index."""
+    empty: Any = [] if following.isdigit() else {}
+    if isinstance(node, list):
+        index = int(part) if part.isdigit() else -1
+        if not 0 <= index <= len(node):
+            raise ConfigError(f"{source}: environment {name}: no list item {part!r}")
+        if index == len(node):
+            node.append(empty)
+        return node[index]
+    if isinstance(node, dict):
+        return node.setdefault(part, empty)
+    raise ConfigError(f"{source}: environment {name}: {part!r} is not a table")
 
 
 def _expand_references(value: Any, environ: Mapping[str, str], source: str, path: tuple[str, ...]) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from bot import __version__
 from bot.errors import RetryLater, TargetGone
@@ -34,7 +34,7 @@ class WebhookConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str
+    url: str = Field(repr=False)  # paths and queries often carry tokens
     secret: SecretStr
     name: str | None = None
 

@@ -7,12 +7,21 @@ fields never break parsing while a missing or mistyped field we rely on fails lo
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from bot.errors import UpstreamError
 from bot.model import DockingRecord, Event, Party, Port, Station, Webcast
+
+
+def _to_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timestamp that must carry a zone (LL2 sends ``Z``), normalised to ``datetime.UTC``."""
 
 
 class _Wire(BaseModel):
@@ -53,8 +62,8 @@ class DockingEvent(_Wire):
     """A 2.3.0 ``/docking_events/`` record: each side is one of three nullable fields."""
 
     id: int
-    docking: AwareDatetime | None = None
-    departure: AwareDatetime | None = None
+    docking: UtcDatetime | None = None
+    departure: UtcDatetime | None = None
     docking_location: DockingLocation
     flight_vehicle_chaser: SpacecraftFlight | None = None
     payload_flight_chaser: PayloadFlight | None = None
@@ -107,8 +116,8 @@ class LegacyDockingEvent(_Wire):
     """A 2.2.0 ``/docking_event/`` record: one flight vehicle docking to one space station."""
 
     id: int
-    docking: AwareDatetime | None = None
-    departure: AwareDatetime | None = None
+    docking: UtcDatetime | None = None
+    departure: UtcDatetime | None = None
     flight_vehicle: LegacyFlightVehicle | None = None
     docking_location: LegacyDockingLocation
     space_station: LegacyStation | None = None
@@ -141,7 +150,7 @@ class VidUrl(_Wire):
     live: bool = False
     priority: int = 0
     title: str | None = None
-    start_time: AwareDatetime | None = None
+    start_time: UtcDatetime | None = None
 
 
 class EventType(_Wire):
@@ -153,7 +162,7 @@ class LL2Event(_Wire):
 
     id: int
     name: str
-    date: AwareDatetime | None = None
+    date: UtcDatetime | None = None
     webcast_live: bool = False
     vid_urls: list[VidUrl] = []
     type: EventType | None = None
@@ -200,9 +209,11 @@ def _party(
     return None
 
 
-def _describe(error: ValidationError, where: str) -> str:
+def _describe(error: ValidationError, where: str, prefix: str = "") -> str:
     first = error.errors()[0]
-    path = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    parts = [prefix] if prefix else []
+    parts += [str(part) for part in first["loc"]]
+    path = ".".join(parts) or "(top level)"
     return f"{where}: unexpected payload at {path}: {first['msg']}"
 
 
@@ -220,7 +231,7 @@ def parse_dockings(results: list[dict[str, Any]], where: str, *, legacy: bool) -
         try:
             records.append(replace(model.model_validate(raw).to_domain(), raw=raw))
         except ValidationError as error:
-            raise UpstreamError(_describe(error, f"{where} results[{index}]")) from None
+            raise UpstreamError(_describe(error, where, f"results[{index}]")) from None
     return records
 
 
@@ -230,5 +241,5 @@ def parse_events(results: list[dict[str, Any]], where: str) -> list[Event]:
         try:
             events.append(replace(LL2Event.model_validate(raw).to_domain(), raw=raw))
         except ValidationError as error:
-            raise UpstreamError(_describe(error, f"{where} results[{index}]")) from None
+            raise UpstreamError(_describe(error, where, f"results[{index}]")) from None
     return events

@@ -1,0 +1,376 @@
+"""Configuration: TOML plus environment, validated once; every problem is one line naming file and key."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.config import Config, config_from_mapping, load_config
+from bot.errors import ConfigError
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dockwatch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load(tmp_path: Path, text: str, environ: Mapping[str, str] | None = None) -> Config:
+    return load_config(write(tmp_path, text), {} if environ is None else environ)
+
+
+def config_error(path: Path, environ: Mapping[str, str] | None = None) -> str:
+    """Load ``path``, expect a ``ConfigError`` and return its message."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {} if environ is None else environ)
+    return str(caught.value)
+
+
+def webhook(url: str = "https://example.org/hook", secret: str | None = None) -> str:
+    return f'[[webhooks]]\nurl = "{url}"\nsecret = "{secret or new_secret()}"\n'
+
+
+# --- defaults --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("read", "expected"),
+    [
+        (lambda c: c.api.base_url, "https://ll.thespacedevs.com/2.3.0"),
+        (lambda c: c.api.requests_per_hour, 14),
+        (lambda c: c.api.api_key.get_secret_value(), ""),
+        (lambda c: c.detect.stale_after, timedelta(hours=48)),
+        (lambda c: c.webhooks, []),
+    ],
+    ids=["base_url", "requests_per_hour", "no api_key", "stale_after 48h", "no webhooks"],
+)
+def test_an_empty_file_is_valid_and_yields_the_documented_defaults(
+    tmp_path: Path, read: Callable[[Config], object], expected: object
+) -> None:
+    config = load(tmp_path, "")
+
+    assert read(config) == expected
+
+
+def test_the_default_storage_is_a_sqlite_file_next_to_the_config_file(tmp_path: Path) -> None:
+    config = load(tmp_path, "")
+
+    url = make_url(config.storage.url)
+    assert url.get_backend_name() == "sqlite"
+    assert url.database == str((tmp_path / "dockwatch.db").resolve())
+
+
+def test_keys_left_out_of_a_section_keep_their_defaults(tmp_path: Path) -> None:
+    config = load(tmp_path, '[api]\napi_key = "k"\n')
+
+    assert config.api.base_url == "https://ll.thespacedevs.com/2.3.0"
+    assert config.api.requests_per_hour == 14
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("10m", timedelta(minutes=10)),
+        ("48h", timedelta(hours=48)),
+        ("7d", timedelta(days=7)),
+    ],
+    ids=["seconds", "minutes", "hours", "days"],
+)
+def test_stale_after_accepts_an_integer_and_a_unit(tmp_path: Path, text: str, expected: timedelta) -> None:
+    config = load(tmp_path, f'[detect]\nstale_after = "{text}"\n')
+
+    assert config.detect.stale_after == expected
+
+
+def test_a_trailing_slash_on_base_url_is_dropped(tmp_path: Path) -> None:
+    config = load(tmp_path, '[api]\nbase_url = "https://mirror.example.org/2.3.0/"\n')
+
+    assert config.api.base_url == "https://mirror.example.org/2.3.0"
+
+
+# --- errors: one line naming file and key ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('colour = "red"\n', "unknown key colour"),
+        ("[api]\nfoo = 1\n", "unknown key api.foo"),
+        ("[storage]\npath = 'x.db'\n", "unknown key storage.path"),
+        (webhook() + 'colour = "red"\n', "unknown key webhooks.0.colour"),
+        ('[api]\nbase_url = "ftp://ll.thespacedevs.com/2.3.0"\n', "api.base_url"),
+        ('[api]\nbase_url = "ll.thespacedevs.com/2.3.0"\n', "api.base_url"),
+        ('[api]\nbase_url = "https://"\n', "api.base_url"),
+        ('[detect]\nstale_after = "48 hours"\n', "detect.stale_after"),
+        ("[api]\nrequests_per_hour = 0\n", "api.requests_per_hour"),
+        ('[api]\nrequests_per_hour = "many"\n', "api.requests_per_hour"),
+        ('[storage]\nurl = "mysql://db.example.org/dockwatch"\n', "storage.url"),
+        ('[storage]\nurl = "not a url"\n', "storage.url"),
+        (webhook(url="ftp://example.org/hook"), "webhooks.0.url"),
+        (webhook(secret="s3cr3t-without-prefix"), "webhooks.0.secret"),
+        (webhook(secret="whsec_not*base64*at*all"), "webhooks.0.secret"),
+        (webhook(secret="whsec_" + base64.b64encode(b"15 bytes only!!").decode()), "webhooks.0.secret"),
+        (webhook() + webhook(url="ftp://example.org/second"), "webhooks.1.url"),
+    ],
+    ids=[
+        "unknown top-level key",
+        "unknown key in api",
+        "unknown key in storage",
+        "unknown key in a webhook",
+        "base_url not http(s)",
+        "base_url without scheme",
+        "base_url without host",
+        "stale_after not a duration",
+        "requests_per_hour zero",
+        "requests_per_hour not a number",
+        "storage url of an unsupported database",
+        "storage url not a URL",
+        "webhook url ftp",
+        "webhook secret without whsec_ prefix",
+        "webhook secret not base64",
+        "webhook secret too short",
+        "second webhook url ftp",
+    ],
+)
+def test_an_invalid_setting_is_a_one_line_config_error_naming_file_and_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+
+    message = config_error(path)
+
+    assert "\n" not in message
+    assert str(path) in message
+    assert expected in message
+
+
+def test_invalid_toml_is_a_one_line_config_error_naming_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[api\nbase_url = \n")
+
+    message = config_error(path)
+
+    assert "\n" not in message
+    assert str(path) in message
+    assert "TOML" in message
+
+
+def test_a_missing_file_is_a_one_line_config_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "dockwatch.toml"
+
+    message = config_error(path)
+
+    assert "\n" not in message
+    assert str(path) in message
+    assert "not found" in message
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["s3cr3t-without-prefix-0123456789", "whsec_not*base64*but*private", "whsec_c2hvcnRzZWNyZXQ="],
+    ids=["no prefix", "not base64", "too short"],
+)
+def test_a_rejected_webhook_secret_is_not_echoed_in_the_error(tmp_path: Path, secret: str) -> None:
+    path = write(tmp_path, webhook(secret=secret))
+
+    message = config_error(path)
+
+    assert "webhooks.0.secret" in message
+    assert secret not in message
+    assert secret.removeprefix("whsec_") not in message
+
+
+def test_a_rejected_webhook_url_does_not_echo_its_path(tmp_path: Path) -> None:
+    path = write(tmp_path, webhook(url="ftp://example.org/hooks/token-8c1f2e"))
+
+    message = config_error(path)
+
+    assert "webhooks.0.url" in message
+    assert "token-8c1f2e" not in message
+
+
+# --- ${ENV_NAME} references ------------------------------------------------------------------------
+
+
+def test_a_webhook_secret_may_reference_an_environment_variable(tmp_path: Path) -> None:
+    secret = new_secret()
+
+    config = load(tmp_path, webhook(secret="${HOOK_SECRET}"), {"HOOK_SECRET": secret})
+
+    assert config.webhooks[0].secret.get_secret_value() == secret
+
+
+def test_the_api_key_may_reference_an_environment_variable(tmp_path: Path) -> None:
+    config = load(tmp_path, '[api]\napi_key = "${LL2_TOKEN}"\n', {"LL2_TOKEN": "0a1b2c3d4e5f"})
+
+    assert config.api.api_key.get_secret_value() == "0a1b2c3d4e5f"
+
+
+def test_a_reference_to_a_missing_variable_is_an_error_naming_key_and_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, webhook(secret="${HOOK_SECRET}"))
+
+    message = config_error(path, {"OTHER": "x"})
+
+    assert "\n" not in message
+    assert str(path) in message
+    assert "webhooks.0.secret" in message
+    assert "HOOK_SECRET" in message
+
+
+# --- environment overrides -------------------------------------------------------------------------
+
+
+def test_the_api_key_can_come_from_the_environment(tmp_path: Path) -> None:
+    config = load(tmp_path, "", {"DOCKWATCH_API__API_KEY": "0a1b2c3d4e5f"})
+
+    assert config.api.api_key.get_secret_value() == "0a1b2c3d4e5f"
+
+
+def test_a_numeric_environment_override_becomes_an_integer_and_wins_over_the_file(tmp_path: Path) -> None:
+    config = load(tmp_path, "[api]\nrequests_per_hour = 10\n", {"DOCKWATCH_API__REQUESTS_PER_HOUR": "30"})
+
+    assert config.api.requests_per_hour == 30
+    assert type(config.api.requests_per_hour) is int
+
+
+def test_an_environment_override_can_set_a_field_of_a_list_item(tmp_path: Path) -> None:
+    secret = new_secret()
+    text = webhook(url="https://first.example.org/hook", secret=secret) + webhook(
+        url="https://second.example.org/hook"
+    )
+
+    config = load(tmp_path, text, {"DOCKWATCH_WEBHOOKS__0__URL": "https://replaced.example.org/hook"})
+
+    assert [w.url for w in config.webhooks] == [
+        "https://replaced.example.org/hook",
+        "https://second.example.org/hook",
+    ]
+    assert config.webhooks[0].secret.get_secret_value() == secret
+
+
+def test_an_environment_override_is_validated_like_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+
+    message = config_error(path, {"DOCKWATCH_API__REQUESTS_PER_HOUR": "0"})
+
+    assert "\n" not in message
+    assert "api.requests_per_hour" in message
+
+
+def test_an_environment_override_of_an_unknown_key_is_rejected_by_name(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+
+    message = config_error(path, {"DOCKWATCH_API__FOO": "1"})
+
+    assert "unknown key api.foo" in message
+
+
+def test_variables_without_the_dockwatch_prefix_are_ignored(tmp_path: Path) -> None:
+    config = load(tmp_path, "", {"API__API_KEY": "x", "HOME": "/root", "DOCKWATCH_CONFIG": "/etc/x.toml"})
+
+    assert config == load(tmp_path, "")
+
+
+# --- storage URL -----------------------------------------------------------------------------------
+
+
+def test_a_relative_sqlite_path_is_anchored_at_the_config_files_directory(tmp_path: Path) -> None:
+    config = load(tmp_path, '[storage]\nurl = "sqlite:///state/dockwatch.db"\n')
+
+    url = make_url(config.storage.url)
+    assert url.get_backend_name() == "sqlite"
+    assert url.database == str((tmp_path / "state" / "dockwatch.db").resolve())
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////var/lib/dockwatch/state.db",
+        "sqlite:///:memory:",
+        "postgresql://dockwatch@db.example.org:5432/dockwatch",
+        "postgresql+asyncpg://dockwatch@db.example.org/dockwatch",
+    ],
+    ids=["absolute sqlite path", "in-memory sqlite", "postgresql", "postgresql with driver"],
+)
+def test_other_storage_urls_are_left_untouched(tmp_path: Path, url: str) -> None:
+    config = load(tmp_path, f'[storage]\nurl = "{url}"\n')
+
+    assert config.storage.url == url
+
+
+def test_config_from_mapping_without_a_base_dir_leaves_a_relative_sqlite_path_alone() -> None:
+    config = config_from_mapping({"storage": {"url": "sqlite:///dockwatch.db"}}, source="inline", environ={})
+
+    assert config.storage.url == "sqlite:///dockwatch.db"
+
+
+def test_config_from_mapping_names_its_source_in_errors() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping({"api": {"foo": 1}}, source="<inline settings>", environ={})
+
+    assert str(caught.value) == "<inline settings>: unknown key api.foo"
+
+
+# --- secrets stay secret ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("render", [repr, str], ids=["repr", "str"])
+def test_secrets_never_appear_when_the_config_is_rendered(
+    tmp_path: Path, render: Callable[[object], str]
+) -> None:
+    api_key = "0a1b2c3d4e5f60718293"
+    secret = new_secret()
+    from_env = new_secret()
+    text = f'[api]\napi_key = "{api_key}"\n' + webhook(secret=secret) + webhook(secret="${SECOND_SECRET}")
+
+    config = load(tmp_path, text, {"SECOND_SECRET": from_env})
+    shown = render(config)
+
+    assert config.api.api_key.get_secret_value() == api_key
+    assert [w.secret.get_secret_value() for w in config.webhooks] == [secret, from_env]
+    for value in (api_key, secret, from_env, secret.removeprefix("whsec_"), from_env.removeprefix("whsec_")):
+        assert value not in shown
+
+
+def test_a_numeric_looking_api_key_from_the_environment_stays_a_string(tmp_path: Path) -> None:
+    config = load(tmp_path, "", {"DOCKWATCH_API__API_KEY": "12345"})
+
+    assert config.api.api_key.get_secret_value() == "12345"
+
+
+def test_webhook_targets_can_be_created_from_the_environment_alone(tmp_path: Path) -> None:
+    secret = new_secret()
+    environ = {
+        "DOCKWATCH_WEBHOOKS__0__URL": "https://hooks.example.org/a",
+        "DOCKWATCH_WEBHOOKS__0__SECRET": secret,
+        "DOCKWATCH_WEBHOOKS__1__URL": "https://hooks.example.org/b",
+        "DOCKWATCH_WEBHOOKS__1__SECRET": secret,
+    }
+
+    config = load(tmp_path, "", environ)
+
+    assert [w.url for w in config.webhooks] == ["https://hooks.example.org/a", "https://hooks.example.org/b"]
+
+
+def test_an_environment_list_index_with_a_gap_is_rejected_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="DOCKWATCH_WEBHOOKS__3__URL"):
+        load(tmp_path, "", {"DOCKWATCH_WEBHOOKS__3__URL": "https://x.test/"})
+
+
+def test_urls_that_may_carry_credentials_are_not_rendered(tmp_path: Path) -> None:
+    text = '[storage]\nurl = "postgresql://dock:pa55word@db.internal/dockwatch"\n'
+    text += webhook(secret=new_secret()).replace("https://", "https://hooks.example.org/T0K3N-")
+
+    shown = repr(load(tmp_path, text, {}))
+
+    assert "pa55word" not in shown and "T0K3N" not in shown
