@@ -38,6 +38,7 @@ def docking_to_row(record: DockingRecord, row: DockingRow | None, now: datetime)
 
 
 def docking_from_row(row: DockingRow) -> DockingRecord:
+    """The record as detection sees it; the raw JSON copy stays in the database."""
     return DockingRecord(
         id=row.id,
         docking=row.docking,
@@ -48,7 +49,6 @@ def docking_from_row(row: DockingRow) -> DockingRecord:
         else None,
         chaser=_party(row.chaser_kind, row.chaser_id, row.chaser_name, row.chaser_image_url),
         target=_party(row.target_kind, row.target_id, row.target_name, row.target_image_url),
-        raw=row.raw,
     )
 
 
@@ -70,3 +70,24 @@ def event_to_row(event: Event, row: EventRow | None, now: datetime) -> EventRow:
     row.image_url = event.image_url
     row.last_seen = now
     return row
+
+
+def event_matches_row(event: Event, row: EventRow) -> bool:
+    """Whether ``row`` already holds every field of ``event`` that dockwatch uses."""
+    return (
+        row.name,
+        row.date,
+        row.type_name,
+        row.location,
+        row.webcast_live,
+        row.webcast_url,
+        row.image_url,
+    ) == (
+        event.name,
+        event.date,
+        event.type_name,
+        event.location,
+        event.is_live,
+        event.webcast_url,
+        event.image_url,
+    )

@@ -16,13 +16,14 @@ from sqlalchemy import func, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import defer
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.errors import StorageError
 from bot.model import Change, DockingRecord, Event, KnownState, Message, Snapshot
 from storage.engine import create_engine
-from storage.rows import docking_from_row, docking_to_row, event_to_row
+from storage.rows import docking_from_row, docking_to_row, event_matches_row, event_to_row
 from storage.tables import (
     ApiCallRow,
     ApiHoldRow,
@@ -98,7 +99,7 @@ class Store:
 
     async def load_known_state(self) -> KnownState:
         async with self._transaction() as session:
-            rows = (await session.exec(select(DockingRow))).all()
+            rows = (await session.exec(select(DockingRow).options(defer(DockingRow.raw)))).all()  # type: ignore[arg-type]
             keys = (await session.exec(select(NotificationRow.key))).all()
             ok_polls = await session.exec(
                 select(func.count()).select_from(PollRow).where(PollRow.result == "ok")
@@ -369,6 +370,7 @@ class Store:
         async with self._transaction() as session:
             rows = await session.exec(
                 select(DockingRow)
+                .options(defer(DockingRow.raw))  # type: ignore[arg-type]
                 .where(col(DockingRow.docking) <= now)
                 .where((col(DockingRow.departure).is_(None)) | (col(DockingRow.departure) > now))
                 .order_by(col(DockingRow.station_name), col(DockingRow.port_name))
@@ -395,22 +397,37 @@ def _new_delivery(notification_id: int, target_key: str, now: datetime) -> Deliv
 
 
 async def _upsert_dockings(session: AsyncSession, records: Sequence[DockingRecord], now: datetime) -> None:
+    """Insert new records, rewrite changed ones, and only touch ``last_seen`` on the rest.
+
+    Most polls change nothing, so the raw JSON copy is neither loaded nor rewritten for unchanged
+    records; it is the copy as of the last change to a field dockwatch uses.
+    """
     ids = [r.id for r in records]
-    existing = {
-        row.id: row
-        for row in (await session.exec(select(DockingRow).where(col(DockingRow.id).in_(ids)))).all()
-    }
+    query = select(DockingRow).where(col(DockingRow.id).in_(ids)).options(defer(DockingRow.raw))  # type: ignore[arg-type]
+    existing = {row.id: row for row in (await session.exec(query)).all()}
     for record in records:
-        session.add(docking_to_row(record, existing.get(record.id), now))
+        row = existing.get(record.id)
+        if row is None or docking_from_row(row) != record:
+            session.add(docking_to_row(record, row, now))
+    await _touch(session, DockingRow, ids, now)
 
 
 async def _upsert_events(session: AsyncSession, events: Sequence[Event], now: datetime) -> None:
     ids = [e.id for e in events]
-    existing = {
-        row.id: row for row in (await session.exec(select(EventRow).where(col(EventRow.id).in_(ids)))).all()
-    }
+    query = select(EventRow).where(col(EventRow.id).in_(ids)).options(defer(EventRow.raw))  # type: ignore[arg-type]
+    existing = {row.id: row for row in (await session.exec(query)).all()}
     for event in events:
-        session.add(event_to_row(event, existing.get(event.id), now))
+        row = existing.get(event.id)
+        if row is None or not event_matches_row(event, row):
+            session.add(event_to_row(event, row, now))
+    await _touch(session, EventRow, ids, now)
+
+
+async def _touch(
+    session: AsyncSession, table: type[DockingRow] | type[EventRow], ids: list[int], now: datetime
+) -> None:
+    if ids:
+        await session.exec(update(table).where(col(table.id).in_(ids)).values(last_seen=now))
 
 
 def _first_line(error: BaseException) -> str:

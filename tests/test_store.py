@@ -1,0 +1,107 @@
+"""The state store: SQLite set up for a long-lived writer, raw copies kept, times kept in UTC."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.detect import detect
+from bot.errors import StorageError
+from bot.ll2.wire import parse_dockings
+from bot.model import KnownState, Snapshot
+from storage import Store
+from storage.engine import async_url
+from tests.builders import ll2_docking
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+
+def snapshot_of(*raw: dict[str, object]) -> Snapshot:
+    return Snapshot(tuple(parse_dockings(list(raw), "test", legacy=False)), ())
+
+
+def query(db_url: str, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as connection:
+        return connection.execute(sql).fetchall()
+
+
+async def test_sqlite_runs_in_wal_mode(store: Store, db_url: str) -> None:
+    assert query(db_url, "PRAGMA journal_mode") == [("wal",)]
+
+
+async def test_the_raw_ll2_json_is_kept_and_refreshed_when_a_used_field_changes(
+    store: Store, db_url: str
+) -> None:
+    first = ll2_docking(1, docking=NOW - timedelta(days=1))
+    await store.record_cycle(snapshot_of(first), [], started_at=NOW, now=NOW)
+    moved = ll2_docking(1, docking=NOW - timedelta(days=1), departure=NOW + timedelta(days=30))
+    await store.record_cycle(snapshot_of(moved), [], started_at=NOW, now=NOW + timedelta(minutes=10))
+
+    ((raw,),) = query(db_url, "SELECT raw FROM docking_record WHERE id = 1")
+    assert json.loads(str(raw)) == moved
+
+
+async def test_an_unchanged_record_is_only_marked_as_seen_again(store: Store, db_url: str) -> None:
+    record = ll2_docking(1, docking=NOW - timedelta(days=1))
+    await store.record_cycle(snapshot_of(record), [], started_at=NOW, now=NOW)
+
+    await store.record_cycle(snapshot_of(record), [], started_at=NOW, now=NOW + timedelta(minutes=10))
+
+    ((first_seen, last_seen),) = query(db_url, "SELECT first_seen, last_seen FROM docking_record")
+    assert (first_seen, last_seen) == ("2026-01-01 12:00:00.000000", "2026-01-01 12:10:00.000000")
+
+
+async def test_known_state_round_trips_records_with_aware_utc_times(store: Store) -> None:
+    snapshot = snapshot_of(ll2_docking(1, docking=NOW - timedelta(days=1), departure=NOW + timedelta(days=3)))
+    await store.record_cycle(snapshot, [], started_at=NOW, now=NOW)
+
+    known = await store.load_known_state()
+
+    assert known.dockings == {1: snapshot.dockings[0]}
+    assert known.dockings[1].docking is not None and known.dockings[1].docking.tzinfo is UTC
+
+
+async def test_concurrent_writers_queue_instead_of_failing(db_url: str) -> None:
+    async with Store.open(db_url) as one, Store.open(db_url) as two:
+        snapshot = snapshot_of(ll2_docking(1, docking=NOW - timedelta(minutes=5)))
+        changes = detect(KnownState(baseline_done=True), snapshot, NOW)
+
+        results = await asyncio.gather(
+            *(
+                store.record_cycle(snapshot, changes, started_at=NOW, now=NOW)
+                for store in (one, two, one, two)
+            )
+        )
+
+    assert sorted(r.recorded for r in results) == [0, 0, 0, 1]
+
+
+async def test_a_baseline_needs_a_successful_poll_not_just_a_failed_one(store: Store) -> None:
+    await store.record_poll_failure(started_at=NOW, now=NOW, result="upstream_error", detail="HTTP 500")
+    assert not (await store.load_known_state()).baseline_done
+
+    await store.record_cycle(snapshot_of(), [], started_at=NOW, now=NOW)
+    assert (await store.load_known_state()).baseline_done
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///dockwatch.db", "sqlite+aiosqlite:///dockwatch.db"),
+        ("sqlite:////var/lib/dockwatch/state.db", "sqlite+aiosqlite:////var/lib/dockwatch/state.db"),
+        ("postgresql://dock:pw@db/dockwatch", "postgresql+asyncpg://dock:pw@db/dockwatch"),
+    ],
+    ids=["relative sqlite", "absolute sqlite", "postgresql"],
+)
+def test_plain_urls_get_the_async_driver(url: str, expected: str) -> None:
+    assert async_url(url) == expected
+
+
+def test_an_unsupported_database_is_named(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="unsupported database 'mysql'"):
+        async_url("mysql://x/y")
