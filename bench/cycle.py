@@ -135,7 +135,8 @@ def main() -> None:
     args = parser.parse_args()
     timings = asyncio.run(measure(args.rounds))
     floor = statistics.median(timings["json.loads"])
-    print(f"100-record docking page, {args.rounds} rounds, median CPU time per operation")
+    size = len(page(hundred_records()))
+    print(f"100-record docking page ({size / 1000:.0f} kB), {args.rounds} rounds, CPU time per operation")
     print(f"{'operation':<18} {'median ms':>10} {'p90 ms':>8} {'x json.loads':>13}")
     for name, values in timings.items():
         ordered = sorted(values)

@@ -14,7 +14,7 @@ from bot import __version__
 from bot.config import Config
 from bot.dispatch import Dispatcher
 from bot.ll2 import CallBudget, LL2Client
-from notifiers import ConsoleNotifier, Notifier, WebhookNotifier
+from notifiers import REGISTRY, ConsoleNotifier, Notifier
 from storage import Store, TargetInfo
 
 
@@ -38,10 +38,12 @@ class Runtime:
 def build_notifiers(
     config: Config, session: aiohttp.ClientSession, *, console: TextIO | None
 ) -> list[Notifier]:
-    """One notifier per configured platform; the console one only when a stream is given."""
+    """One notifier per configured platform table; the console one only when a stream is given."""
     notifiers: list[Notifier] = []
-    if config.webhooks:
-        notifiers.append(WebhookNotifier(config.webhooks, session))
+    for table, factory in REGISTRY.items():
+        settings = getattr(config, table)
+        if settings:
+            notifiers.append(factory(settings, session))
     if console is not None:
         notifiers.append(ConsoleNotifier(console))
     return notifiers

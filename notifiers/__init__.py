@@ -1,12 +1,22 @@
-"""Notifiers: one file per platform behind the ``Notifier`` protocol, listed in this registry."""
+"""Notifiers: one file per platform behind the ``Notifier`` protocol, listed in this registry.
+
+``REGISTRY`` maps a config table to the factory of its platform's notifier; adding a platform means
+adding one file here, one entry below and one table (with its model) in the config.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
 
 from notifiers.base import Notifier, Target
 from notifiers.console import ConsoleNotifier
 from notifiers.webhook import WebhookNotifier
 
-REGISTRY: dict[str, type[Notifier]] = {
-    ConsoleNotifier.name: ConsoleNotifier,
-    WebhookNotifier.name: WebhookNotifier,
+NotifierFactory = Callable[[Any, aiohttp.ClientSession], Notifier]
+
+REGISTRY: dict[str, NotifierFactory] = {
+    "webhooks": WebhookNotifier.from_settings,
 }
 
-__all__ = ["REGISTRY", "ConsoleNotifier", "Notifier", "Target", "WebhookNotifier"]
+__all__ = ["REGISTRY", "ConsoleNotifier", "Notifier", "NotifierFactory", "Target", "WebhookNotifier"]

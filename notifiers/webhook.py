@@ -112,6 +112,12 @@ class WebhookNotifier:
         self._clock = clock
         self._hooks = {target_key(c.url): c for c in configs}
 
+    @classmethod
+    def from_settings(
+        cls, settings: Sequence[WebhookConfig], session: aiohttp.ClientSession
+    ) -> WebhookNotifier:
+        return cls(settings, session)
+
     def targets(self) -> Sequence[Target]:
         return [
             Target(key=key, notifier=self.name, label=config.name or mask_url(config.url))

@@ -374,3 +374,10 @@ def test_urls_that_may_carry_credentials_are_not_rendered(tmp_path: Path) -> Non
     shown = repr(load(tmp_path, text, {}))
 
     assert "pa55word" not in shown and "T0K3N" not in shown
+
+
+def test_every_registered_notifier_has_a_config_table() -> None:
+    from bot.config import Config
+    from notifiers import REGISTRY
+
+    assert set(REGISTRY) <= set(Config.model_fields)
