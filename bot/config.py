@@ -24,6 +24,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -81,12 +82,48 @@ class DetectConfig(_Section):
     stale_after: Duration = timedelta(hours=48)
 
 
+class PollConfig(_Section):
+    interval: Duration = timedelta(minutes=10)
+    min_interval: Duration = timedelta(minutes=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PollConfig:
+        if self.min_interval <= timedelta(0) or self.interval <= timedelta(0):
+            raise ValueError("durations must be positive")
+        if self.min_interval > self.interval:
+            raise ValueError("min_interval must not be longer than interval")
+        return self
+
+
+class WebConfig(_Section):
+    listen: str = "127.0.0.1:8080"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value == "":
+            return value
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"must be HOST:PORT (or empty to disable), got {value!r}")
+        return value
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class Config(_Section):
     """The whole configuration file."""
 
     api: ApiConfig = ApiConfig()
     storage: StorageConfig = StorageConfig()
     detect: DetectConfig = DetectConfig()
+    poll: PollConfig = PollConfig()
+    web: WebConfig = WebConfig()
     webhooks: list[WebhookConfig] = []
 
 

@@ -31,26 +31,14 @@ from bot.model import (
     Snapshot,
     Station,
     VehicleRef,
+    departed_key,
+    docked_key,
+    relocated_key,
+    webcast_key,
 )
 
 DEFAULT_STALE_AFTER = timedelta(hours=48)
 RELOCATION_WINDOW = timedelta(hours=6)
-
-
-def docked_key(record_id: int) -> str:
-    return f"docked:{record_id}"
-
-
-def departed_key(record_id: int) -> str:
-    return f"departed:{record_id}"
-
-
-def relocated_key(record_id: int) -> str:
-    return f"relocated:{record_id}"
-
-
-def webcast_key(event_id: int) -> str:
-    return f"webcast:{event_id}"
 
 
 def detect(

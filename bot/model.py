@@ -26,6 +26,23 @@ class ChangeKind(StrEnum):
     WEBCAST_STARTED = "event.webcast_started"
 
 
+def docked_key(record_id: int) -> str:
+    """Notification keys are derived from LL2 ids, so the same fact always has the same key."""
+    return f"docked:{record_id}"
+
+
+def departed_key(record_id: int) -> str:
+    return f"departed:{record_id}"
+
+
+def relocated_key(record_id: int) -> str:
+    return f"relocated:{record_id}"
+
+
+def webcast_key(event_id: int) -> str:
+    return f"webcast:{event_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Party:
     """One side of a docking: a spacecraft flight, a payload flight or a space station."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from bot.model import DockingRecord, Event, Party, PartyKind, Port, Station
+from bot.model import DockingRecord, Event, Party, PartyKind, Port, Station, Webcast
 from storage.tables import DockingRow, EventRow
 
 
@@ -67,27 +67,35 @@ def event_to_row(event: Event, row: EventRow | None, now: datetime) -> EventRow:
     row.location = event.location
     row.webcast_live = event.is_live
     row.webcast_url = event.webcast_url
+    row.webcast_start = _first_start(event)
     row.image_url = event.image_url
     row.last_seen = now
     return row
 
 
+def event_from_row(row: EventRow) -> Event:
+    """The event as planning and the status page see it: one webcast, its planned start kept."""
+    webcasts: tuple[Webcast, ...] = ()
+    if row.webcast_url is not None:
+        webcasts = (Webcast(row.webcast_url, live=row.webcast_live, start_time=row.webcast_start),)
+    return Event(
+        id=row.id,
+        name=row.name,
+        date=row.date,
+        webcast_live=row.webcast_live,
+        webcasts=webcasts,
+        type_name=row.type_name,
+        location=row.location,
+        image_url=row.image_url,
+    )
+
+
 def event_matches_row(event: Event, row: EventRow) -> bool:
     """Whether ``row`` already holds every field of ``event`` that dockwatch uses."""
-    return (
-        row.name,
-        row.date,
-        row.type_name,
-        row.location,
-        row.webcast_live,
-        row.webcast_url,
-        row.image_url,
-    ) == (
-        event.name,
-        event.date,
-        event.type_name,
-        event.location,
-        event.is_live,
-        event.webcast_url,
-        event.image_url,
-    )
+    stored = (row.name, row.date, row.type_name, row.location, row.webcast_live, row.webcast_url)
+    fresh = (event.name, event.date, event.type_name, event.location, event.is_live, event.webcast_url)
+    return stored == fresh and (row.image_url, row.webcast_start) == (event.image_url, _first_start(event))
+
+
+def _first_start(event: Event) -> datetime | None:
+    return min((w.start_time for w in event.webcasts if w.start_time is not None), default=None)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import func, update
 from sqlalchemy.engine import make_url
@@ -23,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.errors import StorageError
 from bot.model import Change, DockingRecord, Event, KnownState, Message, Snapshot
 from storage.engine import create_engine
-from storage.rows import docking_from_row, docking_to_row, event_matches_row, event_to_row
+from storage.rows import docking_from_row, docking_to_row, event_from_row, event_matches_row, event_to_row
 from storage.tables import (
     ApiCallRow,
     ApiHoldRow,
@@ -34,6 +35,7 @@ from storage.tables import (
     NotificationRow,
     PollRow,
     TargetRow,
+    UTCDateTime,
 )
 
 
@@ -99,7 +101,7 @@ class Store:
 
     async def load_known_state(self) -> KnownState:
         async with self._transaction() as session:
-            rows = (await session.exec(select(DockingRow).options(defer(DockingRow.raw)))).all()  # type: ignore[arg-type]
+            rows = (await session.exec(select(DockingRow).options(_no_raw(DockingRow)))).all()
             keys = (await session.exec(select(NotificationRow.key))).all()
             ok_polls = await session.exec(
                 select(func.count()).select_from(PollRow).where(PollRow.result == "ok")
@@ -240,7 +242,9 @@ class Store:
 
     # --- deliveries -------------------------------------------------------------------------
 
-    async def claim_due(self, now: datetime, *, lease_until: datetime, limit: int = 500) -> list[DueDelivery]:
+    async def claim_due(
+        self, now: datetime, *, lease_until: datetime, target_key: str | None = None, limit: int = 500
+    ) -> list[DueDelivery]:
         """Mark due deliveries as sending until ``lease_until`` and return them.
 
         A delivery left in ``sending`` by a crash becomes due again when its lease runs out.
@@ -254,6 +258,8 @@ class Store:
                 .order_by(col(DeliveryRow.next_attempt_at).asc(), col(DeliveryRow.id).asc())
                 .limit(limit)
             )
+            if target_key is not None:
+                query = query.where(col(DeliveryRow.target_key) == target_key)
             claimed = []
             for delivery, notification in (await session.exec(query)).all():
                 delivery.status = DeliveryStatus.SENDING
@@ -271,6 +277,17 @@ class Store:
                     )
                 )
             return claimed
+
+    async def next_due(self, target_key: str) -> datetime | None:
+        """When ``target_key``'s next queued (or leased) delivery falls due, if it has one."""
+        async with self._transaction() as session:
+            result = await session.exec(
+                select(func.min(DeliveryRow.next_attempt_at))
+                .where(col(DeliveryRow.target_key) == target_key)
+                .where(col(DeliveryRow.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
+            )
+            value = result.one()
+            return None if value is None else UTCDateTime().process_result_value(value, self._engine.dialect)
 
     async def mark_delivered(self, delivery_id: int, now: datetime) -> None:
         await self._set_delivery(
@@ -370,10 +387,29 @@ class Store:
         async with self._transaction() as session:
             rows = await session.exec(
                 select(DockingRow)
-                .options(defer(DockingRow.raw))  # type: ignore[arg-type]
+                .options(_no_raw(DockingRow))
                 .where(col(DockingRow.docking) <= now)
                 .where((col(DockingRow.departure).is_(None)) | (col(DockingRow.departure) > now))
                 .order_by(col(DockingRow.station_name), col(DockingRow.port_name))
+            )
+            return [docking_from_row(row) for row in rows.all()]
+
+    async def events(self) -> list[Event]:
+        async with self._transaction() as session:
+            rows = await session.exec(
+                select(EventRow).options(_no_raw(EventRow)).order_by(col(EventRow.date))
+            )
+            return [event_from_row(row) for row in rows.all()]
+
+    async def dockings_between(self, start: datetime, end: datetime) -> list[DockingRecord]:
+        """Records docked at any time in [start, end] (for occupancy timelines)."""
+        async with self._transaction() as session:
+            rows = await session.exec(
+                select(DockingRow)
+                .options(_no_raw(DockingRow))
+                .where(col(DockingRow.docking) <= end)
+                .where((col(DockingRow.departure).is_(None)) | (col(DockingRow.departure) >= start))
+                .order_by(col(DockingRow.docking))
             )
             return [docking_from_row(row) for row in rows.all()]
 
@@ -403,7 +439,7 @@ async def _upsert_dockings(session: AsyncSession, records: Sequence[DockingRecor
     records; it is the copy as of the last change to a field dockwatch uses.
     """
     ids = [r.id for r in records]
-    query = select(DockingRow).where(col(DockingRow.id).in_(ids)).options(defer(DockingRow.raw))  # type: ignore[arg-type]
+    query = select(DockingRow).where(col(DockingRow.id).in_(ids)).options(_no_raw(DockingRow))
     existing = {row.id: row for row in (await session.exec(query)).all()}
     for record in records:
         row = existing.get(record.id)
@@ -414,7 +450,7 @@ async def _upsert_dockings(session: AsyncSession, records: Sequence[DockingRecor
 
 async def _upsert_events(session: AsyncSession, events: Sequence[Event], now: datetime) -> None:
     ids = [e.id for e in events]
-    query = select(EventRow).where(col(EventRow.id).in_(ids)).options(defer(EventRow.raw))  # type: ignore[arg-type]
+    query = select(EventRow).where(col(EventRow.id).in_(ids)).options(_no_raw(EventRow))
     existing = {row.id: row for row in (await session.exec(query)).all()}
     for event in events:
         row = existing.get(event.id)
@@ -428,6 +464,11 @@ async def _touch(
 ) -> None:
     if ids:
         await session.exec(update(table).where(col(table.id).in_(ids)).values(last_seen=now))
+
+
+def _no_raw(table: type[DockingRow] | type[EventRow]) -> Any:
+    """Leave the raw JSON copy unloaded: nothing but debugging reads it back."""
+    return defer(cast(Any, table).raw)
 
 
 def _first_line(error: BaseException) -> str:

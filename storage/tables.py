@@ -84,6 +84,7 @@ class EventRow(SQLModel, table=True):
     location: str | None = None
     webcast_live: bool = False
     webcast_url: str | None = None
+    webcast_start: datetime | None = _time(nullable=True)
     image_url: str | None = None
     raw: dict[str, Any] = _json()
     first_seen: datetime = _time()
