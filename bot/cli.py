@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--config", required=True, type=Path, metavar="FILE")
         return command
 
+    with_config("run", "run continuously: adaptive polling, live delivery, /healthz, /metrics, status page")
     with_config("poll-once", "poll LL2 once, record what changed and deliver what is due")
     with_config("check-config", "validate a config file and print a summary, secrets masked")
     with_config("status", "what is docked now, the last poll and the delivery queue")
@@ -83,6 +84,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         print(commands.config_summary(config, args.config))
         return EXIT_OK
+    if args.command == "run":
+        return asyncio.run(commands.run_service(config))
     if args.command == "status":
         print(asyncio.run(commands.status(config)))
         return EXIT_OK

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -11,11 +14,50 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Config
 from bot.durations import format_duration, humanize
+from bot.errors import ConfigError
 from bot.ll2.budget import WINDOW
 from bot.pipeline import CycleOutcome, run_cycle
 from bot.runtime import open_runtime, utc_now
 from notifiers.webhook import mask_url, target_key
 from storage import Store
+
+log = logging.getLogger(__name__)
+
+
+async def run_service(config: Config) -> int:
+    """``dockwatch run``: poll, deliver and serve until SIGTERM or SIGINT, then stop gracefully."""
+    from aiohttp import web
+
+    from bot.metrics import Metrics
+    from bot.service import Service
+    from bot.web import create_web_app
+
+    async with open_runtime(config) as app:
+        service = Service(app, config, Metrics())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        runner: web.AppRunner | None = None
+        address = config.web.address
+        if address is not None:
+            runner = web.AppRunner(create_web_app(service, app, config), access_log=None)
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, address[0], address[1]).start()
+            except OSError as error:
+                await runner.cleanup()
+                raise ConfigError(
+                    f"web.listen: cannot listen on {config.web.listen}: {error.strerror}"
+                ) from None
+            log.info("status page on http://%s/", config.web.listen)
+        try:
+            await service.run(stop, stop_bound=config.run.stop_timeout)
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+    log.info("stopped")
+    return 0
 
 
 async def poll_once(config: Config) -> CycleOutcome:

@@ -95,6 +95,10 @@ class PollConfig(_Section):
         return self
 
 
+class RunConfig(_Section):
+    stop_timeout: Duration = timedelta(seconds=10)
+
+
 class WebConfig(_Section):
     listen: str = "127.0.0.1:8080"
 
@@ -123,6 +127,7 @@ class Config(_Section):
     storage: StorageConfig = StorageConfig()
     detect: DetectConfig = DetectConfig()
     poll: PollConfig = PollConfig()
+    run: RunConfig = RunConfig()
     web: WebConfig = WebConfig()
     webhooks: list[WebhookConfig] = []
 

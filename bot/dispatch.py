@@ -46,19 +46,41 @@ class DeliveryReport:
         self.disabled_targets += other.disabled_targets
 
 
+DeliveryObserver = Callable[[DueDelivery, str, str], None]
+"""Told of each finished attempt: (delivery, outcome, notifier name); outcome is one of
+``delivered``, ``retrying``, ``dead``. Metrics hang off this."""
+
+
+def _ignore(_delivery: DueDelivery, _outcome: str, _notifier: str) -> None:
+    return None
+
+
 class Dispatcher:
     """Sends due deliveries through the notifier that owns each target."""
 
-    def __init__(self, store: Store, notifiers: Sequence[Notifier], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        notifiers: Sequence[Notifier],
+        clock: Callable[[], datetime],
+        *,
+        observer: DeliveryObserver = _ignore,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self.observer = observer
         self._routes: Mapping[str, Notifier] = {
             target.key: notifier for notifier in notifiers for target in notifier.targets()
         }
 
-    async def deliver_due(self) -> DeliveryReport:
+    @property
+    def target_keys(self) -> list[str]:
+        return list(self._routes)
+
+    async def deliver_due(self, target_key: str | None = None) -> DeliveryReport:
+        """Deliver everything due now (for one target, or all of them side by side)."""
         now = self._clock()
-        due = await self._store.claim_due(now, lease_until=now + LEASE)
+        due = await self._store.claim_due(now, lease_until=now + LEASE, target_key=target_key)
         by_target: dict[str, list[DueDelivery]] = defaultdict(list)
         for delivery in due:
             by_target[delivery.target_key].append(delivery)
@@ -93,6 +115,7 @@ class Dispatcher:
                 return report
             await self._store.mark_delivered(delivery.id, self._clock())
             report.delivered += 1
+            self.observer(delivery, "delivered", notifier.name)
             log.info(
                 "delivered key=%s target=%s attempt=%d",
                 delivery.message.key,
@@ -143,6 +166,7 @@ class Dispatcher:
     ) -> None:
         await self._store.mark_dead(delivery.id, now=self._clock(), error=error, attempted=attempted)
         report.dead += 1
+        self.observer(delivery, "dead", self._notifier_name(delivery.target_key))
         log.error(
             "dead-lettered key=%s target=%s attempt=%d error=%s",
             delivery.message.key,
@@ -150,6 +174,10 @@ class Dispatcher:
             delivery.attempt,
             error,
         )
+
+    def _notifier_name(self, target_key: str) -> str:
+        notifier = self._routes.get(target_key)
+        return notifier.name if notifier is not None else target_key.partition(":")[0]
 
     async def _disable(self, target_key: str, reason: str, report: DeliveryReport) -> None:
         dead = await self._store.disable_target(target_key, reason=reason, now=self._clock())

@@ -24,10 +24,11 @@ class CycleOutcome:
     error: UpstreamError | None = None
 
 
-async def run_cycle(app: Runtime, *, stale_after: timedelta) -> CycleOutcome:
+async def run_cycle(app: Runtime, *, stale_after: timedelta, deliver: bool = True) -> CycleOutcome:
     """Poll LL2 once and deliver; an upstream failure records nothing but still retries deliveries.
 
     The caller reports the failure: ``poll-once`` as its one error line, ``run`` as a transition.
+    ``deliver=False`` leaves delivery to a live dispatcher (``dockwatch run``).
     """
     started = app.clock()
     try:
@@ -37,7 +38,7 @@ async def run_cycle(app: Runtime, *, stale_after: timedelta) -> CycleOutcome:
         await app.store.record_poll_failure(
             started_at=started, now=app.clock(), result=result, detail=str(error)
         )
-        return CycleOutcome(None, await app.dispatcher.deliver_due(), error)
+        return CycleOutcome(None, await _deliver(app, deliver), error)
 
     now = app.clock()
     known = await app.store.load_known_state()
@@ -53,4 +54,8 @@ async def run_cycle(app: Runtime, *, stale_after: timedelta) -> CycleOutcome:
             len(snapshot.events),
             recorded.recorded,
         )
-    return CycleOutcome(recorded, await app.dispatcher.deliver_due())
+    return CycleOutcome(recorded, await _deliver(app, deliver))
+
+
+async def _deliver(app: Runtime, deliver: bool) -> DeliveryReport:
+    return await app.dispatcher.deliver_due() if deliver else DeliveryReport()

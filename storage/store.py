@@ -64,6 +64,7 @@ class RecordedCycle:
     recorded: int
     announced: int
     deliveries: int
+    announced_kinds: tuple[str, ...] = ()
 
 
 class Store:
@@ -167,7 +168,8 @@ class Store:
                     changes_announced=announced,
                 )
             )
-            return RecordedCycle(len(fresh), announced, deliveries)
+            kinds = tuple(c.kind.value for c in fresh if c.announce)
+            return RecordedCycle(len(fresh), announced, deliveries, kinds)
 
     async def record_poll_failure(
         self, *, started_at: datetime, now: datetime, result: str, detail: str
@@ -348,6 +350,18 @@ class Store:
         async with self._transaction() as session:
             rows = await session.exec(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status))
             return {str(status): int(count) for status, count in rows.all()}
+
+    async def delivery_counts_by_target(self) -> dict[str, dict[str, int]]:
+        async with self._transaction() as session:
+            rows = await session.exec(
+                select(DeliveryRow.target_key, DeliveryRow.status, func.count()).group_by(
+                    DeliveryRow.target_key, DeliveryRow.status
+                )
+            )
+            counts: dict[str, dict[str, int]] = {}
+            for key, status, count in rows.all():
+                counts.setdefault(str(key), {})[str(status)] = int(count)
+            return counts
 
     async def deliveries(self) -> list[tuple[DeliveryRow, str]]:
         """Every delivery with its notification key, oldest first."""

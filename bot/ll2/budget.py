@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.errors import BudgetExhausted
@@ -16,6 +17,7 @@ class CallBudget:
     def __init__(self, store: Store, per_hour: int) -> None:
         self._store = store
         self.per_hour = per_hour
+        self.on_spend: Callable[[str], None] = lambda _path: None
 
     async def remaining(self, now: datetime) -> int:
         return max(0, self.per_hour - len(await self._store.api_calls_since(now - WINDOW)))
@@ -41,6 +43,12 @@ class CallBudget:
 
     async def spend(self, now: datetime, path: str) -> None:
         await self._store.record_api_call(now, path)
+        self.on_spend(path)
+
+    async def view(self, now: datetime) -> tuple[list[datetime], datetime | None]:
+        """The calls made in the rolling hour before ``now`` and LL2's hold, for planning."""
+        hold = await self._store.api_hold()
+        return await self._store.api_calls_since(now - WINDOW), hold.until if hold is not None else None
 
     async def hold(self, until: datetime, reason: str) -> None:
         await self._store.set_api_hold(until, reason)

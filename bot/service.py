@@ -1,0 +1,215 @@
+"""``dockwatch run``: the scheduler, the live dispatcher and the web endpoint in one asyncio process.
+
+APScheduler 3 (``AsyncIOScheduler``) runs the poll job: one instance at a time, coalesced after a
+stall, its next run time set by the pure planner after every poll. Deliveries do not wait for the
+next poll: each target has its own worker that wakes when a cycle commits new deliveries and when
+its next retry falls due, so a slow or failing target only ever delays itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import Config
+from bot.errors import BudgetExhausted
+from bot.metrics import Metrics
+from bot.pipeline import CycleOutcome, run_cycle
+from bot.planner import BudgetView, PlanState, moments_from, plan_next_poll
+from bot.runtime import Runtime
+from storage import DueDelivery
+
+log = logging.getLogger(__name__)
+
+POLL_JOB = "poll"
+IDLE_RECHECK = timedelta(seconds=30)
+
+
+@dataclass
+class Health:
+    """What /healthz and the status page report about polling."""
+
+    last_poll_at: datetime | None = None
+    last_result: str = "not yet polled"
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    failing_since: datetime | None = None
+    consecutive_failures: int = 0
+
+
+class LiveDispatcher:
+    """One worker task per target: deliver what is due, then sleep until woken or the next retry."""
+
+    def __init__(self, app: Runtime) -> None:
+        self._app = app
+        self._wakeups = {key: asyncio.Event() for key in app.dispatcher.target_keys}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._worker(key), name=f"deliver:{key}") for key in self._wakeups]
+
+    @property
+    def target_count(self) -> int:
+        return len(self._wakeups)
+
+    def wake(self) -> None:
+        for event in self._wakeups.values():
+            event.set()
+
+    async def stop(self, bound: timedelta) -> None:
+        """Let in-flight sends finish within ``bound``, cancel the rest, return claims to the queue."""
+        self._stopping.set()
+        self.wake()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=bound.total_seconds())
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        released = await self._app.store.release_claims(self._app.clock())
+        if released:
+            log.warning("stopped with %d delivery attempt(s) unfinished; they stay queued", released)
+
+    async def _worker(self, target_key: str) -> None:
+        wakeup = self._wakeups[target_key]
+        while not self._stopping.is_set():
+            wakeup.clear()
+            try:
+                await self._app.dispatcher.deliver_due(target_key)
+                next_due = await self._app.store.next_due(target_key)
+            except Exception:  # the worker boundary: log, back off, keep the worker alive
+                log.exception("delivery worker error target=%s", target_key)
+                next_due = self._app.clock() + IDLE_RECHECK
+            if self._stopping.is_set():
+                return
+            wait = IDLE_RECHECK
+            if next_due is not None:
+                wait = min(wait, max(timedelta(0), next_due - self._app.clock()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), timeout=wait.total_seconds())
+
+
+class Service:
+    """Polls on the planner's schedule, delivers live, and keeps ``health`` and ``metrics`` current."""
+
+    def __init__(self, app: Runtime, config: Config, metrics: Metrics) -> None:
+        self._app = app
+        self._config = config
+        self.metrics = metrics
+        self.health = Health()
+        self._live = LiveDispatcher(app)
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._polling = asyncio.Lock()
+        app.budget.on_spend = lambda _path: metrics.ll2_calls.inc()
+        app.dispatcher.observer = self._observe_delivery
+
+    async def run(self, stop: asyncio.Event, *, stop_bound: timedelta = timedelta(seconds=10)) -> None:
+        """Run until ``stop`` is set, then stop gracefully within ``stop_bound``."""
+        last, last_ok = await self._app.store.last_poll(), await self._app.store.last_successful_poll()
+        if last is not None:
+            self.health.last_poll_at, self.health.last_result = last.started_at, last.result
+        if last_ok is not None:
+            self.health.last_success_at = last_ok.started_at
+        first = await self._plan()
+        self._scheduler.add_job(
+            self._poll,
+            IntervalTrigger(seconds=self._config.poll.interval.total_seconds(), timezone=UTC),
+            id=POLL_JOB,
+            next_run_time=first,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        self._scheduler.start()
+        self._live.start()
+        log.info("running: first poll at %s, %d delivery target(s)", _hms(first), self._live.target_count)
+        await stop.wait()
+        log.info("stopping: no new polls; finishing in-flight work (at most %ds)", stop_bound.seconds)
+        self._scheduler.shutdown(wait=False)
+        try:
+            await asyncio.wait_for(self._polling.acquire(), timeout=stop_bound.total_seconds())
+        except TimeoutError:
+            log.warning("a poll was still running at stop; its transaction was not committed")
+        await self._live.stop(stop_bound)
+
+    async def _poll(self) -> None:
+        async with self._polling:
+            started = self._app.clock()
+            try:
+                outcome = await run_cycle(
+                    self._app, stale_after=self._config.detect.stale_after, deliver=False
+                )
+                self._record(outcome, started)
+            except Exception as error:  # the job boundary: a crashed cycle is logged, never fatal
+                log.exception("poll crashed")
+                self._record_failure(started, f"{type(error).__name__}: {error}", "error")
+            try:
+                next_at = await self._plan()
+            except Exception:
+                log.exception("planning failed; falling back to the base interval")
+                next_at = self._app.clock() + self._config.poll.interval
+            self.health.next_poll_at = next_at
+            if self._scheduler.running:
+                self._scheduler.modify_job(POLL_JOB, next_run_time=next_at)
+
+    def _record(self, outcome: CycleOutcome, started: datetime) -> None:
+        if outcome.error is not None:
+            result = "budget_refused" if isinstance(outcome.error, BudgetExhausted) else "upstream_error"
+            self._record_failure(started, str(outcome.error), result)
+            return
+        health = self.health
+        if health.failing_since is not None:
+            log.info(
+                "poll recovered after %d failed poll(s) since %s",
+                health.consecutive_failures,
+                _hms(health.failing_since),
+            )
+        health.last_poll_at, health.last_result, health.last_success_at = started, "ok", started
+        health.failing_since, health.consecutive_failures = None, 0
+        self.metrics.polls.labels(result="ok").inc()
+        recorded = outcome.recorded
+        if recorded is not None:
+            for kind in recorded.announced_kinds:
+                self.metrics.notifications.labels(type=kind).inc()
+            if recorded.deliveries:
+                self._live.wake()
+
+    def _record_failure(self, started: datetime, detail: str, result: str) -> None:
+        health = self.health
+        if health.failing_since is None:
+            log.warning("poll failed result=%s error=%s", result, detail)
+            health.failing_since = started
+        health.consecutive_failures += 1
+        health.last_poll_at, health.last_result = started, f"{result}: {detail}"
+        self.metrics.polls.labels(result=result).inc()
+
+    async def _plan(self) -> datetime:
+        now = self._app.clock()
+        store = self._app.store
+        known = await store.load_known_state()
+        exact, windows = moments_from(known.dockings.values(), await store.events(), known.recorded_keys, now)
+        calls, hold = await self._app.budget.view(now)
+        self.metrics.budget_remaining.set(max(0, self._config.api.requests_per_hour - len(calls)))
+        state = PlanState(
+            interval=self._config.poll.interval,
+            min_interval=self._config.poll.min_interval,
+            last_poll=self.health.last_poll_at,
+            exact_moments=exact,
+            windows=windows,
+        )
+        budget = BudgetView(per_hour=self._config.api.requests_per_hour, calls=tuple(calls), hold_until=hold)
+        return plan_next_poll(state, budget, now)
+
+    def _observe_delivery(self, delivery: DueDelivery, outcome: str, notifier: str) -> None:
+        latency = (self._app.clock() - delivery.notification_created_at).total_seconds()
+        self.metrics.observe_delivery(delivery, outcome, notifier, latency)
+
+
+def _hms(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,113 @@
+"""The HTTP face of ``dockwatch run``: /healthz, /metrics and the status page (aiohttp)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from bot.config import Config
+from bot.model import DockingRecord, Message
+from bot.runtime import Runtime
+from bot.service import Service
+from bot.status_page import TIMELINE_DAYS, StatusView, TargetHealth, render_status_page
+
+UPCOMING = timedelta(days=7)
+STALE_AFTER_INTERVALS = 3
+
+_SERVICE = web.AppKey("service", Service)
+_RUNTIME = web.AppKey("runtime", Runtime)
+_CONFIG = web.AppKey("config", Config)
+
+
+def create_web_app(service: Service, app: Runtime, config: Config) -> web.Application:
+    web_app = web.Application()
+    web_app[_SERVICE], web_app[_RUNTIME], web_app[_CONFIG] = service, app, config
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics)
+    web_app.router.add_get("/", status_page)
+    return web_app
+
+
+def is_healthy(last_success_at: datetime | None, now: datetime, interval: timedelta) -> bool:
+    """Healthy while the last successful poll is younger than three base intervals."""
+    return last_success_at is not None and now - last_success_at < STALE_AFTER_INTERVALS * interval
+
+
+async def healthz(request: web.Request) -> web.Response:
+    service, app, config = request.app[_SERVICE], request.app[_RUNTIME], request.app[_CONFIG]
+    now = app.clock()
+    health = service.health
+    healthy = is_healthy(health.last_success_at, now, config.poll.interval)
+    counts = await app.store.delivery_counts()
+    body = {
+        "status": "ok" if healthy else "stale",
+        "last_poll_at": _iso(health.last_poll_at),
+        "last_result": health.last_result,
+        "last_success_at": _iso(health.last_success_at),
+        "next_poll_at": _iso(health.next_poll_at),
+        "deliveries": {
+            "queued": counts.get("queued", 0) + counts.get("sending", 0),
+            "dead": counts.get("dead", 0),
+        },
+        "budget_left": await app.budget.remaining(now),
+    }
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    service, app = request.app[_SERVICE], request.app[_RUNTIME]
+    service.metrics.budget_remaining.set(await app.budget.remaining(app.clock()))
+    return web.Response(body=service.metrics.render(), content_type="text/plain", charset="utf-8")
+
+
+async def status_page(request: web.Request) -> web.Response:
+    view = await gather_status(request.app[_SERVICE], request.app[_RUNTIME], request.app[_CONFIG])
+    return web.Response(text=render_status_page(view), content_type="text/html")
+
+
+async def gather_status(service: Service, app: Runtime, config: Config) -> StatusView:
+    now = app.clock()
+    store = app.store
+    known = await store.load_known_state()
+    upcoming: list[tuple[datetime, str, DockingRecord]] = []
+    for record in known.dockings.values():
+        if record.docking is not None and now < record.docking <= now + UPCOMING:
+            upcoming.append((record.docking, "docking", record))
+        if record.departure is not None and now < record.departure <= now + UPCOMING:
+            upcoming.append((record.departure, "departure", record))
+    events = [
+        e
+        for e in await store.events()
+        if e.date is not None and now - timedelta(hours=1) < e.date <= now + UPCOMING
+    ]
+    per_target = await store.delivery_counts_by_target()
+    targets = [
+        TargetHealth(t.key, t.label, t.enabled, t.disabled_reason, per_target.get(t.key, {}))
+        for t in await store.targets()
+        if t.configured
+    ]
+    notifications = [
+        (row.created_at, Message.model_validate(row.payload))
+        for row in await store.notifications(limit=40)
+        if row.announced
+    ][:15]
+    return StatusView(
+        now=now,
+        healthy=is_healthy(service.health.last_success_at, now, config.poll.interval),
+        last_poll_at=service.health.last_poll_at,
+        last_result=service.health.last_result,
+        next_poll_at=service.health.next_poll_at,
+        budget_left=await app.budget.remaining(now),
+        budget_per_hour=config.api.requests_per_hour,
+        docked=await store.docked_at(now),
+        upcoming_dockings=sorted(upcoming, key=lambda item: item[0]),
+        upcoming_events=events,
+        notifications=notifications,
+        targets=targets,
+        history=await store.dockings_between(now - timedelta(days=TIMELINE_DAYS), now),
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
