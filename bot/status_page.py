@@ -71,7 +71,7 @@ def render_status_page(view: StatusView) -> str:
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         '<meta http-equiv=refresh content="60">'
         f"<title>dockwatch</title><style>{_STYLE}</style></head><body>"
-        f"<header><h1>🛰 dockwatch</h1>{badge}<span class=muted>{last}{following} · "
+        f"<header><h1>dockwatch</h1>{badge}<span class=muted>{last}{following} · "
         f"LL2 budget {view.budget_left}/{view.budget_per_hour} calls left this hour</span></header>"
         f"<main>{''.join(sections)}</main></body></html>"
     )
