@@ -20,6 +20,7 @@ from bot.runtime import Runtime, open_runtime
 from storage import Store
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.service_harness import start_run  # noqa: F401  (a fixture shared by the end-to-end tests)
 
 DATA = Path(__file__).parent / "data"
 SECRET = "whsec_" + base64.b64encode(b"dockwatch-test-secret-32-bytes!!").decode()
@@ -89,6 +90,11 @@ async def start_receiver() -> AsyncIterator[ReceiverFactory]:
 @pytest.fixture
 async def webhook_receiver(start_receiver: ReceiverFactory) -> WebhookReceiver:
     return await start_receiver()
+
+
+@pytest.fixture
+def webhook_secret() -> str:
+    return SECRET
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from bot.status_page import render_timeline
 from tests.builders import ll2_docking, ll2_event
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.test_service import Running, eventually, start_run  # noqa: F401  (fixture)
+from tests.service_harness import StartRun, eventually
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 ISS = Station(4, "International Space Station")
@@ -98,7 +97,7 @@ async def browse(url: str, tmp_path: Path, *args: str) -> str:
 
 
 async def test_the_status_page_renders_in_a_real_browser(
-    start_run: Callable[..., Awaitable[Running]],
+    start_run: StartRun,
     fake_ll2: FakeLL2,
     webhook_receiver: WebhookReceiver,
     tmp_path: Path,

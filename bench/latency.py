@@ -1,0 +1,777 @@
+"""Detection latency of the adaptive poll planner against fixed-interval polling, on a virtual clock.
+
+Run by hand:  python bench/latency.py [--days 30] [--seed 1]
+
+A discrete-event simulation: no sleeps, no network, no database; the same seed gives the same
+numbers. A synthetic LL2 timeline (stations, ports, visiting vehicles, events with webcasts) is
+generated for ``--days`` days. Each time field is shown by LL2 the way it really behaves:
+
+* ``on_time``: announced hours or days ahead with the right time;
+* ``slip_later`` / ``slip_earlier``: announced with a wrong time that LL2 corrects before it
+  passes (slips of minutes or hours; an earlier slip is corrected shortly before the moment);
+* ``late_edit``: LL2 corrects the time only after the originally planned time has passed (the
+  real time is earlier or later than planned; later means our detector announces too early);
+* ``unannounced`` / ``after_the_fact``: a docking record that appears only after the docking, a
+  departure field that is set only after the undocking;
+* webcasts going live up to 30 minutes before their event's date, with or without a
+  ``vid_urls[].start_time``.
+
+The simulated LL2 enforces 15 calls in any rolling hour per IP (a call an hour old has left the
+window, as in Django REST framework's throttle) and answers an excess call with 429 and a
+Retry-After; calls take a little network time, so LL2 sees them slightly after the client's budget
+recorded them. A poll is two calls (docking events, then upcoming events); the snapshot of each
+page is LL2's state when the call arrives.
+
+Pollers, each against a fresh LL2 and a fresh store, running the real ``bot.detect.detect``:
+
+* ``planner``: the real ``bot.planner.plan_next_poll`` fed with ``moments_from`` over what the
+  last successful poll saw, the calls made in the last hour (``per_hour`` 14, dockwatch's default),
+  LL2's hold after a 429, interval 10 min and min_interval 1 min;
+* ``fixed 8.57m``: a poll every 60/7 min, the densest fixed interval 15 calls/hour allows;
+* ``fixed 10m``: a poll every base interval.
+
+Latency is the time of the poll whose ``detect()`` announced a change minus the time the change
+really happened (the real docking or undocking; the moment the live flag turned true). A change
+is *scheduled* when LL2 showed its exact time before it happened, otherwise *unscheduled*. A
+change announced before it happened (a late edit of a delayed docking) is counted as wrong, as is
+an announcement that matches no real change; a real change never announced is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Generic, TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.detect import detect  # noqa: E402
+from bot.model import (  # noqa: E402
+    Change,
+    ChangeKind,
+    DockingRecord,
+    Event,
+    KnownState,
+    Party,
+    Port,
+    Snapshot,
+    Station,
+    Webcast,
+    departed_key,
+    docked_key,
+    relocated_key,
+    webcast_key,
+)
+from bot.planner import BudgetView, PlanState, moments_from, plan_next_poll  # noqa: E402
+
+START = datetime(2026, 3, 2, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
+LL2_LIMIT = 15
+"""Calls LL2 accepts per IP in any rolling hour."""
+PER_HOUR = 14
+"""dockwatch's own budget (``api.requests_per_hour``), one call below LL2's limit."""
+INTERVAL = timedelta(minutes=10)
+MIN_INTERVAL = timedelta(minutes=1)
+UPCOMING_GRACE = timedelta(days=1)
+"""Events stay on ``/events/upcoming/`` for a day after their date."""
+QUIET_START = timedelta(hours=6)
+"""Changes this soon after the baseline poll are not measured (the timeline is still settling)."""
+DRAIN = timedelta(hours=3)
+"""Polling goes on this long after the timeline ends, so late changes can still be seen."""
+SCHEDULED_TARGET = timedelta(minutes=2)
+UNSCHEDULED_TARGET = INTERVAL
+TINY = timedelta(microseconds=1)
+
+T = TypeVar("T")
+
+
+# --- the synthetic LL2 timeline ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Versions(Generic[T]):
+    """One field as LL2 shows it over time: ``(since, value)`` pairs in time order."""
+
+    history: tuple[tuple[datetime, T], ...]
+
+    def at(self, moment: datetime) -> T:
+        """The value shown at ``moment`` (the first value before the field was ever edited)."""
+        value = self.history[0][1]
+        for since, shown in self.history:
+            if since > moment:
+                break
+            value = shown
+        return value
+
+    def edit_times(self) -> list[datetime]:
+        return [since for since, _ in self.history]
+
+
+@dataclass(frozen=True, slots=True)
+class SimDocking:
+    """A docking record as LL2 publishes and edits it."""
+
+    id: int
+    port: Port
+    station: Station
+    chaser: Party
+    published: datetime
+    docking: Versions[datetime | None]
+    departure: Versions[datetime | None]
+
+    def view(self, moment: datetime) -> DockingRecord | None:
+        """The record on LL2's docking page at ``moment``, or None before it is published."""
+        if moment < self.published:
+            return None
+        target = Party("space_station", self.station.id, self.station.name)
+        return DockingRecord(
+            id=self.id,
+            docking=self.docking.at(moment),
+            departure=self.departure.at(moment),
+            port=self.port,
+            station=self.station,
+            chaser=self.chaser,
+            target=target,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SimEvent:
+    """An LL2 event with one webcast whose live flag is true from ``live_from`` to ``live_until``."""
+
+    id: int
+    name: str
+    type_name: str
+    published: datetime
+    date: Versions[datetime]
+    start_time: Versions[datetime | None]
+    live_from: datetime
+    live_until: datetime
+
+    def view(self, moment: datetime) -> Event | None:
+        """The event on ``/events/upcoming/`` at ``moment``, or None when it is not listed."""
+        date = self.date.at(moment)
+        if moment < self.published or date < moment - UPCOMING_GRACE:
+            return None
+        live = self.live_from <= moment < self.live_until
+        webcast = Webcast(
+            url=f"https://www.youtube.com/watch?v=sim{self.id}",
+            live=live,
+            priority=10,
+            title=self.name,
+            start_time=self.start_time.at(moment),
+        )
+        return Event(
+            id=self.id,
+            name=self.name,
+            date=date,
+            webcast_live=live,
+            webcasts=(webcast,),
+            type_name=self.type_name,
+            location="International Space Station",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """A change that really happened, and which announcement keys stand for it."""
+
+    kind: str
+    cause: str
+    happened: datetime
+    scheduled: bool
+    visible: datetime
+    """The first moment a poll would announce it: LL2's own lag ends here."""
+    keys: frozenset[str]
+    measured: bool
+    """Happened between the baseline and the end of the timeline (later ones only keep keys known)."""
+
+
+@dataclass(slots=True)
+class Timeline:
+    """Everything LL2 will ever show, and the ground truth it is derived from."""
+
+    dockings: list[SimDocking] = field(default_factory=list)
+    events: list[SimEvent] = field(default_factory=list)
+    truths: list[Truth] = field(default_factory=list)
+
+    def docking_page(self, moment: datetime) -> tuple[DockingRecord, ...]:
+        records = (d.view(moment) for d in self.dockings)
+        return tuple(r for r in records if r is not None)
+
+    def events_page(self, moment: datetime) -> tuple[Event, ...]:
+        events = [e for e in (s.view(moment) for s in self.events) if e is not None]
+        return tuple(sorted(events, key=lambda e: (e.date or moment, e.id)))
+
+
+DOCKING_MODES = {
+    "on_time": 0.45,
+    "slip_later": 0.15,
+    "slip_earlier": 0.08,
+    "late_edit": 0.17,
+    "unannounced": 0.15,
+}
+DEPARTURE_MODES = {
+    "on_time": 0.45,
+    "slip_later": 0.15,
+    "slip_earlier": 0.08,
+    "late_edit": 0.17,
+    "after_the_fact": 0.15,
+}
+STATIONS = {
+    Station(4, "International Space Station"): [
+        "Harmony forward",
+        "Harmony zenith",
+        "Unity nadir",
+        "Poisk zenith",
+        "Rassvet nadir",
+        "Prichal nadir",
+    ],
+    Station(18, "Tiangong"): ["Tianhe forward", "Tianhe aft", "Tianhe radial"],
+}
+RELOCATION_PORTS = {4: "Zvezda aft", 18: "Tianhe nadir"}
+"""Where a vehicle moves when it relocates (any number of movers may share it: detection does not care)."""
+
+
+class TimelineBuilder:
+    """Draws a random but reproducible timeline: per port, a chain of visits; plus standalone events."""
+
+    def __init__(self, seed: int, days: int) -> None:
+        self.rng = random.Random(seed)
+        self.end = START + timedelta(days=days)
+        self.timeline = Timeline()
+        self.next_id = {"docking": 1000, "event": 5000, "vehicle": 800, "port": 30}
+
+    def new_id(self, kind: str) -> int:
+        self.next_id[kind] += 1
+        return self.next_id[kind]
+
+    def between(self, low: timedelta, high: timedelta) -> timedelta:
+        """A uniformly drawn duration, whole seconds."""
+        return timedelta(seconds=self.rng.randint(int(low.total_seconds()), int(high.total_seconds())))
+
+    def pick(self, weights: dict[str, float]) -> str:
+        return self.rng.choices(list(weights), weights=list(weights.values()))[0]
+
+    def in_range(self, moment: datetime) -> bool:
+        return START + QUIET_START <= moment < self.end
+
+    def build(self) -> Timeline:
+        """The whole timeline: every port's visits, relocations, and events between them."""
+        for station, port_names in STATIONS.items():
+            for name in port_names:
+                self.port_visits(station, Port(self.new_id("port"), name))
+        moment = START + self.between(timedelta(hours=6), timedelta(hours=30))
+        while moment < self.end:
+            self.standalone_event(moment)
+            moment += self.between(timedelta(hours=10), timedelta(hours=40))
+        return self.timeline
+
+    def port_visits(self, station: Station, port: Port) -> None:
+        """Visits one after another at ``port``; the first may already be docked at the baseline."""
+        moment = START - self.between(timedelta(days=1), timedelta(days=40))
+        if self.rng.random() < 0.3:
+            moment = START + self.between(timedelta(hours=8), timedelta(days=6))
+        while moment < self.end:
+            stay = self.between(timedelta(days=1), timedelta(days=12))
+            departure = moment + stay
+            vehicle = Party("spacecraft_flight", self.new_id("vehicle"), f"Vehicle {self.next_id['vehicle']}")
+            self.visit(station, port, vehicle, moment, departure)
+            if self.in_range(departure) and self.rng.random() < 0.15:
+                relocated = departure + self.between(timedelta(minutes=25), timedelta(minutes=90))
+                spare = Port(self.new_id("port"), RELOCATION_PORTS[station.id])
+                self.visit(station, spare, vehicle, relocated, None, relocation=True)
+            moment = departure + self.between(timedelta(hours=6), timedelta(days=5))
+
+    def visit(
+        self,
+        station: Station,
+        port: Port,
+        vehicle: Party,
+        docked: datetime,
+        departed: datetime | None,
+        *,
+        relocation: bool = False,
+    ) -> None:
+        """One docking record: its docking and departure as LL2 shows them, events, ground truth."""
+        before_start = docked < START
+        docking_mode = "on_time" if before_start or relocation else self.pick(DOCKING_MODES)
+        docking = self.field_history(docked, docking_mode)
+        published = docking[0][0]
+        if before_start:
+            published = min(published, docked - timedelta(days=1))
+            docking = ((published, docked),)
+        departure_mode = "on_time" if relocation else self.pick(DEPARTURE_MODES)
+        departure: tuple[tuple[datetime, datetime | None], ...] = ((published, None),)
+        if departed is not None:
+            shown = self.field_history(departed, departure_mode)
+            departure += tuple((max(since, published), value) for since, value in shown)
+        record = SimDocking(
+            id=self.new_id("docking"),
+            port=port,
+            station=station,
+            chaser=vehicle,
+            published=published,
+            docking=Versions(docking),
+            departure=Versions(departure),
+        )
+        self.timeline.dockings.append(record)
+        if docked > START:
+            keys = frozenset({docked_key(record.id), relocated_key(record.id)})
+            self.truth(record, "docking", "relocation" if relocation else docking_mode, docked, keys)
+            self.maybe_event(f"{vehicle.name} Docking", "Docking", docked, docking, docking_mode)
+        if departed is not None and departed > START:
+            keys = frozenset({departed_key(record.id)})
+            self.truth(record, "departure", departure_mode, departed, keys)
+            self.maybe_event(f"{vehicle.name} Undocking", "Undocking", departed, departure, departure_mode)
+
+    def field_history(self, real: datetime, mode: str) -> tuple[tuple[datetime, datetime | None], ...]:
+        """How LL2 shows a time that really is ``real``: ``(since, shown)`` pairs."""
+        announced = real - self.between(timedelta(hours=2), timedelta(days=10))
+        if mode == "on_time":
+            return ((announced, real),)
+        if mode == "slip_later":
+            if self.rng.random() < 0.5:
+                slip = self.between(timedelta(minutes=3), timedelta(minutes=50))
+            else:
+                slip = self.between(timedelta(hours=1), timedelta(hours=30))
+            planned = real - slip
+            announced = min(announced, planned - HOUR)
+            edit = announced + self.between(timedelta(0), planned - 2 * MINUTE - announced)
+            return ((announced, planned), (edit, real))
+        if mode == "slip_earlier":
+            planned = real + self.between(timedelta(minutes=3), timedelta(minutes=40))
+            announced = min(announced, real - 2 * HOUR)
+            edit = real - self.between(2 * MINUTE, HOUR)
+            return ((announced, planned), (edit, real))
+        if mode == "late_edit":
+            offset = self.between(timedelta(minutes=3), timedelta(minutes=45))
+            planned = real + offset if self.rng.random() < 0.5 else real - offset
+            announced = min(announced, planned - HOUR)
+            edit = max(planned, real) + self.between(timedelta(minutes=5), timedelta(minutes=60))
+            return ((announced, planned), (edit, real))
+        # unannounced / after_the_fact: nothing until LL2 catches up, then the real time.
+        return ((real + self.between(timedelta(minutes=2), timedelta(minutes=45)), real),)
+
+    def truth(
+        self, record: SimDocking, kind: str, cause: str, happened: datetime, keys: frozenset[str]
+    ) -> None:
+        """Record a real docking or undocking, classified from what LL2 showed just before it."""
+        shown = record.docking if kind == "docking" else record.departure
+
+        def announceable(moment: datetime) -> bool:
+            view = record.view(moment)
+            value = None if view is None else (view.docking if kind == "docking" else view.departure)
+            return value is not None and value <= moment
+
+        values = [v for _, v in shown.history if v is not None]
+        visible = first_true(announceable, [record.published, *shown.edit_times(), *values])
+        just_before = record.view(happened - TINY)
+        scheduled = just_before is not None and shown.at(happened - TINY) == happened
+        truth = Truth(kind, cause, happened, scheduled, visible, keys, self.in_range(happened))
+        self.timeline.truths.append(truth)
+
+    def maybe_event(
+        self,
+        name: str,
+        type_name: str,
+        real: datetime,
+        shown: tuple[tuple[datetime, datetime | None], ...],
+        mode: str,
+    ) -> None:
+        """Most announced dockings and undockings get an LL2 event with a webcast."""
+        dated = tuple((since, value) for since, value in shown if value is not None)
+        if mode in ("unannounced", "after_the_fact") or not dated or self.rng.random() < 0.2:
+            return
+        self.event(name, type_name, real, dated, mode)
+
+    def standalone_event(self, real: datetime) -> None:
+        """A spacewalk, briefing or other event with a webcast, announced days ahead."""
+        mode = self.pick({"on_time": 0.6, "slip_later": 0.25, "late_edit": 0.15})
+        shown = self.field_history(real, mode)
+        dated = tuple((since, value) for since, value in shown if value is not None)
+        kind = self.rng.choice(["Spacewalk", "Press Conference", "Berthing", "Spacewalk Briefing"])
+        self.event(f"{kind} {self.next_id['event'] + 1}", kind, real, dated, mode)
+
+    def event(
+        self,
+        name: str,
+        type_name: str,
+        real: datetime,
+        dated: tuple[tuple[datetime, datetime], ...],
+        mode: str,
+    ) -> None:
+        """An event dated like its field, whose webcast goes live up to 30 minutes before the real date."""
+        lead = self.between(timedelta(0), timedelta(minutes=30))
+        live_from = real - lead
+        with_start_time = mode != "late_edit" and self.rng.random() < 0.6
+        start_time: tuple[tuple[datetime, datetime | None], ...] = ((dated[0][0], None),)
+        if with_start_time:
+            start_time = tuple((since, value - lead) for since, value in dated)
+        published = dated[0][0] + self.between(timedelta(0), timedelta(hours=12))
+        published = min(published, live_from - HOUR)
+        sim = SimEvent(
+            id=self.new_id("event"),
+            name=name,
+            type_name=type_name,
+            published=published,
+            date=Versions(dated),
+            start_time=Versions(start_time),
+            live_from=live_from,
+            live_until=real + self.between(timedelta(minutes=30), timedelta(hours=4)),
+        )
+        self.timeline.events.append(sim)
+        if live_from <= START:
+            return
+        scheduled = sim.start_time.at(live_from - TINY) == live_from and published < live_from
+        cause = "webcast_start_time" if with_start_time else "webcast_no_start_time"
+        keys = frozenset({webcast_key(sim.id)})
+        visible = max(live_from, published)
+        truth = Truth("webcast", cause, live_from, scheduled, visible, keys, self.in_range(live_from))
+        self.timeline.truths.append(truth)
+
+
+def first_true(predicate: Callable[[datetime], bool], candidates: Iterable[datetime]) -> datetime:
+    """The earliest candidate at which ``predicate`` holds (it only changes at a candidate)."""
+    return min((c for c in candidates if predicate(c)), default=datetime.max.replace(tzinfo=UTC))
+
+
+# --- the simulated LL2, the client and the store -------------------------------------------------
+
+
+class RateLimitedLL2:
+    """Accepts ``limit`` calls in any rolling hour; a call an hour old has left the window."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.accepted: deque[datetime] = deque()
+        self.arrivals: list[datetime] = []
+        self.rejected = 0
+
+    def call(self, arrival: datetime) -> datetime | None:
+        """Count a call; None if it is served, else the moment a call would be allowed again (429)."""
+        while self.accepted and self.accepted[0] <= arrival - HOUR:
+            self.accepted.popleft()
+        self.arrivals.append(arrival)
+        if len(self.accepted) >= self.limit:
+            self.rejected += 1
+            return self.accepted[len(self.accepted) - self.limit] + HOUR
+        self.accepted.append(arrival)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    started: datetime
+    finished: datetime
+    snapshot: Snapshot | None
+    hold_until: datetime | None = None
+
+
+class Client:
+    """Two counted calls per poll with a little network time; the budget records each before sending."""
+
+    def __init__(self, timeline: Timeline, ll2: RateLimitedLL2, rng: random.Random) -> None:
+        self.timeline = timeline
+        self.ll2 = ll2
+        self.rng = rng
+        self.spent: list[datetime] = []
+
+    def latency(self, low_ms: int, high_ms: int) -> timedelta:
+        return timedelta(milliseconds=self.rng.randint(low_ms, high_ms))
+
+    def poll(self, started: datetime) -> PollOutcome:
+        """Fetch the docking page, then the events page; a 429 on either fails the poll."""
+        clock = started
+        arrivals: list[datetime] = []
+        for _ in range(2):
+            self.spent.append(clock)
+            arrival = clock + self.latency(30, 300)
+            retry_at = self.ll2.call(arrival)
+            clock = arrival + self.latency(100, 900) + self.latency(30, 300)
+            if retry_at is not None:
+                wait = max(1, math.ceil((retry_at - arrival).total_seconds()))
+                return PollOutcome(started, clock, None, clock + timedelta(seconds=wait))
+            arrivals.append(arrival)
+        snapshot = Snapshot(self.timeline.docking_page(arrivals[0]), self.timeline.events_page(arrivals[1]))
+        return PollOutcome(started, clock, snapshot)
+
+    def calls_since(self, moment: datetime) -> tuple[datetime, ...]:
+        """The budget ledger's calls after ``moment`` (older ones cannot affect the plan)."""
+        recent: list[datetime] = []
+        for call in reversed(self.spent):
+            if call <= moment:
+                break
+            recent.append(call)
+        return tuple(reversed(recent))
+
+
+class Watcher:
+    """The store and the detector: keeps ``KnownState`` between polls and times each announcement."""
+
+    def __init__(self, truths: Sequence[Truth]) -> None:
+        self.known = KnownState()
+        self.by_key = {key: index for index, truth in enumerate(truths) for key in truth.keys}
+        self.events: dict[int, Event] = {}
+        self.detected: dict[int, datetime] = {}
+        self.unmatched: list[str] = []
+
+    def observe(self, snapshot: Snapshot, now: datetime) -> None:
+        """Run ``detect`` and record its changes as the store would (every key, announced or not)."""
+        changes = detect(self.known, snapshot, now)
+        relocation_announced = any(c.announce and c.kind is ChangeKind.RELOCATED for c in changes)
+        for change in changes:
+            if change.announce or (relocation_announced and self._folded(change)):
+                self._announced(change, now)
+        self.known = KnownState(
+            dockings={**self.known.dockings, **{r.id: r for r in snapshot.dockings}},
+            recorded_keys=self.known.recorded_keys | {c.key for c in changes},
+            baseline_done=True,
+        )
+        self.events.update((e.id, e) for e in snapshot.events)
+
+    def _folded(self, change: Change) -> bool:
+        """A departure recorded silently because the relocation announced in the same cycle covers it."""
+        return self.known.baseline_done and change.kind is ChangeKind.DEPARTED
+
+    def _announced(self, change: Change, now: datetime) -> None:
+        index = self.by_key.get(change.key)
+        if index is None:
+            self.unmatched.append(change.key)
+        else:
+            self.detected.setdefault(index, now)
+
+
+# --- pollers -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RunResult:
+    """What one poller did over the whole timeline."""
+
+    name: str
+    detected: dict[int, datetime]
+    unmatched: list[str]
+    polls: int
+    failed_polls: int
+    arrivals: list[datetime]
+    rejected: int
+
+
+def run_planner(timeline: Timeline, seed: int, until: datetime) -> RunResult:
+    """dockwatch's loop (``bot/service.py``): poll, detect, then ask the real planner when to poll next.
+
+    As the service does, the planner sees every docking record and event the store holds (their
+    latest versions), the calls of the last hour, LL2's hold and the start of the last poll.
+    """
+    ll2 = RateLimitedLL2(LL2_LIMIT)
+    client = Client(timeline, ll2, random.Random(f"{seed}-network-planner"))
+    watcher = Watcher(timeline.truths)
+    hold: datetime | None = None
+    polls = failed = 0
+    moment = START
+    while moment < until:
+        outcome = client.poll(moment)
+        polls += 1
+        if outcome.snapshot is None:
+            failed += 1
+            hold = outcome.hold_until
+        else:
+            watcher.observe(outcome.snapshot, outcome.finished)
+        now = outcome.finished
+        known = watcher.known
+        exact, windows = moments_from(
+            known.dockings.values(), watcher.events.values(), known.recorded_keys, now
+        )
+        plan = PlanState(INTERVAL, MIN_INTERVAL, last_poll=moment, exact_moments=exact, windows=windows)
+        budget = BudgetView(PER_HOUR, client.calls_since(now - HOUR), hold_until=hold)
+        moment = plan_next_poll(plan, budget, now)
+    return RunResult(
+        "planner", watcher.detected, watcher.unmatched, polls, failed, ll2.arrivals, ll2.rejected
+    )
+
+
+def run_fixed(
+    timeline: Timeline, seed: int, until: datetime, polls_per_hour: Fraction, name: str
+) -> RunResult:
+    """A poll every ``1/polls_per_hour`` hours on an exact grid, whatever LL2 has announced."""
+    ll2 = RateLimitedLL2(LL2_LIMIT)
+    client = Client(timeline, ll2, random.Random(f"{seed}-network-{name}"))
+    watcher = Watcher(timeline.truths)
+    step_us = Fraction(3_600_000_000) / polls_per_hour
+    polls = failed = 0
+    moment = START
+    while moment < until:
+        outcome = client.poll(moment)
+        if outcome.snapshot is None:
+            failed += 1
+        else:
+            watcher.observe(outcome.snapshot, outcome.finished)
+        polls += 1
+        moment = START + timedelta(microseconds=math.floor(polls * step_us))
+    return RunResult(name, watcher.detected, watcher.unmatched, polls, failed, ll2.arrivals, ll2.rejected)
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Summary:
+    """Latencies of one poller, split the way the issue's targets are."""
+
+    scheduled: list[timedelta] = field(default_factory=list)
+    unscheduled: list[timedelta] = field(default_factory=list)
+    unscheduled_after_ll2: list[timedelta] = field(default_factory=list)
+    by_cause: dict[str, list[timedelta]] = field(default_factory=dict)
+    missed: list[Truth] = field(default_factory=list)
+    early: list[tuple[Truth, timedelta]] = field(default_factory=list)
+
+
+def summarise(timeline: Timeline, result: RunResult) -> Summary:
+    """Match announcements to real changes: latency, early (announced before it happened), missed."""
+    summary = Summary()
+    for index, truth in enumerate(timeline.truths):
+        if not truth.measured:
+            continue
+        at = result.detected.get(index)
+        if at is None:
+            summary.missed.append(truth)
+            continue
+        latency = at - truth.happened
+        if latency < timedelta(0):
+            summary.early.append((truth, -latency))
+            continue
+        (summary.scheduled if truth.scheduled else summary.unscheduled).append(latency)
+        if not truth.scheduled:
+            summary.unscheduled_after_ll2.append(at - max(truth.visible, truth.happened))
+        summary.by_cause.setdefault(f"{truth.kind}/{truth.cause}", []).append(latency)
+    return summary
+
+
+def percentile(values: Sequence[timedelta], share: float) -> timedelta | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def clock(value: timedelta | None) -> str:
+    """A duration as m:ss."""
+    if value is None:
+        return "-"
+    seconds = round(value.total_seconds())
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def pair(values: Sequence[timedelta]) -> str:
+    return f"{clock(percentile(values, 0.5))} / {clock(percentile(values, 0.95))}"
+
+
+def peak_per_hour(arrivals: Sequence[datetime]) -> int:
+    """The most calls LL2 saw in any rolling hour (a window ending at each call)."""
+    peak = oldest = 0
+    for newest, moment in enumerate(arrivals):
+        while arrivals[oldest] <= moment - HOUR:
+            oldest += 1
+        peak = max(peak, newest - oldest + 1)
+    return peak
+
+
+def print_report(timeline: Timeline, results: Sequence[RunResult], days: int, seed: int) -> None:
+    """The main table, the per-cause breakdown and what went wrong."""
+    truths = [t for t in timeline.truths if t.measured]
+    scheduled = sum(t.scheduled for t in truths)
+    print(
+        f"{days} days, seed {seed}: {len(truths)} real changes ({scheduled} scheduled, "
+        f"{len(truths) - scheduled} unscheduled), {len(timeline.dockings)} docking records, "
+        f"{len(timeline.events)} events; LL2 limit {LL2_LIMIT} calls/hour, dockwatch budget {PER_HOUR}"
+    )
+    summaries = {r.name: summarise(timeline, r) for r in results}
+    print()
+    header = (
+        f"| {'poller':<12} | {'scheduled p50 / p95':>19} | {'unscheduled p50 / p95':>21} "
+        f"| {'peak calls/h':>12} | {'violations':>10} | {'polls':>5} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    for result in results:
+        summary = summaries[result.name]
+        print(
+            f"| {result.name:<12} | {pair(summary.scheduled):>19} | {pair(summary.unscheduled):>21} "
+            f"| {peak_per_hour(result.arrivals):>12} | {result.rejected:>10} | {result.polls:>5} |"
+        )
+    print("\nlatency in m:ss, nearest-rank percentiles; unscheduled latency counts LL2's own lag too.")
+
+    print("\nunscheduled p50 / p95 from the moment LL2 showed the change (LL2's lag left out):")
+    for result in results:
+        print(f"  {result.name:<12} {pair(summaries[result.name].unscheduled_after_ll2)}")
+
+    causes = sorted({f"{t.kind}/{t.cause}" for t in truths})
+    print(f"\n{'by cause (n real changes)':<38}" + "".join(f"{r.name + ' p50/p95/max':>28}" for r in results))
+    for cause in causes:
+        count = sum(f"{t.kind}/{t.cause}" == cause for t in truths)
+        cells = ""
+        for result in results:
+            values = summaries[result.name].by_cause.get(cause, [])
+            worst = clock(max(values)) if values else "-"
+            cells += f"{pair(values) + ' / ' + worst:>28}"
+        print(f"  {cause:<30} {count:>4} {cells}")
+
+    print()
+    for result in results:
+        summary = summaries[result.name]
+        early = ", ".join(f"{t.kind}/{t.cause} {clock(ahead)} early" for t, ahead in summary.early)
+        print(
+            f"{result.name}: missed {len(summary.missed)}, announced too early {len(summary.early)}, "
+            f"announced without a real change {len(result.unmatched)}, failed polls {result.failed_polls}"
+            + (f"\n  too early: {early}" if early else "")
+        )
+
+    print("\ntargets (issue 3): scheduled p95 <= 2:00, unscheduled p95 <= 10:00 (base interval), no 429")
+    for result in results:
+        summary = summaries[result.name]
+        checks = [
+            meets(summary.scheduled, SCHEDULED_TARGET),
+            meets(summary.unscheduled, UNSCHEDULED_TARGET),
+            meets(summary.unscheduled_after_ll2, UNSCHEDULED_TARGET),
+            "met" if result.rejected == 0 else "MISSED",
+        ]
+        print(
+            f"  {result.name:<12} scheduled {checks[0]}; unscheduled from the real change {checks[1]}, "
+            f"from LL2 showing it {checks[2]}; violations {checks[3]}"
+        )
+
+
+def meets(values: Sequence[timedelta], target: timedelta) -> str:
+    p95 = percentile(values, 0.95)
+    return "met" if p95 is None or p95 <= target else "MISSED"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    timeline = TimelineBuilder(args.seed, args.days).build()
+    until = START + timedelta(days=args.days) + DRAIN
+    results = [
+        run_planner(timeline, args.seed, until),
+        run_fixed(timeline, args.seed, until, Fraction(7), "fixed 8.57m"),
+        run_fixed(timeline, args.seed, until, Fraction(6), "fixed 10m"),
+    ]
+    print_report(timeline, results, args.days, args.seed)
+
+
+if __name__ == "__main__":
+    main()
