@@ -6,7 +6,8 @@ LL2 tells us ahead of time when most changes will happen: planned docking and de
 docking records, event dates, and the planned start of each webcast. Those *exact moments* get a
 poll a few seconds after they pass, because detection announces a planned change as soon as its
 time is in the past. An event's date also opens a *window* (webcasts go live up to 30 minutes
-before the event) in which polls come every ``min_interval`` as far as the budget allows. Outside
+before the event) in which polls come every ``min_interval``, or as often as the hourly budget can
+sustain if that is less often. Outside
 all that, polls come every ``interval``. A poll is never planned where it would break the rolling
 hourly budget, and a cheap poll is skipped when it would leave no budget for an exact moment
 within the hour.
@@ -100,9 +101,13 @@ def plan_next_poll(state: PlanState, budget: BudgetView, now: datetime) -> datet
     wanted = now if state.last_poll is None else state.last_poll + state.interval
     if due_exact:
         wanted = min(wanted, due_exact[0])
+    # Inside a window, poll as densely as the budget can keep up with for a whole hour: bursting at
+    # the window's start would leave nothing for the moment the webcast actually goes live.
+    pace = max(state.min_interval, WINDOW * budget.calls_per_poll / budget.per_hour)
+    paced = floor if state.last_poll is None else max(floor, state.last_poll + pace)
     for start, end in state.windows:
         if end >= floor:
-            wanted = min(wanted, max(floor, start))
+            wanted = min(wanted, max(paced, start))
     wanted = max(wanted, floor)
 
     chosen = budget.earliest(wanted)

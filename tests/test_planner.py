@@ -50,8 +50,9 @@ def budget(*calls_at: float, per_hour: int = 14, hold: float | None = None) -> B
         (state(exact=(0.2,)), budget(0, 0), minutes(1)),
         (state(exact=(25,)), budget(0, 0), minutes(10)),
         (state(exact=(-5,)), budget(0, 0), minutes(10)),
-        (state(windows=((-3, 30),)), budget(0, 0), minutes(1)),
-        (state(windows=((6, 60),)), budget(0, 0), minutes(6)),
+        (state(windows=((-3, 30),)), budget(0, 0, per_hour=120), minutes(1)),
+        (state(windows=((-3, 30),)), budget(0, 0, per_hour=14), minutes(60 * 2 / 14)),
+        (state(windows=((9, 60),)), budget(0, 0), minutes(9)),
         (state(windows=((-60, -1),)), budget(0, 0), minutes(10)),
     ],
     ids=[
@@ -61,7 +62,8 @@ def budget(*calls_at: float, per_hour: int = 14, hold: float | None = None) -> B
         "a moment right after the last poll: not before min_interval",
         "a moment after the next base poll: base poll first",
         "a moment already covered by the last poll: ignored",
-        "inside a webcast window: every min_interval",
+        "inside a webcast window: every min_interval when the budget allows",
+        "inside a webcast window: at the pace the hourly budget sustains",
         "a window opening before the base poll: at its start",
         "a window that has closed: ignored",
     ],
@@ -75,7 +77,7 @@ def test_the_next_poll_follows_known_moments_within_budget(
 def test_a_poll_waits_until_the_oldest_calls_leave_the_hour() -> None:
     calls = budget(*[m for m in range(-55, 1, 8) for _ in (0, 1)], per_hour=14)  # 14 calls, oldest at -55
 
-    assert plan_next_poll(state(windows=((-3, 30),)), calls, NOW) == minutes(-55) + timedelta(hours=1)
+    assert plan_next_poll(state(exact=(0.5,)), calls, NOW) == minutes(-55) + timedelta(hours=1)
 
 
 def test_a_hold_from_ll2_is_never_broken() -> None:
@@ -83,16 +85,16 @@ def test_a_hold_from_ll2_is_never_broken() -> None:
 
 
 def test_window_polling_yields_to_an_exact_moment_it_would_starve() -> None:
-    # With 11 of 14 calls spent until +10 there is room for one poll before then: the docking's.
-    calls = budget(*[-50] * 11, per_hour=14)
+    # With 57 of 60 calls spent until +10 there is room for one poll before then: the docking's.
+    calls = budget(*[-50] * 57, per_hour=60)
 
     assert plan_next_poll(state(windows=((-5, 60),), exact=(5,)), calls, NOW) == minutes(5) + SETTLE
 
 
 def test_window_polling_goes_ahead_when_the_budget_covers_the_moment_too() -> None:
-    calls = budget(*[-50] * 10, per_hour=14)
+    calls = budget(*[-50] * 50, per_hour=60)
 
-    assert plan_next_poll(state(windows=((-5, 60),), exact=(5,)), calls, NOW) == minutes(1)
+    assert plan_next_poll(state(windows=((-5, 60),), exact=(5,)), calls, NOW) == minutes(2)
 
 
 @pytest.mark.parametrize("per_hour", [2, 4, 14, 30], ids=lambda n: f"{n} calls/hour")
