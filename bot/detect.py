@@ -50,11 +50,12 @@ def detect(
 ) -> list[Change]:
     """Return the facts in ``snapshot`` that ``previous`` has not recorded, oldest first."""
     keys = previous.recorded_keys
-    records = {**previous.dockings, **{r.id: r for r in snapshot.dockings}}
+    current = {r.id: r for r in snapshot.dockings}  # one record per id, whatever the page held
+    records = {**previous.dockings, **current}
     changes: list[Change] = []
 
-    departures = [r for r in snapshot.dockings if _has_departed(r, now, keys)]
-    dockings = [r for r in snapshot.dockings if _has_docked(r, now, keys)]
+    departures = [r for r in current.values() if _has_departed(r, now, keys)]
+    dockings = [r for r in current.values() if _has_docked(r, now, keys)]
     folded_departures: set[int] = set()
 
     for record in dockings:
@@ -73,7 +74,8 @@ def detect(
             departed = Change(departed.key, departed.kind, False, departed.message)
         changes.append(departed)
 
-    changes.extend(_webcast_started(e, now) for e in snapshot.events if _went_live(e, keys))
+    events = {e.id: e for e in snapshot.events}
+    changes.extend(_webcast_started(e, now) for e in events.values() if _went_live(e, keys))
 
     changes.sort(key=lambda c: (c.message.occurred_at, c.key))
     return [_silence_if_needed(c, previous, now, stale_after) for c in changes]
@@ -89,7 +91,13 @@ def _has_docked(record: DockingRecord, now: datetime, keys: frozenset[str]) -> b
 
 
 def _has_departed(record: DockingRecord, now: datetime, keys: frozenset[str]) -> bool:
-    return record.departure is not None and record.departure <= now and departed_key(record.id) not in keys
+    """A departure needs a docking before it: a record saying otherwise is bad data, not news."""
+    return (
+        record.departure is not None
+        and record.docking is not None
+        and record.docking <= record.departure <= now
+        and departed_key(record.id) not in keys
+    )
 
 
 def _went_live(event: Event, keys: frozenset[str]) -> bool:

@@ -81,7 +81,7 @@ class Store:
             try:
                 async with engine.begin() as connection:
                     await connection.run_sync(SQLModel.metadata.create_all)
-            except SQLAlchemyError as error:
+            except (SQLAlchemyError, OSError) as error:
                 raise StorageError(f"cannot open database {_safe_url(url)}: {_first_line(error)}") from None
             yield cls(engine)
         finally:
@@ -95,7 +95,7 @@ class Store:
                 session.begin(),
             ):
                 yield session
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, OSError) as error:
             raise StorageError(f"database error: {_first_line(error)}") from None
 
     # --- what detection needs -------------------------------------------------------------
@@ -452,6 +452,7 @@ async def _upsert_dockings(session: AsyncSession, records: Sequence[DockingRecor
     Most polls change nothing, so the raw JSON copy is neither loaded nor rewritten for unchanged
     records; it is the copy as of the last change to a field dockwatch uses.
     """
+    records = list({r.id: r for r in records}.values())
     ids = [r.id for r in records]
     query = select(DockingRow).where(col(DockingRow.id).in_(ids)).options(_no_raw(DockingRow))
     existing = {row.id: row for row in (await session.exec(query)).all()}
@@ -463,6 +464,7 @@ async def _upsert_dockings(session: AsyncSession, records: Sequence[DockingRecor
 
 
 async def _upsert_events(session: AsyncSession, events: Sequence[Event], now: datetime) -> None:
+    events = list({e.id: e for e in events}.values())
     ids = [e.id for e in events]
     query = select(EventRow).where(col(EventRow.id).in_(ids)).options(_no_raw(EventRow))
     existing = {row.id: row for row in (await session.exec(query)).all()}

@@ -619,3 +619,23 @@ def test_detect_does_not_mutate_its_inputs():
     detect(previous, seen, NOW)
 
     assert (previous, seen) == (previous_before, seen_before)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        docking(1, docking=None, departure=ago(minutes=5)),
+        docking(1, docking=later(days=2), departure=ago(minutes=5)),
+    ],
+    ids=["no docking time at all", "docking time after the departure"],
+)
+def test_a_departure_without_a_docking_before_it_is_bad_data_not_news(record: DockingRecord) -> None:
+    assert detect(known(), snapshot(record), NOW) == []
+
+
+def test_a_record_repeated_in_one_snapshot_is_announced_once() -> None:
+    record = docking(3, docking=ago(minutes=5))
+
+    changes = detect(known(), snapshot(record, record, event(9, live=True), event(9, live=True)), NOW)
+
+    assert summary(changes) == [("docked:3", DOCKED, True), ("webcast:9", WEBCAST, True)]

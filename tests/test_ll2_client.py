@@ -48,7 +48,7 @@ async def test_a_cycle_makes_two_counted_requests_with_ordering(client: LL2Clien
     counted = [(r.path, r.query) for r in fake_ll2.counted_requests]
     assert counted == [
         ("/2.3.0/docking_events/", {"ordering": "-docking", "limit": "100"}),
-        ("/2.3.0/events/upcoming/", {"ordering": "date", "limit": "100", "mode": "list"}),
+        ("/2.3.0/events/upcoming/", {"ordering": "date", "limit": "100", "mode": "normal"}),
     ]
 
 
@@ -106,8 +106,16 @@ async def test_a_pinned_2_2_0_base_url_uses_the_2_2_0_paths(
         ("not_json", "not JSON"),
         ("truncated", "truncated JSON"),
         ("invalid", "results[0]"),
+        ("empty", "empty page"),
     ],
-    ids=["server error", "bad gateway page", "html instead of json", "truncated json", "invalid record"],
+    ids=[
+        "server error",
+        "bad gateway page",
+        "html instead of json",
+        "truncated json",
+        "invalid record",
+        "empty page",
+    ],
 )
 async def test_odd_upstream_answers_are_one_typed_error(
     client: LL2Client, fake_ll2: FakeLL2, mode: str, message_part: str
@@ -223,7 +231,7 @@ async def test_an_unreadable_quota_endpoint_does_not_stop_polling(
 
     snapshot = await client.fetch_snapshot()
 
-    assert snapshot.dockings == ()
+    assert [r.id for r in snapshot.dockings] == [r["id"] for r in fake_ll2.dockings]
 
 
 async def test_next_is_followed_only_while_every_record_on_the_page_is_still_docked(
@@ -251,3 +259,14 @@ async def test_next_is_not_followed_once_the_page_reaches_a_departed_record(
 
     assert [r.id for r in snapshot.dockings] == [2, 1]
     assert len(fake_ll2.counted_requests) == 2
+
+
+async def test_a_record_repeated_across_pages_is_kept_once(
+    client: LL2Client, fake_ll2: FakeLL2, clock: Clock
+) -> None:
+    fake_ll2.dockings = [ll2_docking(2, docking=clock.now - timedelta(days=3))]
+    fake_ll2.extra_docking_pages = [[ll2_docking(2, docking=clock.now - timedelta(days=3))]]
+
+    snapshot = await client.fetch_snapshot()
+
+    assert [r.id for r in snapshot.dockings] == [2]

@@ -359,19 +359,25 @@ def test_an_event_is_live_when_its_webcast_live_flag_is_set() -> None:
     assert event.is_live is True
 
 
-def test_an_event_in_list_mode_without_vid_urls_has_no_webcasts() -> None:
-    detailed = load(EVENT_1096)
-    listed = {
-        key: detailed[key] for key in ("id", "url", "name", "slug", "type", "date", "location", "image")
-    }
-    listed["response_mode"] = "list"
+def test_an_event_without_vid_urls_has_no_webcasts() -> None:
+    event_data = load(EVENT_1096)
+    del event_data["vid_urls"]
 
-    event = parse_event(listed)
+    event = parse_event(event_data)
 
     assert event.webcasts == ()
     assert event.webcast_url is None
     assert event.is_live is False
     assert event.name == "Progress MS-29 Docking"
+
+
+def test_an_event_without_the_webcast_live_flag_is_an_upstream_error() -> None:
+    """Silently reading a missing flag as "not live" would miss every webcast; say so instead."""
+    event_data = load(EVENT_1096)
+    del event_data["webcast_live"]
+
+    with pytest.raises(UpstreamError, match=r"results\[0\]\.webcast_live"):
+        parse_events([event_data], "LL2 /events/upcoming/")
 
 
 # --- invalid payloads -----------------------------------------------------------------------------

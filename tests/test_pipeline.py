@@ -82,14 +82,30 @@ async def test_a_change_seen_after_an_upstream_failure_is_announced_once_on_reco
 async def test_a_record_vanishing_from_the_page_is_not_a_departure(
     app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
 ) -> None:
-    fake_ll2.dockings = [ll2_docking(1, docking=clock.now - timedelta(days=3))]
+    fake_ll2.dockings = [
+        ll2_docking(2, docking=clock.now - timedelta(days=3)),
+        ll2_docking(1, docking=clock.now - timedelta(days=9), port=(1, "Unity nadir")),
+    ]
     await cycle(app)
-    fake_ll2.dockings = []
+    fake_ll2.dockings = fake_ll2.dockings[:1]
 
     outcome = await cycle(app)
 
     assert outcome.recorded is not None and outcome.recorded.recorded == 0
     assert webhook_receiver.received == []
+
+
+async def test_an_empty_docking_page_is_an_upstream_failure_not_a_baseline(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    fake_ll2.dockings = []
+    outcome = await cycle(app)
+    assert outcome.error is not None and "empty page" in str(outcome.error)
+
+    fake_ll2.dockings = [ll2_docking(1, docking=clock.now - timedelta(hours=30))]
+    await cycle(app)
+
+    assert webhook_receiver.received == []  # the first real page is the baseline
 
 
 async def test_a_crash_inside_the_recording_transaction_leaves_the_previous_state(

@@ -1,8 +1,9 @@
 """The LL2 client: two counted requests per cycle, every failure one ``UpstreamError``.
 
 ``/docking_events/?ordering=-docking&limit=100`` (there is no ``last_updated`` filter; the newest
-hundred dockings cover everything docked now) and ``/events/upcoming/?ordering=date&limit=100``
-(events stay in "upcoming" for a day after their date). ``next`` is followed only when a whole docking
+hundred dockings cover everything docked now) and ``/events/upcoming/?ordering=date&limit=100&mode=normal``
+(events stay in "upcoming" for a day after their date; normal mode carries ``webcast_live`` and
+``vid_urls``, which the lighter list mode is not documented to). ``next`` is followed only when a whole docking
 page is still docked, which would mean the page did not reach back far enough.
 """
 
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -22,9 +23,10 @@ from bot import __version__
 from bot.errors import BudgetExhausted, UpstreamError
 from bot.ll2.budget import CallBudget
 from bot.ll2.wire import parse_dockings, parse_events, parse_page
-from bot.model import DockingRecord, Snapshot
+from bot.model import DockingRecord, Event, Snapshot
 
 log = logging.getLogger(__name__)
+_Record = TypeVar("_Record", DockingRecord, Event)
 
 TIMEOUT_SECONDS = 30
 PAGE_SIZE = 100
@@ -73,9 +75,9 @@ class LL2Client:
         events_path = "/event/upcoming/" if self._legacy else "/events/upcoming/"
         events_query = {"ordering": "date", "limit": str(PAGE_SIZE)}
         if not self._legacy:
-            events_query["mode"] = "list"
+            events_query["mode"] = "normal"  # list mode may leave out webcast_live and vid_urls
         events_page = parse_page(await self._get(events_path, events_query), f"LL2 {events_path}")
-        events = parse_events(events_page.results, f"LL2 {events_path}")
+        events = _first_of_each_id(parse_events(events_page.results, f"LL2 {events_path}"))
         return Snapshot(dockings=tuple(dockings), events=tuple(events))
 
     async def read_throttle(self) -> Throttle:
@@ -114,6 +116,10 @@ class LL2Client:
         where = f"LL2 {path}"
         page = parse_page(await self._get(path, {"ordering": "-docking", "limit": str(PAGE_SIZE)}), where)
         records = parse_dockings(page.results, where, legacy=self._legacy)
+        if not records:
+            # LL2 has hundreds of docking events; an empty page is an outage, not news. Recording it
+            # would also let the first poll on a new database baseline nothing.
+            raise UpstreamError(f"{where}: empty page (count {page.count})")
         calls = 2  # this page and the events page
         while page.next and calls < MAX_CALLS_PER_CYCLE and _all_docked(records, self._clock()):
             if not self._same_origin(page.next):
@@ -122,7 +128,7 @@ class LL2Client:
             page = parse_page(await self._get(page.next, {}), where)
             records += parse_dockings(page.results, where, legacy=self._legacy)
             calls += 1
-        return records
+        return _first_of_each_id(records)
 
     def _same_origin(self, url: str) -> bool:
         ours, theirs = urlsplit(self._base), urlsplit(url)
@@ -166,6 +172,17 @@ class LL2Client:
         raise UpstreamError(
             f"LL2 {shown}: HTTP 429 Too Many Requests; next call allowed at {until:%Y-%m-%d %H:%M:%S} UTC"
         )
+
+
+def _first_of_each_id(items: list[_Record]) -> list[_Record]:
+    """Offset pagination can repeat a record when LL2's data shifts between pages; keep the first."""
+    seen: set[int] = set()
+    unique = []
+    for item in items:
+        if item.id not in seen:
+            seen.add(item.id)
+            unique.append(item)
+    return unique
 
 
 def _all_docked(records: list[DockingRecord], now: datetime) -> bool:

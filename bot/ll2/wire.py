@@ -163,7 +163,7 @@ class LL2Event(_Wire):
     id: int
     name: str
     date: UtcDatetime | None = None
-    webcast_live: bool = False
+    webcast_live: bool  # required: a missing flag must not read as "not live"
     vid_urls: list[VidUrl] = []
     type: EventType | None = None
     location: str | None = None

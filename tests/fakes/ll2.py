@@ -6,11 +6,25 @@ import asyncio
 import json
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-FAILURES = ("http_500", "http_429", "not_json", "truncated", "invalid", "slow", "html")
+FAILURES = ("http_500", "http_429", "not_json", "truncated", "invalid", "slow", "html", "empty")
+
+
+def background_docking() -> dict[str, Any]:
+    """A long-finished stay, so the fake's docking page is never empty (LL2's never is)."""
+    from tests.builders import ll2_docking
+
+    return ll2_docking(
+        100_000,
+        docking=datetime(2024, 1, 10, tzinfo=UTC),
+        departure=datetime(2024, 3, 1, tzinfo=UTC),
+        port=(99, "Poisk zenith"),
+        vehicle=(99_999, "Soyuz MS-24"),
+    )
 
 
 def page(results: list[dict[str, Any]], next_url: str | None = None) -> dict[str, Any]:
@@ -31,7 +45,7 @@ class FakeLL2:
     ``fail_next`` queues failure modes applied to the next counted (non-throttle) requests.
     """
 
-    dockings: list[dict[str, Any]] = field(default_factory=list)
+    dockings: list[dict[str, Any]] = field(default_factory=lambda: [background_docking()])
     events: list[dict[str, Any]] = field(default_factory=list)
     extra_docking_pages: list[list[dict[str, Any]]] = field(default_factory=list)
     throttle: dict[str, Any] = field(
@@ -109,6 +123,8 @@ class FakeLL2:
             return web.Response(text=body[: len(body) // 2], content_type="application/json")
         if mode == "invalid":
             return web.json_response({"count": 1, "next": None, "results": [{"id": "x"}]})
+        if mode == "empty":
+            return web.json_response(page([]))
         if mode == "slow":
             await asyncio.sleep(self.slow_seconds)
             return web.json_response(page([]))
