@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from bot import __version__
-from bot.config import Config, load_config
+from bot.config import Config, load_config, require_targets
 from bot.errors import ConfigError, DockwatchError, StorageError, UpstreamError
 
 EXIT_OK = 0
@@ -25,15 +26,22 @@ EXIT_STORAGE = 3
 EXIT_INTERNAL = 70
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG, f"dockwatch: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dockwatch",
         description="Announce space station dockings, departures and webcast starts from LL2.",
     )
     parser.add_argument("--version", action="version", version=f"dockwatch {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
@@ -44,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     with_config("poll-once", "poll LL2 once, record what changed and deliver what is due")
     with_config("check-config", "validate a config file and print a summary, secrets masked")
     with_config("status", "what is docked now, the last poll and the delivery queue")
+    enable = with_config("enable-target", "re-enable a target that was disabled (e.g. after HTTP 410)")
+    enable.add_argument("target", metavar="TARGET_KEY", help="the key `status` shows, e.g. webhook:1a2b...")
     commands.add_parser(
         "demo",
         help="replay recorded LL2 pages through the real pipeline; no config or network needed",
@@ -81,18 +91,23 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return asyncio.run(commands.demo(sys.stdout))
     config = _load(args.config)
+    if args.command == "status":
+        print(asyncio.run(commands.status(config)))
+        return EXIT_OK
+    if args.command == "enable-target":
+        print(asyncio.run(commands.enable_target(config, args.target)))
+        return EXIT_OK
+    require_targets(config, str(args.config))
     if args.command == "check-config":
         print(commands.config_summary(config, args.config))
         return EXIT_OK
     if args.command == "run":
         return asyncio.run(commands.run_service(config))
-    if args.command == "status":
-        print(asyncio.run(commands.status(config)))
-        return EXIT_OK
     outcome = asyncio.run(commands.poll_once(config))
     if outcome.error is not None:
         return _fail(f"upstream error: {outcome.error}", EXIT_UPSTREAM)
-    print(commands.describe_outcome(outcome))
+    if not args.quiet:
+        print(commands.describe_outcome(outcome))
     return EXIT_OK
 
 
@@ -113,6 +128,7 @@ def _configure_logging(*, verbose: bool, quiet: bool) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    logging.captureWarnings(True)  # a library warning becomes one log line, not a multi-line dump
     root.setLevel(logging.WARNING)
-    for name in ("bot", "notifiers", "storage"):
+    for name in ("bot", "notifiers", "storage", "py.warnings"):
         logging.getLogger(name).setLevel(level)

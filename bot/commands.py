@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Config
 from bot.durations import format_duration, humanize
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageError
 from bot.ll2.budget import WINDOW
 from bot.pipeline import CycleOutcome, run_cycle
 from bot.runtime import open_runtime, utc_now
@@ -97,9 +97,25 @@ def config_summary(config: Config, path: Path) -> str:
     return "\n".join(lines)
 
 
+def _existing_database(config: Config) -> str:
+    """``status`` and friends read a database; a mistyped path must not create an empty one."""
+    url = make_url(config.storage.url)
+    path = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
+    if path and not Path(path).exists():
+        raise StorageError(f"no database at {url.database} (has poll-once or run used this config yet?)")
+    return config.storage.url
+
+
+async def enable_target(config: Config, target_key: str) -> str:
+    async with Store.open(_existing_database(config)) as store:
+        if not await store.enable_target(target_key):
+            raise ConfigError(f"enable-target: no target {target_key!r} (see `dockwatch status` for keys)")
+    return f"{target_key} enabled; new notifications will be delivered to it"
+
+
 async def status(config: Config, now: datetime | None = None) -> str:
     now = now or utc_now()
-    async with Store.open(config.storage.url) as store:
+    async with Store.open(_existing_database(config)) as store:
         docked = await store.docked_at(now)
         last = await store.last_poll()
         last_ok = await store.last_successful_poll()

@@ -39,7 +39,11 @@ _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 def _duration(value: object) -> object:
-    return parse_duration(value) if isinstance(value, str) else value
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be a duration string like '90s', '10m', '48h' or '7d', got {value!r}")
+    return parse_duration(value)
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
@@ -52,7 +56,7 @@ class _Section(BaseModel):
 class ApiConfig(_Section):
     base_url: str = DEFAULT_BASE_URL
     api_key: SecretStr = SecretStr("")
-    requests_per_hour: int = Field(default=14, ge=1, le=100_000)
+    requests_per_hour: int = Field(default=14, ge=2, le=100_000)  # a poll costs two calls
 
     @field_validator("base_url")
     @classmethod
@@ -132,6 +136,21 @@ class Config(_Section):
     webhooks: list[WebhookConfig] = []
 
 
+def delivery_tables(config: Config) -> list[str]:
+    """The notifier tables that configure at least one target."""
+    from notifiers import REGISTRY
+
+    return [table for table in REGISTRY if getattr(config, table)]
+
+
+def require_targets(config: Config, source: str) -> None:
+    """Polling with nowhere to deliver would record notifications that nobody ever receives."""
+    if not delivery_tables(config):
+        raise ConfigError(
+            f"{source}: no delivery targets: add a [[webhooks]] table (see config.example.toml)"
+        )
+
+
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read ``path``, apply environment overrides and ``${VAR}`` references, and validate."""
     environ = os.environ if environ is None else environ
@@ -143,6 +162,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"{path}: cannot read config file: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     return config_from_mapping(data, source=str(path), environ=environ, base_dir=path.parent)
 
 
@@ -172,8 +193,13 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str], sourc
 
     Values stay strings; validation coerces them (``"30"`` to an int) where the key's type asks for it.
     """
+    tables = {name.upper() for name in Config.model_fields}
     for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
+        if not name.startswith(ENV_PREFIX):
+            continue
+        if "__" not in name:
+            if name[len(ENV_PREFIX) :] in tables:
+                raise ConfigError(f"{source}: environment {name}: set keys as {name}__<KEY>")
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         if not all(path):

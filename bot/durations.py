@@ -7,6 +7,7 @@ from datetime import timedelta
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LONGEST = 10 * 365 * 86400
 
 
 def parse_duration(text: str) -> timedelta:
@@ -15,7 +16,12 @@ def parse_duration(text: str) -> timedelta:
     if match is None:
         raise ValueError(f"{text!r} is not a duration like '90s', '10m', '48h' or '7d'")
     amount, unit = match.groups()
-    return timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
+    seconds = int(amount) * _UNIT_SECONDS[unit]
+    if seconds == 0:
+        raise ValueError(f"{text!r} must be longer than zero")
+    if seconds > _LONGEST:
+        raise ValueError(f"{text!r} is longer than ten years")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta) -> str:

@@ -213,6 +213,16 @@ class Store:
             )
             return int(result.rowcount)
 
+    async def enable_target(self, key: str) -> bool:
+        """Re-enable a disabled target; deliveries dead-lettered when it was disabled stay dead."""
+        async with self._transaction() as session:
+            row = await session.get(TargetRow, key)
+            if row is None:
+                return False
+            row.enabled, row.disabled_reason, row.disabled_at = True, None, None
+            session.add(row)
+            return True
+
     async def targets(self) -> list[TargetRow]:
         async with self._transaction() as session:
             return list((await session.exec(select(TargetRow).order_by(TargetRow.key))).all())

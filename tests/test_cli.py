@@ -85,11 +85,11 @@ async def test_poll_once_announces_a_real_docking_once_across_runs(
     baseline = await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
     fake_ll2.dockings.insert(0, ll2_docking(630, docking=now - timedelta(minutes=3), port=(1, "Unity nadir")))
 
-    announce = await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
+    announce = await dockwatch("poll-once", "--config", str(config_file), env=ENV)
     again = await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
 
     assert (baseline.code, announce.code, again.code) == (0, 0, 0), announce.err
-    assert baseline.out.startswith("poll ok: 0 new notifications")
+    assert (baseline.out, baseline.err) == ("", "")  # -q: silent, so cron mails only problems
     assert announce.out.startswith("poll ok: 1 new notification, 0 recorded silently, 1 delivered")
     assert [r.id for r in webhook_receiver.accepted] == ["docked:630"]
     assert (config_file.parent / "state.db").exists()
@@ -126,7 +126,7 @@ async def test_poll_once_exits_0_when_only_a_delivery_failed(
     fake_ll2.dockings = [ll2_docking(630, docking=datetime.now(UTC) - timedelta(minutes=3))]
     webhook_receiver.statuses.append(500)
 
-    run = await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
+    run = await dockwatch("poll-once", "--config", str(config_file), env=ENV)
 
     assert run.code == 0
     assert "1 queued for retry" in run.out
@@ -195,13 +195,11 @@ async def test_status_shows_what_is_docked_the_last_poll_and_the_queue(
     assert "ops receiver  enabled" in run.out
 
 
-async def test_an_unusable_database_exits_3_with_one_line(tmp_path: Path, fake_ll2: FakeLL2) -> None:
-    path = tmp_path / "c.toml"
-    path.write_text(
-        f"[api]\nbase_url = '{fake_ll2.base_url}'\n[storage]\nurl = 'sqlite:////proc/nope/x.db'\n"
-    )
+async def test_an_unusable_database_exits_3_with_one_line(config_file: Path) -> None:
+    text = config_file.read_text().replace("sqlite:///state.db", "sqlite:////proc/nope/x.db")
+    config_file.write_text(text)
 
-    run = await dockwatch("poll-once", "--config", str(path))
+    run = await dockwatch("poll-once", "--config", str(config_file), env=ENV)
 
     assert run.code == 3
     assert_one_line_error(run, "storage error", "cannot open database")
@@ -223,3 +221,74 @@ async def test_demo_tells_the_whole_story_offline() -> None:
 def test_the_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "dockwatch"
     assert script.exists()
+
+
+@pytest.mark.parametrize("command", ["poll-once", "run", "check-config"])
+async def test_a_config_without_delivery_targets_is_refused(
+    tmp_path: Path, fake_ll2: FakeLL2, command: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[api]\nbase_url = '{fake_ll2.base_url}'\n")
+
+    run = await dockwatch(command, "--config", str(path))
+
+    assert run.code == 2
+    assert_one_line_error(run, "no delivery targets", "[[webhooks]]")
+    assert fake_ll2.requests == []
+
+
+async def test_status_does_not_create_a_database_at_a_mistyped_path(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[storage]\nurl = 'sqlite:///typo.db'\n")
+
+    run = await dockwatch("status", "--config", str(path))
+
+    assert run.code == 3
+    assert_one_line_error(run, "no database at", "typo.db")
+    assert not (tmp_path / "typo.db").exists()
+
+
+async def test_a_target_disabled_by_a_410_can_be_enabled_again(
+    config_file: Path, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver
+) -> None:
+    await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
+    fake_ll2.dockings = [ll2_docking(630, docking=datetime.now(UTC) - timedelta(minutes=3))]
+    webhook_receiver.statuses.append(410)
+    await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
+    disabled = await dockwatch("status", "--config", str(config_file), env=ENV)
+    key = next(line.split()[0] for line in disabled.out.splitlines() if "DISABLED" in line)
+
+    enabled = await dockwatch("enable-target", "--config", str(config_file), key, env=ENV)
+    fake_ll2.dockings.insert(
+        0, ll2_docking(631, docking=datetime.now(UTC) - timedelta(minutes=1), port=(1, "Unity"))
+    )
+    await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
+
+    assert enabled.code == 0 and "enabled" in enabled.out
+    assert [r.id for r in webhook_receiver.accepted] == ["docked:631"]
+
+
+async def test_enabling_an_unknown_target_exits_2(config_file: Path) -> None:
+    await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
+
+    run = await dockwatch("enable-target", "--config", str(config_file), "webhook:nope", env=ENV)
+
+    assert run.code == 2
+    assert_one_line_error(run, "no target 'webhook:nope'")
+
+
+@pytest.mark.parametrize(
+    "args", [["poll-once"], ["launch"], []], ids=["missing --config", "unknown command", "no command"]
+)
+async def test_usage_errors_are_one_line_and_exit_2(args: list[str]) -> None:
+    run = await dockwatch(*args)
+
+    assert run.code == 2
+    assert_one_line_error(run, "dockwatch", "--help")
+
+
+async def test_an_environment_variable_naming_a_whole_table_is_rejected(config_file: Path) -> None:
+    run = await dockwatch("check-config", "--config", str(config_file), env={**ENV, "DOCKWATCH_API": "1"})
+
+    assert run.code == 2
+    assert_one_line_error(run, "DOCKWATCH_API", "DOCKWATCH_API__<KEY>")

@@ -1,10 +1,10 @@
 """The LL2 client: two counted requests per cycle, every failure one ``UpstreamError``.
 
-``/docking_events/?ordering=-docking&limit=100`` (there is no ``last_updated`` filter; the newest
-hundred dockings cover everything docked now) and ``/events/upcoming/?ordering=date&limit=100&mode=normal``
-(events stay in "upcoming" for a day after their date; normal mode carries ``webcast_live`` and
-``vid_urls``, which the lighter list mode is not documented to). ``next`` is followed only when a whole docking
-page is still docked, which would mean the page did not reach back far enough.
+``/docking_events/?ordering=-docking&limit=100``: there is no ``last_updated`` filter there, and the
+newest hundred dockings cover everything docked now. ``/events/upcoming/?ordering=date&limit=100&
+mode=normal``: events stay in "upcoming" for a day after their date, and normal mode carries
+``webcast_live`` and ``vid_urls``, which the lighter list mode is not documented to. ``next`` is
+followed only when a whole docking page is still docked, i.e. the page did not reach back far enough.
 """
 
 from __future__ import annotations
