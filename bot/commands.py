@@ -122,6 +122,7 @@ async def status(config: Config, now: datetime | None = None) -> str:
         counts = await store.delivery_counts()
         targets = await store.targets()
         dead = await store.dead_deliveries()
+        retrying = await store.retrying_deliveries()
         calls = await store.api_calls_since(now - WINDOW)
 
     lines = ["Docked now (as LL2 last reported):"]
@@ -155,6 +156,13 @@ async def status(config: Config, now: datetime | None = None) -> str:
             if not target.configured:
                 state += ", no longer in config"
             lines.append(f"  {target.key}  {target.label}  {state}")
+    if retrying:
+        lines.append("Retrying:")
+        for delivery, key in retrying:
+            failed = f"attempt {delivery.attempts} failed ({delivery.last_error})"
+            lines.append(
+                f"  {key} -> {delivery.target_key}: {failed}; next try {_ago(delivery.next_attempt_at, now)}"
+            )
     if dead:
         lines.append("Dead letters (newest first):")
         for delivery, key in dead:
@@ -164,7 +172,8 @@ async def status(config: Config, now: datetime | None = None) -> str:
 
 
 def _ago(moment: datetime, now: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M UTC} ({humanize(now - moment)} ago)"
+    relative = f"{humanize(now - moment)} ago" if moment <= now else f"in {humanize(moment - now)}"
+    return f"{moment:%Y-%m-%d %H:%M UTC} ({relative})"
 
 
 async def demo(stream: TextIO) -> int:

@@ -98,6 +98,10 @@ class Dispatcher:
             if notifier is None:
                 await self._dead(delivery, "target is no longer configured", report, attempted=False)
                 continue
+            if not await self._store.renew_claim(delivery, self._clock() + LEASE):
+                # A slow batch outlived the lease and another process claimed this one: let it send.
+                log.info("skipped key=%s target=%s: claimed elsewhere", delivery.message.key, target_key)
+                continue
             try:
                 await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
             except TargetGone as error:

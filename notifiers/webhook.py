@@ -118,6 +118,11 @@ class WebhookNotifier:
     ) -> WebhookNotifier:
         return cls(settings, session)
 
+    @property
+    def timeout(self) -> float:
+        """Seconds a receiver has to answer before the attempt counts as failed."""
+        return self._timeout
+
     def targets(self) -> Sequence[Target]:
         return [
             Target(key=key, notifier=self.name, label=config.name or mask_url(config.url))

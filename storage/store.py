@@ -57,6 +57,7 @@ class DueDelivery:
     attempt: int
     notification_created_at: datetime
     message: Message
+    lease_until: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,9 +287,22 @@ class Store:
                         attempt=delivery.attempts + 1,
                         notification_created_at=notification.created_at,
                         message=Message.model_validate(notification.payload),
+                        lease_until=lease_until,
                     )
                 )
             return claimed
+
+    async def renew_claim(self, delivery: DueDelivery, lease_until: datetime) -> bool:
+        """Extend our lease right before sending; false if the lease lapsed and another took it."""
+        async with self._transaction() as session:
+            result = await session.exec(
+                update(DeliveryRow)
+                .where(col(DeliveryRow.id) == delivery.id)
+                .where(col(DeliveryRow.status) == DeliveryStatus.SENDING)
+                .where(col(DeliveryRow.next_attempt_at) == delivery.lease_until)
+                .values(next_attempt_at=lease_until)
+            )
+            return int(result.rowcount) == 1
 
     async def next_due(self, target_key: str) -> datetime | None:
         """When ``target_key``'s next queued (or leased) delivery falls due, if it has one."""
@@ -384,12 +398,28 @@ class Store:
             return [(delivery, key) for delivery, key in rows.all()]
 
     async def dead_deliveries(self, limit: int = 10) -> list[tuple[DeliveryRow, str]]:
+        """The newest dead letters with their notification keys."""
+        return await self._deliveries_with_keys(
+            col(DeliveryRow.status) == DeliveryStatus.DEAD, col(DeliveryRow.updated_at).desc(), limit
+        )
+
+    async def retrying_deliveries(self, limit: int = 10) -> list[tuple[DeliveryRow, str]]:
+        """Queued deliveries that have failed at least once, next due first."""
+        return await self._deliveries_with_keys(
+            (col(DeliveryRow.status) == DeliveryStatus.QUEUED) & (col(DeliveryRow.attempts) > 0),
+            col(DeliveryRow.next_attempt_at).asc(),
+            limit,
+        )
+
+    async def _deliveries_with_keys(
+        self, condition: Any, order: Any, limit: int
+    ) -> list[tuple[DeliveryRow, str]]:
         async with self._transaction() as session:
             rows = await session.exec(
                 select(DeliveryRow, NotificationRow.key)
                 .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
-                .where(DeliveryRow.status == DeliveryStatus.DEAD)
-                .order_by(col(DeliveryRow.updated_at).desc())
+                .where(condition)
+                .order_by(order)
                 .limit(limit)
             )
             return [(delivery, key) for delivery, key in rows.all()]

@@ -292,3 +292,17 @@ async def test_an_environment_variable_naming_a_whole_table_is_rejected(config_f
 
     assert run.code == 2
     assert_one_line_error(run, "DOCKWATCH_API", "DOCKWATCH_API__<KEY>")
+
+
+async def test_status_lists_failing_deliveries_with_their_error(
+    config_file: Path, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver
+) -> None:
+    await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
+    fake_ll2.dockings = [ll2_docking(630, docking=datetime.now(UTC) - timedelta(minutes=3))]
+    webhook_receiver.statuses.append(502)
+    await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
+
+    run = await dockwatch("status", "--config", str(config_file), env=ENV)
+
+    assert "Retrying:" in run.out
+    assert "docked:630 -> webhook:" in run.out and "attempt 1 failed" in run.out and "HTTP 502" in run.out

@@ -198,3 +198,32 @@ async def test_a_delivery_left_sending_by_a_crash_is_retried_after_its_lease(
     await cycle(app)
 
     assert [r.id for r in webhook_receiver.accepted] == ["docked:630"]
+
+
+async def test_a_delivery_whose_lease_lapsed_and_was_claimed_elsewhere_is_not_sent_twice(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    webhook_receiver.statuses.append(500)
+    await announce_a_docking(app, fake_ll2, clock)
+    clock.advance(timedelta(seconds=10))
+    (stale,) = await app.store.claim_due(clock.now, lease_until=clock.now + LEASE)
+    clock.advance(LEASE)
+    (fresh,) = await app.store.claim_due(clock.now, lease_until=clock.now + LEASE)  # another process
+
+    assert not await app.store.renew_claim(stale, clock.now + LEASE)
+    assert await app.store.renew_claim(fresh, clock.now + LEASE)
+
+
+async def test_the_last_retry_is_scheduled_no_later_than_the_24_hour_deadline(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    webhook_receiver.statuses.extend([500, 429])
+    webhook_receiver.headers_for_status[429] = {"Retry-After": "3600"}
+    await announce_a_docking(app, fake_ll2, clock)
+    recorded_at = clock.now
+    clock.advance(DEAD_AFTER - timedelta(minutes=10))
+    await cycle(app)  # the receiver asks for an hour; only ten minutes are left
+
+    row = await only_delivery(app)
+    assert row.status == "queued"
+    assert row.next_attempt_at == recorded_at + DEAD_AFTER

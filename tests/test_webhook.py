@@ -188,3 +188,9 @@ async def test_a_receiver_slower_than_the_timeout_is_retried_later(
 def test_target_labels_never_show_the_path_or_query() -> None:
     assert mask_url("https://hooks.example.org/T0K3N/abc?sig=1") == "https://hooks.example.org/…"
     assert mask_url("https://user:pw@example.org/") == "https://example.org"
+
+
+async def test_configured_webhooks_get_the_15_second_timeout(http: aiohttp.ClientSession) -> None:
+    notifier = WebhookNotifier.from_settings([WebhookConfig(url="https://x.test/h", secret=SECRET)], http)
+
+    assert notifier.timeout == 15
