@@ -381,3 +381,24 @@ def test_every_registered_notifier_has_a_config_table() -> None:
     from notifiers import REGISTRY
 
     assert set(REGISTRY) <= set(Config.model_fields)
+
+
+def test_the_example_config_documents_every_key_with_its_default() -> None:
+    import tomllib
+
+    from bot.config import Config, config_from_mapping
+
+    example = Path(__file__).parents[1] / "config.example.toml"
+    data = tomllib.loads(example.read_text(encoding="utf-8"))
+
+    parsed = config_from_mapping(data, source="example", environ={})
+
+    assert parsed == Config()
+    for table, model in Config.model_fields.items():
+        if table == "webhooks":
+            continue
+        section = model.annotation
+        assert section is not None and set(data[table]) == set(section.model_fields), table
+    text = example.read_text(encoding="utf-8")
+    for key in ("url", "secret", "name"):
+        assert f"# {key} = " in text
