@@ -50,13 +50,13 @@ async def run_service(config: Config) -> int:
                 raise ConfigError(
                     f"web.listen: cannot listen on {config.web.listen}: {error.strerror}"
                 ) from None
-            log.info("status page on http://%s/", config.web.listen)
+            log.info("web listening url=http://%s/", config.web.listen)
         try:
             await service.run(stop, stop_bound=config.run.stop_timeout)
         finally:
             if runner is not None:
                 await runner.cleanup()
-    log.info("stopped")
+    log.info("service stopped")
     return 0
 
 

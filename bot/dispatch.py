@@ -100,7 +100,11 @@ class Dispatcher:
                 continue
             if not await self._store.renew_claim(delivery, self._clock() + LEASE):
                 # A slow batch outlived the lease and another process claimed this one: let it send.
-                log.info("skipped key=%s target=%s: claimed elsewhere", delivery.message.key, target_key)
+                log.info(
+                    "delivery skipped key=%s target=%s reason=claimed-elsewhere",
+                    delivery.message.key,
+                    target_key,
+                )
                 continue
             try:
                 await notifier.send(target_key, delivery.message, delivery_id=delivery.id)

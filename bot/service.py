@@ -74,7 +74,7 @@ class LiveDispatcher:
             await asyncio.gather(*pending, return_exceptions=True)
         released = await self._app.store.release_claims(self._app.clock())
         if released:
-            log.warning("stopped with %d delivery attempt(s) unfinished; they stay queued", released)
+            log.warning("deliveries requeued at stop count=%d", released)
 
     async def _worker(self, target_key: str) -> None:
         wakeup = self._wakeups[target_key]
@@ -128,14 +128,16 @@ class Service:
         )
         self._scheduler.start()
         self._live.start()
-        log.info("running: first poll at %s, %d delivery target(s)", _hms(first), self._live.target_count)
+        log.info("service started first_poll=%s targets=%d", _hms(first), self._live.target_count)
         await stop.wait()
-        log.info("stopping: no new polls; finishing in-flight work (at most %ds)", stop_bound.seconds)
+        log.info(
+            "service stopping bound=%ds (no new polls; finishing in-flight deliveries)", stop_bound.seconds
+        )
         self._scheduler.shutdown(wait=False)
         try:
             await asyncio.wait_for(self._polling.acquire(), timeout=stop_bound.total_seconds())
         except TimeoutError:
-            log.warning("a poll was still running at stop; its transaction was not committed")
+            log.warning("poll abandoned at stop (its transaction was not committed)")
         await self._live.stop(stop_bound)
 
     async def _poll(self) -> None:
@@ -166,7 +168,7 @@ class Service:
         health = self.health
         if health.failing_since is not None:
             log.info(
-                "poll recovered after %d failed poll(s) since %s",
+                "poll recovered failed_polls=%d failing_since=%s",
                 health.consecutive_failures,
                 _hms(health.failing_since),
             )
@@ -212,4 +214,4 @@ class Service:
 
 
 def _hms(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -103,7 +103,12 @@ async def start_run(tmp_path: Path, webhook_secret: str) -> AsyncIterator[Callab
                 return False
             return True
 
-        await eventually(answering)
+        try:
+            await eventually(answering)
+        except AssertionError:
+            process.kill()
+            _, err = await process.communicate()
+            raise AssertionError(f"dockwatch run did not come up: {err.decode()[-2000:]}") from None
         return running
 
     yield start
