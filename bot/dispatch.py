@@ -69,13 +69,12 @@ class Dispatcher:
         self._store = store
         self._clock = clock
         self.observer = observer
-        self._routes: Mapping[str, Notifier] = {
-            target.key: notifier for notifier in notifiers for target in notifier.targets()
-        }
+        self._notifiers: Mapping[str, Notifier] = {notifier.name: notifier for notifier in notifiers}
 
-    @property
-    def target_keys(self) -> list[str]:
-        return list(self._routes)
+    def _route(self, target_key: str) -> Notifier | None:
+        """Target keys are ``<notifier>:<address>``; the notifier decides if it still knows it."""
+        notifier = self._notifiers.get(target_key.partition(":")[0])
+        return notifier if notifier is not None and notifier.handles(target_key) else None
 
     async def deliver_due(self, target_key: str | None = None) -> DeliveryReport:
         """Deliver everything due now (for one target, or all of them side by side)."""
@@ -84,16 +83,19 @@ class Dispatcher:
         by_target: dict[str, list[DueDelivery]] = defaultdict(list)
         for delivery in due:
             by_target[delivery.target_key].append(delivery)
-        reports = await asyncio.gather(*(self._deliver_to(key, items) for key, items in by_target.items()))
+        reports = await asyncio.gather(
+            *(self.deliver_claimed(key, items) for key, items in by_target.items())
+        )
         total = DeliveryReport()
         for report in reports:
             total.merge(report)
         return total
 
-    async def _deliver_to(self, target_key: str, deliveries: list[DueDelivery]) -> DeliveryReport:
-        """Deliver in order; stop at the first failure so a struggling target is not hammered."""
+    async def deliver_claimed(self, target_key: str, deliveries: list[DueDelivery]) -> DeliveryReport:
+        """Deliver one target's claimed deliveries in order; stop at the first failure so a
+        struggling target is not hammered."""
         report = DeliveryReport()
-        notifier = self._routes.get(target_key)
+        notifier = self._route(target_key)
         for index, delivery in enumerate(deliveries):
             if notifier is None:
                 await self._dead(delivery, "target is no longer configured", report, attempted=False)
@@ -107,7 +109,7 @@ class Dispatcher:
                 )
                 continue
             try:
-                await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
+                moved_to = await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
             except TargetGone as error:
                 await self._disable(target_key, str(error), report)
                 return report
@@ -123,6 +125,10 @@ class Dispatcher:
                 return report
             await self._store.mark_delivered(delivery.id, self._clock())
             report.delivered += 1
+            if moved_to is not None and moved_to != target_key:
+                log.info("target moved from=%s to=%s", target_key, moved_to)
+                await self._store.move_target(target_key, moved_to)
+                target_key = moved_to
             self.observer(delivery, "delivered", notifier.name)
             log.info(
                 "delivered key=%s target=%s attempt=%d",
@@ -184,8 +190,7 @@ class Dispatcher:
         )
 
     def _notifier_name(self, target_key: str) -> str:
-        notifier = self._routes.get(target_key)
-        return notifier.name if notifier is not None else target_key.partition(":")[0]
+        return target_key.partition(":")[0]
 
     async def _disable(self, target_key: str, reason: str, report: DeliveryReport) -> None:
         dead = await self._store.disable_target(target_key, reason=reason, now=self._clock())

@@ -224,3 +224,30 @@ class Change:
     kind: ChangeKind
     announce: bool
     message: Message
+
+
+STATION_ALIASES = {
+    "iss": "international space station",
+    "css": "tiangong",
+    "tss": "tiangong",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionFilter:
+    """Which notifications a chat wants: ``None`` means every kind, or every station.
+
+    Stations match by case-insensitive substring of the place name, so "tiangong" matches
+    "Tiangong space station"; a few common abbreviations ("iss", "css") are understood.
+    """
+
+    kinds: frozenset[ChangeKind] | None = None
+    stations: frozenset[str] | None = None
+
+    def accepts(self, message: Message) -> bool:
+        if self.kinds is not None and message.kind not in self.kinds:
+            return False
+        if self.stations is None:
+            return True
+        place = message.place.lower()
+        return any(STATION_ALIASES.get(s, s) in place for s in self.stations)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Config
+from bot.dispatch import LEASE
 from bot.errors import BudgetExhausted
 from bot.metrics import Metrics
 from bot.pipeline import CycleOutcome, run_cycle
@@ -44,31 +46,35 @@ class Health:
 
 
 class LiveDispatcher:
-    """One worker task per target: deliver what is due, then sleep until woken or the next retry."""
+    """Claims due deliveries as soon as they exist and sends each target's in a task of its own.
+
+    A target with a send in flight is not claimed again until it finishes, so a slow or failing
+    target only ever delays itself, and thousands of chat targets cost tasks only while they have
+    something to send.
+    """
 
     def __init__(self, app: Runtime) -> None:
         self._app = app
-        self._wakeups = {key: asyncio.Event() for key in app.dispatcher.target_keys}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._busy: set[str] = set()
+        self._sending: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._worker(key), name=f"deliver:{key}") for key in self._wakeups]
-
-    @property
-    def target_count(self) -> int:
-        return len(self._wakeups)
+        self._loop = asyncio.create_task(self._claim_loop(), name="deliveries")
 
     def wake(self) -> None:
-        for event in self._wakeups.values():
-            event.set()
+        self._wakeup.set()
 
     async def stop(self, bound: timedelta) -> None:
         """Let in-flight sends finish within ``bound``, cancel the rest, return claims to the queue."""
         self._stopping.set()
         self.wake()
-        if self._tasks:
-            _done, pending = await asyncio.wait(self._tasks, timeout=bound.total_seconds())
+        if self._loop is not None:
+            await self._loop
+        if self._sending:
+            _done, pending = await asyncio.wait(self._sending, timeout=bound.total_seconds())
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -76,23 +82,42 @@ class LiveDispatcher:
         if released:
             log.warning("deliveries requeued at stop count=%d", released)
 
-    async def _worker(self, target_key: str) -> None:
-        wakeup = self._wakeups[target_key]
+    async def _claim_loop(self) -> None:
         while not self._stopping.is_set():
-            wakeup.clear()
+            self._wakeup.clear()
             try:
-                await self._app.dispatcher.deliver_due(target_key)
-                next_due = await self._app.store.next_due(target_key)
-            except Exception:  # the worker boundary: log, back off, keep the worker alive
-                log.exception("delivery worker error target=%s", target_key)
-                next_due = self._app.clock() + IDLE_RECHECK
-            if self._stopping.is_set():
-                return
-            wait = IDLE_RECHECK
-            if next_due is not None:
-                wait = min(wait, max(timedelta(0), next_due - self._app.clock()))
+                wait = await self._claim_and_start()
+            except Exception:  # the loop boundary: log, back off, keep delivering
+                log.exception("delivery loop error")
+                wait = IDLE_RECHECK
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), timeout=wait.total_seconds())
+                await asyncio.wait_for(self._wakeup.wait(), timeout=wait.total_seconds())
+
+    async def _claim_and_start(self) -> timedelta:
+        """Start a send task per target with due deliveries; return how long to sleep after."""
+        store, now = self._app.store, self._app.clock()
+        due = await store.claim_due(now, lease_until=now + LEASE, exclude_targets=self._busy)
+        by_target: dict[str, list[DueDelivery]] = defaultdict(list)
+        for delivery in due:
+            by_target[delivery.target_key].append(delivery)
+        for key, deliveries in by_target.items():
+            self._busy.add(key)
+            task = asyncio.create_task(self._send(key, deliveries), name=f"deliver:{key}")
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        next_due = await store.next_due(exclude_targets=self._busy)
+        if next_due is None:
+            return IDLE_RECHECK
+        return min(IDLE_RECHECK, max(timedelta(0), next_due - self._app.clock()))
+
+    async def _send(self, target_key: str, deliveries: list[DueDelivery]) -> None:
+        try:
+            await self._app.dispatcher.deliver_claimed(target_key, deliveries)
+        except Exception:  # the per-target boundary
+            log.exception("delivery task error target=%s", target_key)
+        finally:
+            self._busy.discard(target_key)
+            self.wake()
 
 
 class Service:
@@ -128,7 +153,7 @@ class Service:
         )
         self._scheduler.start()
         self._live.start()
-        log.info("service started first_poll=%s targets=%d", _hms(first), self._live.target_count)
+        log.info("service started first_poll=%s", _hms(first))
         await stop.wait()
         log.info(
             "service stopping bound=%ds (no new polls; finishing in-flight deliveries)", stop_bound.seconds

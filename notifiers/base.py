@@ -28,6 +28,14 @@ class Notifier(Protocol):
 
     name: str
 
-    def targets(self) -> Sequence[Target]: ...
+    def targets(self) -> Sequence[Target]:
+        """The targets the config names (chat subscriptions come from the store instead)."""
+        ...
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> None: ...
+    def handles(self, target_key: str) -> bool:
+        """Whether ``target_key`` is one this notifier can still send to."""
+        ...
+
+    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> str | None:
+        """Deliver; return the target's new key if the platform moved it (else ``None``)."""
+        ...

@@ -30,6 +30,9 @@ class ConsoleNotifier:
     def targets(self) -> Sequence[Target]:
         return [CONSOLE_TARGET]
 
+    def handles(self, target_key: str) -> bool:
+        return target_key == CONSOLE_TARGET.key
+
     async def send(self, target_key: str, message: Message, *, delivery_id: int) -> None:
         self._stream.write(render(message) + "\n")
         self._stream.flush()

@@ -129,6 +129,9 @@ class WebhookNotifier:
             for key, config in self._hooks.items()
         ]
 
+    def handles(self, target_key: str) -> bool:
+        return target_key in self._hooks
+
     async def send(self, target_key: str, message: Message, *, delivery_id: int) -> None:
         config = self._hooks[target_key]
         body = json.dumps(webhook_body(message), separators=(",", ":"), ensure_ascii=False).encode()

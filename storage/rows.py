@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from bot.model import DockingRecord, Event, Party, PartyKind, Port, Station, Webcast
-from storage.tables import DockingRow, EventRow
+from bot.model import (
+    ChangeKind,
+    DockingRecord,
+    Event,
+    Party,
+    PartyKind,
+    Port,
+    Station,
+    SubscriptionFilter,
+    Webcast,
+)
+from storage.tables import DockingRow, EventRow, TargetRow
 
 
 def docking_to_row(record: DockingRecord, row: DockingRow | None, now: datetime) -> DockingRow:
@@ -99,3 +109,9 @@ def event_matches_row(event: Event, row: EventRow) -> bool:
 
 def _first_start(event: Event) -> datetime | None:
     return min((w.start_time for w in event.webcasts if w.start_time is not None), default=None)
+
+
+def target_filter(row: TargetRow) -> SubscriptionFilter:
+    kinds = frozenset(ChangeKind(k) for k in row.kinds) if row.kinds is not None else None
+    stations = frozenset(row.stations) if row.stations is not None else None
+    return SubscriptionFilter(kinds, stations)

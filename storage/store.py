@@ -22,9 +22,16 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.errors import StorageError
-from bot.model import Change, DockingRecord, Event, KnownState, Message, Snapshot
+from bot.model import Change, DockingRecord, Event, KnownState, Message, Snapshot, SubscriptionFilter
 from storage.engine import create_engine
-from storage.rows import docking_from_row, docking_to_row, event_from_row, event_matches_row, event_to_row
+from storage.rows import (
+    docking_from_row,
+    docking_to_row,
+    event_from_row,
+    event_matches_row,
+    event_to_row,
+    target_filter,
+)
 from storage.tables import (
     ApiCallRow,
     ApiHoldRow,
@@ -137,7 +144,9 @@ class Store:
             )
             targets = (
                 await session.exec(
-                    select(TargetRow.key).where(col(TargetRow.enabled)).where(col(TargetRow.configured))
+                    select(TargetRow)
+                    .where(col(TargetRow.enabled))
+                    .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
                 )
             ).all()
             fresh = [c for c in changes if c.key not in existing]
@@ -157,8 +166,9 @@ class Store:
                 await session.flush()
                 assert row.id is not None
                 for target in targets:
-                    session.add(_new_delivery(row.id, target, now))
-                    deliveries += 1
+                    if target_filter(target).accepts(change.message):
+                        session.add(_new_delivery(row.id, target.key, now))
+                        deliveries += 1
             announced = sum(1 for c in fresh if c.announce)
             session.add(
                 PollRow(
@@ -184,7 +194,8 @@ class Store:
         """Mark exactly ``targets`` as configured; a target disabled earlier stays disabled."""
         wanted = {t.key: t for t in targets}
         async with self._transaction() as session:
-            for row in (await session.exec(select(TargetRow))).all():
+            rows = await session.exec(select(TargetRow).where(col(TargetRow.source) == "config"))
+            for row in rows.all():
                 target = wanted.pop(row.key, None)
                 row.configured = target is not None
                 if target is not None:
@@ -213,6 +224,43 @@ class Store:
                 )
             )
             return int(result.rowcount)
+
+    async def save_subscription(
+        self, key: str, *, notifier: str, label: str, subscription: SubscriptionFilter
+    ) -> None:
+        """Create or replace a chat's subscription; (re-)subscribing also re-enables it."""
+        async with self._transaction() as session:
+            row = await session.get(TargetRow, key) or TargetRow(key=key, notifier=notifier, label=label)
+            row.label, row.enabled, row.disabled_reason, row.disabled_at = label, True, None, None
+            if row.source != "config":
+                row.source = "chat"
+            row.kinds = (
+                sorted(k.value for k in subscription.kinds) if subscription.kinds is not None else None
+            )
+            row.stations = sorted(subscription.stations) if subscription.stations is not None else None
+            session.add(row)
+
+    async def subscription(self, key: str) -> SubscriptionFilter | None:
+        """The filter of an enabled target, or ``None`` when it is not subscribed."""
+        async with self._transaction() as session:
+            row = await session.get(TargetRow, key)
+            return target_filter(row) if row is not None and row.enabled else None
+
+    async def move_target(self, old_key: str, new_key: str) -> None:
+        """A chat changed id (a group became a supergroup): carry its subscription and queue over."""
+        async with self._transaction() as session:
+            row = await session.get(TargetRow, old_key)
+            if row is not None and await session.get(TargetRow, new_key) is None:
+                moved = TargetRow.model_validate({**row.model_dump(), "key": new_key})
+                await session.delete(row)
+                await session.flush()
+                session.add(moved)
+            await session.exec(
+                update(DeliveryRow)
+                .where(col(DeliveryRow.target_key) == old_key)
+                .where(col(DeliveryRow.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
+                .values(target_key=new_key)
+            )
 
     async def enable_target(self, key: str) -> bool:
         """Re-enable a disabled target; deliveries dead-lettered when it was disabled stay dead."""
@@ -256,7 +304,13 @@ class Store:
     # --- deliveries -------------------------------------------------------------------------
 
     async def claim_due(
-        self, now: datetime, *, lease_until: datetime, target_key: str | None = None, limit: int = 500
+        self,
+        now: datetime,
+        *,
+        lease_until: datetime,
+        target_key: str | None = None,
+        exclude_targets: Iterable[str] = (),
+        limit: int = 500,
     ) -> list[DueDelivery]:
         """Mark due deliveries as sending until ``lease_until`` and return them.
 
@@ -273,6 +327,9 @@ class Store:
             )
             if target_key is not None:
                 query = query.where(col(DeliveryRow.target_key) == target_key)
+            excluded = list(exclude_targets)
+            if excluded:
+                query = query.where(col(DeliveryRow.target_key).not_in(excluded))
             claimed = []
             for delivery, notification in (await session.exec(query)).all():
                 delivery.status = DeliveryStatus.SENDING
@@ -304,15 +361,16 @@ class Store:
             )
             return int(result.rowcount) == 1
 
-    async def next_due(self, target_key: str) -> datetime | None:
-        """When ``target_key``'s next queued (or leased) delivery falls due, if it has one."""
+    async def next_due(self, *, exclude_targets: Iterable[str] = ()) -> datetime | None:
+        """When the next queued (or leased) delivery falls due, ignoring ``exclude_targets``."""
         async with self._transaction() as session:
-            result = await session.exec(
-                select(func.min(DeliveryRow.next_attempt_at))
-                .where(col(DeliveryRow.target_key) == target_key)
-                .where(col(DeliveryRow.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
+            query = select(func.min(DeliveryRow.next_attempt_at)).where(
+                col(DeliveryRow.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING])
             )
-            value = result.one()
+            excluded = list(exclude_targets)
+            if excluded:
+                query = query.where(col(DeliveryRow.target_key).not_in(excluded))
+            value = (await session.exec(query)).one()
             return None if value is None else UTCDateTime().process_result_value(value, self._engine.dialect)
 
     async def mark_delivered(self, delivery_id: int, now: datetime) -> None:

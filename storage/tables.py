@@ -127,15 +127,19 @@ class DeliveryRow(SQLModel, table=True):
 
 
 class TargetRow(SQLModel, table=True):
-    """A delivery target: is it in the current config, and does it still accept messages (410)?"""
+    """A delivery target: from the config or a chat subscription, its filter, and whether it still
+    accepts messages (a 410, a blocked bot)."""
 
     __tablename__ = "target"
 
     key: str = Field(primary_key=True)
     notifier: str
     label: str
+    source: str = "config"  # "config": listed in the config file; "chat": subscribed from a chat
     configured: bool = True
     enabled: bool = True
+    kinds: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    stations: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     disabled_reason: str | None = None
     disabled_at: datetime | None = _time(nullable=True)
 

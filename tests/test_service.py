@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.builders import ll2_docking
+from tests.conftest import ReceiverFactory
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.service_harness import StartRun, eventually
@@ -106,3 +107,21 @@ async def test_metrics_are_prometheus_text(
     assert 'dockwatch_deliveries_total{notifier="webhook",status="delivered"} 1.0' in text
     assert "dockwatch_delivery_latency_seconds_bucket" in text
     assert "dockwatch_ll2_calls_total" in text and "dockwatch_ll2_budget_remaining" in text
+
+
+async def test_a_hanging_receiver_never_delays_another_target(
+    start_run: StartRun, fake_ll2: FakeLL2, start_receiver: ReceiverFactory
+) -> None:
+    hanging, healthy = await start_receiver(), await start_receiver()
+    hanging.delay_seconds = 14  # just under the 15 s webhook timeout
+    running = await start_run(fake_ll2, [hanging, healthy])
+    await eventually(lambda: len(fake_ll2.counted_requests) >= 2)
+
+    fake_ll2.dockings = [ll2_docking(630, docking=datetime.now(UTC) - timedelta(seconds=30))]
+    await eventually(lambda: len(hanging.received) == 1)
+    fake_ll2.dockings.insert(0, ll2_docking(631, docking=datetime.now(UTC), port=(1, "Unity nadir")))
+    started = time.monotonic()
+    await eventually(lambda: [r.id for r in healthy.accepted] == ["docked:630", "docked:631"], within=10)
+
+    assert time.monotonic() - started < 8  # the hanging receiver is still holding its first request
+    await running.stop()
