@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.durations import parse_duration
 from bot.errors import ConfigError
+from notifiers.telegram import TelegramConfig
 from notifiers.webhook import WebhookConfig
 
 ENV_PREFIX = "DOCKWATCH_"
@@ -134,6 +135,7 @@ class Config(_Section):
     run: RunConfig = RunConfig()
     web: WebConfig = WebConfig()
     webhooks: list[WebhookConfig] = []
+    telegram: TelegramConfig | None = None
 
 
 def delivery_tables(config: Config) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -59,8 +59,12 @@ async def open_runtime(
     async with (
         Store.open(config.storage.url) as store,
         aiohttp.ClientSession(headers={"user-agent": f"dockwatch/{__version__}"}) as session,
+        AsyncExitStack() as stack,
     ):
         notifiers = build_notifiers(config, session, console=console)
+        for notifier in notifiers:
+            if isinstance(notifier, AbstractAsyncContextManager):
+                await stack.enter_async_context(notifier)
         await store.sync_targets(
             TargetInfo(t.key, t.notifier, t.label) for n in notifiers for t in n.targets()
         )

@@ -11,12 +11,22 @@ import aiohttp
 
 from notifiers.base import Notifier, Target
 from notifiers.console import ConsoleNotifier
+from notifiers.telegram import TelegramNotifier
 from notifiers.webhook import WebhookNotifier
 
 NotifierFactory = Callable[[Any, aiohttp.ClientSession], Notifier]
 
 REGISTRY: dict[str, NotifierFactory] = {
     "webhooks": WebhookNotifier.from_settings,
+    "telegram": TelegramNotifier.from_settings,
 }
 
-__all__ = ["REGISTRY", "ConsoleNotifier", "Notifier", "NotifierFactory", "Target", "WebhookNotifier"]
+__all__ = [
+    "REGISTRY",
+    "ConsoleNotifier",
+    "Notifier",
+    "NotifierFactory",
+    "Target",
+    "TelegramNotifier",
+    "WebhookNotifier",
+]

@@ -19,6 +19,7 @@ from bot.config import Config, config_from_mapping
 from bot.runtime import Runtime, open_runtime
 from storage import Store
 from tests.fakes.ll2 import FakeLL2
+from tests.fakes.telegram import FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.service_harness import start_run  # noqa: F401  (a fixture shared by the end-to-end tests)
 
@@ -90,6 +91,18 @@ async def start_receiver() -> AsyncIterator[ReceiverFactory]:
 @pytest.fixture
 async def webhook_receiver(start_receiver: ReceiverFactory) -> WebhookReceiver:
     return await start_receiver()
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram()
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    fake.base_url = str(server.make_url("/bot"))
+    try:
+        yield fake
+    finally:
+        await server.close()
 
 
 @pytest.fixture

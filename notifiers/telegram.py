@@ -1,0 +1,200 @@
+"""Telegram (python-telegram-bot): HTML messages to chats, paced the way the Bot API limits them.
+
+Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this): about 30
+messages a second overall, one a second per chat, 20 a minute per group or channel. They are kept
+proactively; a 429 that still comes back postpones only that chat, by the ``retry_after`` it names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import timedelta
+from html import escape
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+
+from bot.errors import PermanentFailure, RetryLater, TargetGone
+from bot.model import ChangeKind, Message
+from notifiers.base import Target
+from notifiers.pacing import KeyedWindows, SlidingWindow
+from notifiers.text import details, headline
+
+PREFIX = "telegram:"
+MAX_FIELD = 200  # characters of one LL2 string; keeps every message far below 4096
+MAX_URL = 1000
+EMOJI = {
+    ChangeKind.DOCKED: "🛰",
+    ChangeKind.DEPARTED: "👋",
+    ChangeKind.RELOCATED: "🔁",
+    ChangeKind.WEBCAST_STARTED: "🔴",
+}
+
+
+class TelegramConfig(BaseModel):
+    """The ``[telegram]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: SecretStr
+    chat_ids: list[int | str] = []
+    api_base_url: str = "https://api.telegram.org/bot"
+
+    @field_validator("chat_ids")
+    @classmethod
+    def _chat_ids(cls, value: list[int | str]) -> list[int | str]:
+        for chat in value:
+            if isinstance(chat, str) and not (chat.startswith("@") and len(chat) > 1):
+                raise ValueError(f"{chat!r} is neither a numeric chat id nor an @channelusername")
+        return value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+
+def chat_key(chat_id: int | str) -> str:
+    return f"{PREFIX}{chat_id}"
+
+
+def chat_of(target_key: str) -> int | str:
+    raw = target_key.removeprefix(PREFIX)
+    return int(raw) if raw.lstrip("-").isdigit() else raw
+
+
+def render_html(message: Message) -> str:
+    """The message in Telegram's HTML: every LL2 string escaped and bounded."""
+    lines = [f"{EMOJI[message.kind]} <b>{_text(headline(message))}</b>"]
+    for label, value in details(message):
+        if label == "Watch":
+            continue
+        lines.append(f"<b>{escape(label)}:</b> {_text(value)}")
+    url = message.webcast_url
+    if url and len(url) <= MAX_URL and url.startswith(("http://", "https://")):
+        lines.append(f'<a href="{escape(url, quote=True)}">Watch the webcast</a>')
+    return "\n".join(lines)
+
+
+def preview_url(message: Message) -> str | None:
+    """The link shown as the message's preview: the webcast, else the vehicle image."""
+    for url in (message.webcast_url, message.image_url):
+        if url and len(url) <= MAX_URL and url.startswith(("http://", "https://")):
+            return url
+    return None
+
+
+def _text(value: str) -> str:
+    if len(value) > MAX_FIELD:
+        value = value[: MAX_FIELD - 1] + "…"
+    return escape(value, quote=False)
+
+
+class TelegramPacing:
+    """The three Bot API limits as sliding windows; ``wait`` returns when a send to ``chat`` fits."""
+
+    def __init__(self, *, per_second: int = 30, per_chat_second: int = 1, per_group_minute: int = 20) -> None:
+        self.overall = SlidingWindow(per_second, 1.0)
+        self.chats = KeyedWindows(lambda: SlidingWindow(per_chat_second, 1.0))
+        self.groups = KeyedWindows(lambda: SlidingWindow(per_group_minute, 60.0, margin=0.5))
+
+    async def wait(self, chat: int | str) -> None:
+        # The slowest window first, so a slot in the overall window is never held while waiting.
+        if _is_group(chat):
+            await self.groups[chat].acquire()
+        await self.chats[chat].acquire()
+        await self.overall.acquire()
+
+
+def _is_group(chat: int | str) -> bool:
+    """Groups, supergroups and channels have negative ids; public channels go by @username."""
+    return isinstance(chat, str) or chat < 0
+
+
+class TelegramNotifier:
+    """Sends to static chats from the config and to chats that subscribed with /subscribe."""
+
+    name = "telegram"
+
+    def __init__(self, config: TelegramConfig, bot: Bot, *, pacing: TelegramPacing | None = None) -> None:
+        self._config = config
+        self.bot = bot
+        self._pacing = pacing or TelegramPacing()
+
+    @classmethod
+    def from_settings(cls, settings: TelegramConfig, _session: aiohttp.ClientSession) -> TelegramNotifier:
+        bot = Bot(settings.token.get_secret_value(), base_url=settings.api_base_url)
+        return cls(settings, bot)
+
+    async def __aenter__(self) -> Self:
+        with contextlib.suppress(TelegramError):  # a bad token or an outage surfaces per delivery
+            await self.bot.initialize()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.bot.shutdown()
+
+    def targets(self) -> Sequence[Target]:
+        return [Target(chat_key(chat), self.name, f"Telegram chat {chat}") for chat in self._config.chat_ids]
+
+    def handles(self, target_key: str) -> bool:
+        return target_key.startswith(PREFIX) and len(target_key) > len(PREFIX)
+
+    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> str | None:
+        chat = chat_of(target_key)
+        try:
+            await self._send(chat, message)
+            return None
+        except ChatMigrated as migrated:
+            # The group became a supergroup: deliver there, once, and tell the dispatcher.
+            new_chat = migrated.new_chat_id
+            try:
+                await self._send(new_chat, message)
+            except TelegramError as error:
+                raise _delivery_error(new_chat, error) from None
+            return chat_key(new_chat)
+        except TelegramError as error:
+            raise _delivery_error(chat, error) from None
+
+    async def _send(self, chat: int | str, message: Message) -> None:
+        await self._pacing.wait(chat)
+        preview = preview_url(message)
+        await self.bot.send_message(
+            chat,
+            render_html(message),
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(url=preview, prefer_large_media=True)
+            if preview
+            else LinkPreviewOptions(is_disabled=True),
+        )
+
+
+def _delivery_error(chat: int | str, error: TelegramError) -> Exception:
+    """PTB's errors as dockwatch's. Order matters: ``BadRequest`` and ``TimedOut`` are
+    ``NetworkError`` subclasses, and a bad request must never be retried blindly."""
+    where = f"telegram chat {chat}"
+    if isinstance(error, RetryAfter):
+        return RetryLater(f"{where}: {error.message}", retry_after=_seconds(error))
+    if isinstance(error, Forbidden):
+        return TargetGone(f"{where}: {error.message}")
+    if isinstance(error, BadRequest):
+        if "chat not found" in error.message.lower():
+            return TargetGone(f"{where}: {error.message}")
+        return PermanentFailure(f"{where}: {error.message}")
+    # TimedOut, other NetworkErrors, InvalidToken (fixable in the config while we retry), the rest.
+    return RetryLater(f"{where}: {type(error).__name__}: {error.message}")
+
+
+def _seconds(error: RetryAfter) -> float:
+    value: Any = error._retry_after  # PTB keeps it as a timedelta; the public property warns
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)

@@ -1,0 +1,256 @@
+"""A Telegram Bot API stand-in on 127.0.0.1 that the real ``telegram.Bot`` talks to.
+
+It records every method call, enforces the documented limits (30 messages/s overall, 1/s per chat,
+20/min per group) by answering 429 with ``retry_after`` and counting the violation, answers 403,
+400 "chat not found" or a ``migrate_to_chat_id`` for chosen chats, and feeds scripted updates to
+``getUpdates`` so command handling is tested end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "dockwatch", "username": "dockwatch_test_bot"}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+
+
+@dataclass
+class FakeTelegram:
+    token: str = "4242:TEST-TOKEN"
+    enforce_limits: bool = True
+    blocked: set[int | str] = field(default_factory=set)
+    not_found: set[int | str] = field(default_factory=set)
+    bad_request: set[int | str] = field(default_factory=set)
+    migrate: dict[int | str, int] = field(default_factory=dict)
+    admins: dict[int, set[int]] = field(default_factory=dict)  # chat id -> admin user ids
+    calls: list[Call] = field(default_factory=list)
+    violations: int = 0
+    base_url: str = ""
+    _updates: deque[dict[str, Any]] = field(default_factory=deque)
+    _next_update_id: int = 1
+    _message_id: int = 0
+    _sent: deque[float] = field(default_factory=deque)
+    _per_chat: dict[Any, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        return app
+
+    # --- what tests look at -----------------------------------------------------------------
+
+    def sent(self, chat_id: int | str | None = None) -> list[dict[str, Any]]:
+        """Messages accepted (not rejected), optionally for one chat."""
+        return [
+            c.params
+            for c in self.calls
+            if c.method == "sendMessage"
+            and c.params.get("_accepted")
+            and (chat_id is None or c.params["chat_id"] == chat_id)
+        ]
+
+    def replies_to(self, chat_id: int) -> list[str]:
+        return [str(p["text"]) for p in self.sent(chat_id)]
+
+    # --- scripted updates ---------------------------------------------------------------------
+
+    def command(self, text: str, *, chat_id: int, user_id: int = 1, chat_type: str = "private") -> None:
+        chat = {
+            "id": chat_id,
+            "type": chat_type,
+            "title" if chat_type != "private" else "first_name": "Test chat",
+        }
+        message: dict[str, Any] = {
+            "message_id": self._next_update_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            if text.startswith("/")
+            else [],
+        }
+        kind = "channel_post" if chat_type == "channel" else "message"
+        if chat_type != "channel":
+            message["from"] = {"id": user_id, "is_bot": False, "first_name": "Tester"}
+        self._push({kind: message})
+
+    def button(
+        self, data: str, *, chat_id: int, user_id: int = 1, message_id: int = 1, chat_type: str = "private"
+    ) -> None:
+        self._push(
+            {
+                "callback_query": {
+                    "id": str(self._next_update_id),
+                    "from": {"id": user_id, "is_bot": False, "first_name": "Tester"},
+                    "chat_instance": "ci",
+                    "data": data,
+                    "message": {
+                        "message_id": message_id,
+                        "date": int(time.time()),
+                        "chat": {"id": chat_id, "type": chat_type},
+                        "text": "settings",
+                    },
+                }
+            }
+        )
+
+    def _push(self, update: dict[str, Any]) -> None:
+        update["update_id"] = self._next_update_id
+        self._next_update_id += 1
+        self._updates.append(update)
+
+    @property
+    def pending_updates(self) -> int:
+        return len(self._updates)
+
+    # --- the HTTP side --------------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        params = await _params(request)
+        method = request.match_info["method"]
+        call = Call(method, params, time.monotonic())
+        self.calls.append(call)
+        handler = getattr(self, f"_{method}", None)
+        if handler is None:
+            return _ok(True)
+        result: web.Response = await handler(params)
+        return result
+
+    async def _getMe(self, _params: dict[str, Any]) -> web.Response:
+        return _ok(BOT_USER)
+
+    async def _getUpdates(self, params: dict[str, Any]) -> web.Response:
+        offset = int(params.get("offset") or 0)
+        while self._updates and self._updates[0]["update_id"] < offset:
+            self._updates.popleft()
+        if not self._updates:
+            await asyncio.sleep(min(float(params.get("timeout") or 0), 0.2))
+        return _ok([u for u in self._updates if u["update_id"] >= offset])
+
+    async def _getChatMember(self, params: dict[str, Any]) -> web.Response:
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        status = "administrator" if user_id in self.admins.get(chat_id, set()) else "member"
+        member: dict[str, Any] = {
+            "status": status,
+            "user": {"id": user_id, "is_bot": False, "first_name": "T"},
+        }
+        if status == "administrator":
+            member |= {
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": True,
+                "can_restrict_members": True,
+                "can_promote_members": False,
+                "can_change_info": True,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+            }
+        return _ok(member)
+
+    async def _sendMessage(self, params: dict[str, Any]) -> web.Response:
+        chat_id = _chat(params["chat_id"])
+        params["chat_id"] = chat_id
+        if chat_id in self.blocked:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.not_found:
+            return _error(400, "Bad Request: chat not found")
+        if chat_id in self.bad_request:
+            return _error(400, "Bad Request: can't parse entities: unsupported start tag")
+        if chat_id in self.migrate:
+            return _error(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrate[chat_id]},
+            )
+        if self.enforce_limits and (retry := self._over_limit(chat_id)) is not None:
+            self.violations += 1
+            return _error(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+        params["_accepted"] = True
+        self._message_id += 1
+        chat_type = "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
+        return _ok(
+            {
+                "message_id": self._message_id,
+                "date": int(time.time()),
+                "chat": {"id": chat_id if isinstance(chat_id, int) else -100, "type": chat_type},
+                "text": params.get("text", ""),
+            }
+        )
+
+    async def _editMessageText(self, params: dict[str, Any]) -> web.Response:
+        return _ok(
+            {
+                "message_id": int(params.get("message_id") or 1),
+                "date": int(time.time()),
+                "chat": {"id": _chat(params.get("chat_id", 1)), "type": "private"},
+                "text": params.get("text", ""),
+            }
+        )
+
+    def _over_limit(self, chat_id: int | str) -> int | None:
+        """The Bot API's limits as sliding windows over arrival times; a retry_after if exceeded."""
+        now = time.monotonic()
+        overall = self._sent
+        while overall and overall[0] <= now - 1.0:
+            overall.popleft()
+        chat = self._per_chat[chat_id]
+        while chat and chat[0] <= now - 60.0:
+            chat.popleft()
+        last_second = sum(1 for t in chat if t > now - 1.0)
+        is_group = isinstance(chat_id, str) or chat_id < 0
+        if len(overall) >= 30 or last_second >= 1 or (is_group and len(chat) >= 20):
+            return 1 if not (is_group and len(chat) >= 20) else 30
+        overall.append(now)
+        chat.append(now)
+        return None
+
+
+def _chat(value: Any) -> int | str:
+    text = str(value)
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        else:
+            form = await request.post()
+            for key, value in form.items():
+                text = value if isinstance(value, str) else ""
+                try:
+                    params[key] = json.loads(text) if text[:1] in "{[" else text
+                except json.JSONDecodeError:
+                    params[key] = text
+    return params
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(code: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=code)

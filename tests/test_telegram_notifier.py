@@ -1,0 +1,218 @@
+"""The Telegram notifier: the real ``telegram.Bot`` against the fake Bot API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import html.parser
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.errors import PermanentFailure, RetryLater, TargetGone
+from bot.model import ChangeKind, Message, Ref, VehicleRef
+from notifiers.pacing import SlidingWindow
+from notifiers.telegram import TelegramConfig, TelegramNotifier, TelegramPacing, chat_key, render_html
+from tests.fakes.telegram import FakeTelegram
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+
+def docked(vehicle: str = "Cargo Dragon C209", station: str = "International Space Station") -> Message:
+    return Message(
+        kind=ChangeKind.DOCKED,
+        key="docked:630",
+        occurred_at=NOW,
+        docking_event_id=630,
+        station=Ref(id=4, name=station),
+        port=Ref(id=30, name="Harmony zenith"),
+        vehicle=VehicleRef(id=877, name=vehicle, kind="spacecraft_flight"),
+        location=station,
+        docking=NOW,
+        image_url="https://img.test/c209.jpg",
+    )
+
+
+@pytest.fixture
+async def notifier(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramNotifier]:
+    config = TelegramConfig(
+        token=fake_telegram.token, chat_ids=[111, -100222], api_base_url=fake_telegram.base_url
+    )
+    async with TelegramNotifier.from_settings(config, None) as opened:  # type: ignore[arg-type]
+        yield opened
+
+
+async def test_a_message_reaches_the_chat_as_html_with_a_preview(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    await notifier.send(chat_key(111), docked(), delivery_id=1)
+
+    (sent,) = fake_telegram.sent(111)
+    assert sent["parse_mode"] == "HTML"
+    assert sent["text"].startswith("🛰 <b>Cargo Dragon C209 docked at International Space Station</b>")
+    assert "<b>Port:</b> Harmony zenith" in sent["text"]
+    assert "2026-01-01 12:00 UTC" in sent["text"]
+    assert sent["link_preview_options"]["url"] == "https://img.test/c209.jpg"
+
+
+def test_ll2_strings_are_escaped() -> None:
+    text = render_html(docked(vehicle="<b>Evil</b> & Co"))
+
+    assert "&lt;b&gt;Evil&lt;/b&gt; &amp; Co docked" in text
+
+
+async def test_a_blocked_chat_is_gone(notifier: TelegramNotifier, fake_telegram: FakeTelegram) -> None:
+    fake_telegram.blocked.add(111)
+
+    with pytest.raises(TargetGone, match="blocked"):
+        await notifier.send(chat_key(111), docked(), delivery_id=1)
+
+
+async def test_a_chat_that_is_not_found_is_gone(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.not_found.add(-100222)
+
+    with pytest.raises(TargetGone, match="(?i)chat not found"):
+        await notifier.send(chat_key(-100222), docked(), delivery_id=1)
+
+
+async def test_a_migrated_group_gets_the_message_once_at_its_new_id(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.migrate[-333] = -100333
+
+    moved_to = await notifier.send(chat_key(-333), docked(), delivery_id=1)
+
+    assert moved_to == chat_key(-100333)
+    assert len(fake_telegram.sent(-100333)) == 1 and fake_telegram.sent(-333) == []
+
+
+async def test_a_429_is_retried_later_for_that_chat_with_its_retry_after(
+    fake_telegram: FakeTelegram,
+) -> None:
+    config = TelegramConfig(token=fake_telegram.token, api_base_url=fake_telegram.base_url)
+    unpaced = TelegramPacing(per_second=1000, per_chat_second=1000, per_group_minute=1000)
+    async with TelegramNotifier.from_settings(config, None) as opened:  # type: ignore[arg-type]
+        fast = TelegramNotifier(config, opened.bot, pacing=unpaced)
+        await fast.send(chat_key(111), docked(), delivery_id=1)
+        with pytest.raises(RetryLater) as caught:
+            await fast.send(chat_key(111), docked(), delivery_id=2)
+
+    assert caught.value.retry_after == 1
+    assert fake_telegram.violations == 1
+
+
+async def test_a_bad_request_is_never_retried(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.bad_request.add(111)
+
+    with pytest.raises(PermanentFailure, match="(?i)can't parse entities"):
+        await notifier.send(chat_key(111), docked(), delivery_id=1)
+
+
+async def test_pacing_keeps_one_message_per_second_in_a_chat(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    for delivery in range(3):
+        await notifier.send(chat_key(111), docked(), delivery_id=delivery)
+
+    assert fake_telegram.violations == 0
+    assert len(fake_telegram.sent(111)) == 3
+
+
+def test_a_sliding_window_waits_for_the_oldest_request_to_leave() -> None:
+    now = [0.0]
+    window = SlidingWindow(2, 1.0, margin=0.0, clock=lambda: now[0])
+    window.record()
+    now[0] = 0.4
+    window.record()
+
+    assert window.delay() == pytest.approx(0.6)
+    now[0] = 1.0
+    assert window.delay() == 0
+
+
+class _TelegramHTML(html.parser.HTMLParser):
+    """Checks a text against Telegram's HTML subset: known tags, balanced, and counts the text."""
+
+    allowed = {
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "tg-spoiler",
+        "blockquote",
+    }
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text_length = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        assert tag in self.allowed, tag
+        if tag == "a":
+            assert [name for name, _ in attrs] == ["href"]
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack.pop() == tag, tag
+
+    def handle_data(self, data: str) -> None:
+        self.text_length += len(data)
+
+
+ll2_strings = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)) | st.sampled_from("<>&\"'🛰🚀&amp;</b>"),
+    max_size=5000,
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(list(ChangeKind)),
+    vehicle=ll2_strings,
+    station=ll2_strings,
+    port=ll2_strings,
+    event=ll2_strings,
+    url=st.sampled_from(
+        [None, "https://youtu.be/x?a=1&b=<2>", "javascript:alert(1)", "https://x.test/" + "a" * 3000]
+    ),
+)
+def test_every_message_is_valid_telegram_html_within_the_limit(
+    kind: ChangeKind, vehicle: str, station: str, port: str, event: str, url: str | None
+) -> None:
+    message = Message(
+        kind=kind,
+        key="k:1",
+        occurred_at=NOW,
+        station=Ref(id=1, name=station),
+        port=Ref(id=2, name=port),
+        previous_port=Ref(id=3, name=port) if kind is ChangeKind.RELOCATED else None,
+        vehicle=VehicleRef(id=3, name=vehicle, kind="spacecraft_flight"),
+        location=station,
+        docking=NOW - timedelta(days=3),
+        departure=NOW,
+        docked_seconds=3 * 86400,
+        event_name=event,
+        event_date=NOW,
+        webcast_url=url,
+    )
+    checker = _TelegramHTML()
+
+    checker.feed(render_html(message))
+    checker.close()
+
+    assert checker.stack == []
+    assert checker.text_length <= 4096
