@@ -74,7 +74,7 @@ async def test_a_chat_that_is_not_found_is_gone(
 ) -> None:
     fake_telegram.not_found.add(-100222)
 
-    with pytest.raises(TargetGone, match="(?i)chat not found"):
+    with pytest.raises(TargetGone, match=r"(?i)chat not found"):
         await notifier.send(chat_key(-100222), docked(), delivery_id=1)
 
 
@@ -109,7 +109,7 @@ async def test_a_bad_request_is_never_retried(
 ) -> None:
     fake_telegram.bad_request.add(111)
 
-    with pytest.raises(PermanentFailure, match="(?i)can't parse entities"):
+    with pytest.raises(PermanentFailure, match=r"(?i)can't parse entities"):
         await notifier.send(chat_key(111), docked(), delivery_id=1)
 
 
