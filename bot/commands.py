@@ -8,7 +8,7 @@ import signal
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy.engine import make_url
 
@@ -17,9 +17,12 @@ from bot.durations import format_duration, humanize
 from bot.errors import ConfigError, StorageError
 from bot.ll2.budget import WINDOW
 from bot.pipeline import CycleOutcome, run_cycle
-from bot.runtime import open_runtime, utc_now
+from bot.runtime import Runtime, open_runtime, utc_now
 from notifiers.webhook import mask_url, target_key
 from storage import Store
+
+if TYPE_CHECKING:
+    from bot.telegram_bot import TelegramBot
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +54,39 @@ async def run_service(config: Config) -> int:
                     f"web.listen: cannot listen on {config.web.listen}: {error.strerror}"
                 ) from None
             log.info("web listening url=http://%s/", config.web.listen)
+        chat_bot = await _start_telegram_bot(config, app)
         try:
             await service.run(stop, stop_bound=config.run.stop_timeout)
         finally:
+            if chat_bot is not None:
+                await chat_bot.stop()
             if runner is not None:
                 await runner.cleanup()
     log.info("service stopped")
     return 0
+
+
+async def _start_telegram_bot(config: Config, app: Runtime) -> TelegramBot | None:
+    """Start the command bot if Telegram is configured; a rejected token is a config error."""
+    if config.telegram is None:
+        return None
+    from telegram.error import InvalidToken, TelegramError
+
+    from bot.subscriptions import Subscriptions
+    from bot.telegram_bot import TelegramBot
+    from notifiers import TelegramNotifier
+
+    notifier = next((n for n in app.notifiers if isinstance(n, TelegramNotifier)), None)
+    pacing = notifier.pacing if notifier is not None else None
+    chat_bot = TelegramBot(config.telegram, Subscriptions(app.store), app.clock, pacing=pacing)
+    try:
+        await chat_bot.start()
+    except InvalidToken:
+        raise ConfigError("telegram.token: rejected by the Telegram Bot API") from None
+    except TelegramError as error:
+        log.warning("telegram bot not started (commands unavailable) error=%s", error)
+        return None
+    return chat_bot
 
 
 async def poll_once(config: Config) -> CycleOutcome:

@@ -14,7 +14,8 @@ from html import escape
 from importlib import resources
 
 from bot.durations import humanize
-from bot.model import DockingRecord, Event, Message
+from bot.model import DockingRecord, Message
+from bot.subscriptions import Upcoming
 from notifiers.text import headline
 
 TIMELINE_DAYS = 90
@@ -39,8 +40,7 @@ class StatusView:
     budget_left: int
     budget_per_hour: int
     docked: list[DockingRecord]
-    upcoming_dockings: list[tuple[datetime, str, DockingRecord]]
-    upcoming_events: list[Event]
+    upcoming: list[Upcoming]
     notifications: list[tuple[datetime, Message]]
     targets: list[TargetHealth]
     history: list[DockingRecord] = field(default_factory=list)
@@ -98,18 +98,10 @@ def _docked_section(view: StatusView) -> str:
 
 
 def _upcoming_section(view: StatusView) -> str:
-    items: list[tuple[datetime, str, str]] = []
-    for at, what, record in view.upcoming_dockings:
-        items.append(
-            (at, what, f"{escape(record.vehicle_name)} · {escape(record.where)} · {escape(record.port.name)}")
-        )
-    for event in view.upcoming_events:
-        if event.date is not None:
-            items.append((event.date, event.type_name or "event", escape(event.name)))
     rows = "".join(
-        f"<tr><td>{at:%a %d %b %H:%M} UTC<br><span class=muted>{_in(at - view.now)}</span></td>"
-        f"<td><span class=kind>{escape(what)}</span></td><td>{text}</td></tr>"
-        for at, what, text in sorted(items, key=lambda item: item[0])
+        f"<tr><td>{item.at:%a %d %b %H:%M} UTC<br><span class=muted>{_in(item.at - view.now)}</span></td>"
+        f"<td><span class=kind>{escape(item.what)}</span></td><td>{escape(item.text)}</td></tr>"
+        for item in view.upcoming
     )
     body = rows or "<tr><td class=muted>Nothing planned in the next 7 days.</td></tr>"
     return f"<section id=upcoming><h2>Next 7 days</h2><table>{body}</table></section>"

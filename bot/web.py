@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from bot.config import Config
-from bot.model import DockingRecord, Message
+from bot.model import Message
 from bot.runtime import Runtime
 from bot.service import Service
 from bot.status_page import TIMELINE_DAYS, StatusView, TargetHealth, render_status_page
+from bot.subscriptions import upcoming
 
 UPCOMING = timedelta(days=7)
 STALE_AFTER_INTERVALS = 3
@@ -70,17 +71,7 @@ async def gather_status(service: Service, app: Runtime, config: Config) -> Statu
     now = app.clock()
     store = app.store
     known = await store.load_known_state()
-    upcoming: list[tuple[datetime, str, DockingRecord]] = []
-    for record in known.dockings.values():
-        if record.docking is not None and now < record.docking <= now + UPCOMING:
-            upcoming.append((record.docking, "docking", record))
-        if record.departure is not None and now < record.departure <= now + UPCOMING:
-            upcoming.append((record.departure, "departure", record))
-    events = [
-        e
-        for e in await store.events()
-        if e.date is not None and now - timedelta(hours=1) < e.date <= now + UPCOMING
-    ]
+    coming = upcoming(known.dockings.values(), await store.events(), now, UPCOMING)
     per_target = await store.delivery_counts_by_target()
     targets = [
         TargetHealth(t.key, t.label, t.enabled, t.disabled_reason, per_target.get(t.key, {}))
@@ -101,8 +92,7 @@ async def gather_status(service: Service, app: Runtime, config: Config) -> Statu
         budget_left=await app.budget.remaining(now),
         budget_per_hour=config.api.requests_per_hour,
         docked=await store.docked_at(now),
-        upcoming_dockings=sorted(upcoming, key=lambda item: item[0]),
-        upcoming_events=events,
+        upcoming=coming,
         notifications=notifications,
         targets=targets,
         history=await store.dockings_between(now - timedelta(days=TIMELINE_DAYS), now),

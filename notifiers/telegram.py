@@ -127,7 +127,7 @@ class TelegramNotifier:
     def __init__(self, config: TelegramConfig, bot: Bot, *, pacing: TelegramPacing | None = None) -> None:
         self._config = config
         self.bot = bot
-        self._pacing = pacing or TelegramPacing()
+        self.pacing = pacing or TelegramPacing()
 
     @classmethod
     def from_settings(cls, settings: TelegramConfig, _session: aiohttp.ClientSession) -> TelegramNotifier:
@@ -167,7 +167,7 @@ class TelegramNotifier:
             raise _delivery_error(chat, error) from None
 
     async def _send(self, chat: int | str, message: Message) -> None:
-        await self._pacing.wait(chat)
+        await self.pacing.wait(chat)
         preview = preview_url(message)
         await self.bot.send_message(
             chat,

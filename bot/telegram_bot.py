@@ -1,0 +1,235 @@
+"""The Telegram bot inside ``dockwatch run``: chats subscribe, tune and ask what is docked.
+
+Thin glue over python-telegram-bot's ``Application``: parsing and replies here, meaning in
+``bot/subscriptions.py``. In groups and channels only administrators may change a chat's
+subscription; nothing a chat types can affect another chat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from html import escape
+
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.model import SubscriptionFilter
+from bot.subscriptions import (
+    KIND_WORDS,
+    SUBSCRIBE_USAGE,
+    Subscriptions,
+    UsageError,
+    describe,
+    docked_for,
+    parse_subscription,
+    toggled,
+)
+from notifiers.telegram import TelegramConfig, TelegramPacing, chat_key
+
+log = logging.getLogger(__name__)
+
+HELP = (
+    "<b>dockwatch</b> tells this chat when a vehicle docks at or departs from a space station, "
+    "moves to another port, or when a docking webcast goes live.\n\n"
+    "/subscribe [docked|departed|relocated|webcast ...] [station ...]: start (or change) alerts, "
+    "e.g. <code>/subscribe docked webcast iss</code>\n"
+    "/unsubscribe: stop alerts\n"
+    "/settings: choose kinds with buttons\n"
+    "/docked: what is docked where now\n"
+    "/next: planned dockings, departures and events in the next 7 days\n\n"
+    "In groups and channels only administrators may change alerts."
+)
+COMMANDS = ("start", "help", "subscribe", "unsubscribe", "settings", "docked", "next")
+REFUSAL = "Only this chat's administrators can change its alerts."
+_ANY_CHAT = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+
+
+class TelegramBot:
+    """Long-polls ``getUpdates`` and answers the commands above."""
+
+    def __init__(
+        self,
+        config: TelegramConfig,
+        subscriptions: Subscriptions,
+        clock: Callable[[], datetime],
+        *,
+        pacing: TelegramPacing | None = None,
+    ) -> None:
+        self._subscriptions = subscriptions
+        self._clock = clock
+        self._pacing = pacing or TelegramPacing()  # share the notifier's: one token, one set of limits
+        self.application: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder().token(config.token.get_secret_value()).base_url(config.api_base_url).build()
+        )
+        app = self.application
+        app.add_handler(CommandHandler(["start", "help"], self._help, filters=_ANY_CHAT))
+        app.add_handler(CommandHandler("subscribe", self._subscribe, filters=_ANY_CHAT))
+        app.add_handler(CommandHandler("unsubscribe", self._unsubscribe, filters=_ANY_CHAT))
+        app.add_handler(CommandHandler("settings", self._settings, filters=_ANY_CHAT))
+        app.add_handler(CommandHandler("docked", self._docked, filters=_ANY_CHAT))
+        app.add_handler(CommandHandler("next", self._next, filters=_ANY_CHAT))
+        app.add_handler(CallbackQueryHandler(self._toggle, pattern=r"^toggle:"))
+        app.add_handler(MessageHandler(filters.COMMAND & _ANY_CHAT, self._unknown))
+        app.add_error_handler(self._error)
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(poll_interval=0.0, timeout=10)
+        log.info("telegram bot polling username=%s", self.application.bot.username)
+
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    # --- commands ---------------------------------------------------------------------------
+
+    async def _help(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._reply(update, HELP)
+
+    async def _subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None or not await _may_change(update, context):
+            await self._reply(update, REFUSAL)
+            return
+        try:
+            subscription = parse_subscription(context.args or [])
+        except UsageError as error:
+            await self._reply(update, escape(str(error)))
+            return
+        await self._subscriptions.subscribe(
+            chat_key(chat.id), notifier="telegram", label=_label(chat), subscription=subscription
+        )
+        await self._reply(update, f"Subscribed: {escape(describe(subscription))}.")
+
+    async def _unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None or not await _may_change(update, context):
+            await self._reply(update, REFUSAL)
+            return
+        if context.args:
+            await self._reply(update, "usage: /unsubscribe (no arguments)")
+            return
+        stopped = await self._subscriptions.unsubscribe(chat_key(chat.id), now=self._clock())
+        await self._reply(
+            update, "Unsubscribed; no more alerts here." if stopped else "This chat was not subscribed."
+        )
+
+    async def _settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None or not await _may_change(update, context):
+            await self._reply(update, REFUSAL)
+            return
+        current = await self._subscriptions.current(chat_key(chat.id))
+        if current is None:
+            await self._reply(update, "This chat is not subscribed yet: " + escape(SUBSCRIBE_USAGE))
+            return
+        await self._reply(update, _settings_text(current), markup=_keyboard(current))
+
+    async def _toggle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        chat = update.effective_chat
+        if query is None or chat is None:
+            return
+        if not await _may_change(update, context):
+            await query.answer(REFUSAL, show_alert=True)
+            return
+        word = (query.data or "").removeprefix("toggle:")
+        current = await self._subscriptions.current(chat_key(chat.id))
+        if word not in KIND_WORDS or current is None:
+            await query.answer("This button is out of date; send /settings again.")
+            return
+        updated = toggled(current, KIND_WORDS[word])
+        await self._subscriptions.subscribe(
+            chat_key(chat.id), notifier="telegram", label=_label(chat), subscription=updated
+        )
+        await query.answer(f"Now: {describe(updated)}")
+        await query.edit_message_text(
+            _settings_text(updated), parse_mode=ParseMode.HTML, reply_markup=_keyboard(updated)
+        )
+
+    async def _docked(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        now = self._clock()
+        lines = []
+        for place, records in (await self._subscriptions.docked_now(now)).items():
+            lines.append(f"<b>{escape(place)}</b>")
+            lines += [
+                f"• {escape(r.port.name)}: {escape(r.vehicle_name)} ({docked_for(r, now)})"
+                for r in sorted(records, key=lambda r: r.port.name)
+            ]
+        await self._reply(update, "\n".join(lines[:120]) or "Nothing is docked, as far as LL2 has told us.")
+
+    async def _next(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        items = await self._subscriptions.next_days(self._clock())
+        lines = [
+            f"{item.at:%a %d %b %H:%M} UTC · {escape(item.what)} · {escape(item.text)}" for item in items[:40]
+        ]
+        await self._reply(update, "\n".join(lines) or "Nothing planned in the next 7 days.")
+
+    async def _unknown(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._reply(update, "Unknown command; try /help.")
+
+    async def _reply(self, update: Update, text: str, *, markup: InlineKeyboardMarkup | None = None) -> None:
+        message = update.effective_message
+        if message is not None:
+            await self._pacing.wait(message.chat_id)
+            await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False)
+
+    async def _error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.warning("telegram update failed error=%s", context.error)
+
+
+async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Private chats decide for themselves; in groups only administrators; channel posts come from
+    admins by construction, as do anonymous admins posting as the group."""
+    chat = update.effective_chat
+    if chat is None:
+        return False
+    if chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
+        return True
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
+        return True
+    user = update.effective_user
+    if user is None:
+        return False
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError:
+        return False
+    return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+
+def _label(chat: Chat) -> str:
+    return chat.title or chat.username or chat.full_name or str(chat.id)
+
+
+def _settings_text(subscription: SubscriptionFilter) -> str:
+    return f"Alerts here: <b>{escape(describe(subscription))}</b>. Tap a kind to switch it."
+
+
+def _keyboard(subscription: SubscriptionFilter) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(
+            f"{'✅' if subscription.kinds is None or kind in subscription.kinds else '▫️'} {word}",
+            callback_data=f"toggle:{word}",
+        )
+        for word, kind in KIND_WORDS.items()
+    ]
+    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])

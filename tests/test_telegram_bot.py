@@ -1,0 +1,218 @@
+"""The Telegram bot's commands, end to end: scripted updates through the fake Bot API's getUpdates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from bot.ll2.wire import parse_dockings
+from bot.model import ChangeKind, Snapshot, SubscriptionFilter
+from bot.subscriptions import Subscriptions, UsageError, describe, parse_subscription, toggled
+from bot.telegram_bot import REFUSAL, TelegramBot
+from notifiers.telegram import TelegramConfig
+from storage import Store
+from tests.builders import ll2_docking
+from tests.conftest import Clock
+from tests.fakes.telegram import FakeTelegram
+from tests.service_harness import eventually
+
+PRIVATE, GROUP, CHANNEL = 111, -100222, -100333
+ADMIN, MEMBER = 7, 8
+
+
+@pytest.fixture
+async def chat_bot(fake_telegram: FakeTelegram, store: Store, clock: Clock) -> AsyncIterator[TelegramBot]:
+    config = TelegramConfig(token=fake_telegram.token, api_base_url=fake_telegram.base_url)
+    bot = TelegramBot(config, Subscriptions(store), clock)
+    await bot.start()
+    try:
+        yield bot
+    finally:
+        await bot.stop()
+
+
+async def reply(fake: FakeTelegram, chat_id: int, count: int = 1) -> str:
+    """Wait for the ``count``-th reply in ``chat_id`` and return it."""
+    await eventually(lambda: len(fake.replies_to(chat_id)) >= count, within=10)
+    return fake.replies_to(chat_id)[count - 1]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], SubscriptionFilter()),
+        (
+            ["docked", "webcast"],
+            SubscriptionFilter(frozenset({ChangeKind.DOCKED, ChangeKind.WEBCAST_STARTED})),
+        ),
+        (["ISS", "tiangong"], SubscriptionFilter(None, frozenset({"iss", "tiangong"}))),
+        (["departed,", "iss"], SubscriptionFilter(frozenset({ChangeKind.DEPARTED}), frozenset({"iss"}))),
+    ],
+    ids=["everything", "two kinds", "two stations", "kind and station with a stray comma"],
+)
+def test_subscribe_arguments_parse_into_a_filter(args: list[str], expected: SubscriptionFilter) -> None:
+    assert parse_subscription(args) == expected
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["<script>"], ["a" * 60], ["s1", "s2", "s3", "s4", "s5", "s6"]],
+    ids=["markup", "too long", "too many"],
+)
+def test_malformed_subscribe_arguments_get_a_one_line_usage(args: list[str]) -> None:
+    with pytest.raises(UsageError, match="usage: /subscribe") as caught:
+        parse_subscription(args)
+    assert "\n" not in str(caught.value)
+
+
+def test_switching_off_every_kind_reads_as_nothing() -> None:
+    subscription = SubscriptionFilter(frozenset({ChangeKind.DOCKED}))
+
+    assert describe(toggled(subscription, ChangeKind.DOCKED)).startswith("nothing")
+
+
+async def test_subscribe_in_a_private_chat_is_confirmed_and_stored(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store
+) -> None:
+    fake_telegram.command("/subscribe docked iss", chat_id=PRIVATE)
+
+    assert await reply(fake_telegram, PRIVATE) == "Subscribed: docked at iss."
+    assert await store.subscription("telegram:111") == SubscriptionFilter(
+        frozenset({ChangeKind.DOCKED}), frozenset({"iss"})
+    )
+
+
+async def test_a_group_member_who_is_not_an_admin_is_politely_refused(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store
+) -> None:
+    fake_telegram.admins[GROUP] = {ADMIN}
+    fake_telegram.command("/subscribe", chat_id=GROUP, user_id=MEMBER, chat_type="supergroup")
+
+    assert await reply(fake_telegram, GROUP) == REFUSAL
+    assert await store.subscription(f"telegram:{GROUP}") is None
+
+
+async def test_a_group_admin_may_subscribe(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store
+) -> None:
+    fake_telegram.admins[GROUP] = {ADMIN}
+    fake_telegram.command("/subscribe webcast", chat_id=GROUP, user_id=ADMIN, chat_type="supergroup")
+
+    assert await reply(fake_telegram, GROUP) == "Subscribed: webcast at any station."
+
+
+async def test_a_channel_post_may_subscribe_the_channel(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.command("/subscribe", chat_id=CHANNEL, chat_type="channel")
+
+    assert await reply(fake_telegram, CHANNEL) == "Subscribed: everything at any station."
+
+
+async def test_malformed_arguments_get_the_usage_line(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.command("/subscribe <b>", chat_id=PRIVATE)
+
+    answer = await reply(fake_telegram, PRIVATE)
+    assert "usage: /subscribe" in answer and "&lt;b&gt;" in answer
+
+
+async def test_an_unknown_command_gets_a_pointer_to_help(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.command("/launch now", chat_id=PRIVATE)
+
+    assert await reply(fake_telegram, PRIVATE) == "Unknown command; try /help."
+
+
+async def test_help_lists_the_commands(chat_bot: TelegramBot, fake_telegram: FakeTelegram) -> None:
+    fake_telegram.command("/help", chat_id=PRIVATE)
+
+    answer = await reply(fake_telegram, PRIVATE)
+    for command in ("/subscribe", "/unsubscribe", "/settings", "/docked", "/next"):
+        assert command in answer
+
+
+async def test_unsubscribe_stops_alerts_and_says_so(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store
+) -> None:
+    fake_telegram.command("/subscribe", chat_id=PRIVATE)
+    await reply(fake_telegram, PRIVATE)
+    fake_telegram.command("/unsubscribe", chat_id=PRIVATE)
+
+    assert await reply(fake_telegram, PRIVATE, 2) == "Unsubscribed; no more alerts here."
+    assert await store.subscription("telegram:111") is None
+
+
+async def test_settings_buttons_toggle_a_kind(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store
+) -> None:
+    fake_telegram.command("/subscribe", chat_id=PRIVATE)
+    await reply(fake_telegram, PRIVATE)
+    fake_telegram.command("/settings", chat_id=PRIVATE)
+    keyboard = (await eventually_sent(fake_telegram, 2))["reply_markup"]["inline_keyboard"]
+    assert [b["callback_data"] for row in keyboard for b in row] == [
+        "toggle:docked",
+        "toggle:departed",
+        "toggle:relocated",
+        "toggle:webcast",
+    ]
+
+    fake_telegram.button("toggle:webcast", chat_id=PRIVATE)
+    await eventually(lambda: any(c.method == "editMessageText" for c in fake_telegram.calls), within=10)
+
+    subscription = await store.subscription("telegram:111")
+    assert subscription is not None and subscription.kinds == frozenset(
+        {ChangeKind.DOCKED, ChangeKind.DEPARTED, ChangeKind.RELOCATED}
+    )
+
+
+async def eventually_sent(fake: FakeTelegram, count: int) -> dict[str, object]:
+    await eventually(lambda: len(fake.sent(PRIVATE)) >= count, within=10)
+    return fake.sent(PRIVATE)[count - 1]
+
+
+async def test_one_chat_cannot_change_another_chats_settings(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store
+) -> None:
+    fake_telegram.command("/subscribe docked", chat_id=PRIVATE)
+    await reply(fake_telegram, PRIVATE)
+    fake_telegram.command("/unsubscribe", chat_id=PRIVATE + 1)
+
+    assert await reply(fake_telegram, PRIVATE + 1) == "This chat was not subscribed."
+    assert await store.subscription("telegram:111") is not None
+
+
+async def test_docked_lists_what_is_docked_with_days(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store, clock: Clock
+) -> None:
+    raw = [
+        ll2_docking(4, docking=clock.now - timedelta(days=20, hours=3), vehicle=(40, "Crew Dragon <Grace>"))
+    ]
+    snapshot = Snapshot(tuple(parse_dockings(raw, "test", legacy=False)), ())
+    await store.record_cycle(snapshot, [], started_at=clock.now, now=clock.now)
+    fake_telegram.command("/docked", chat_id=PRIVATE)
+
+    answer = await reply(fake_telegram, PRIVATE)
+    assert "<b>International Space Station</b>" in answer
+    assert "Harmony zenith: Crew Dragon &lt;Grace&gt; (20 days 3 hours)" in answer
+
+
+async def test_next_lists_planned_dockings_in_the_coming_week(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store, clock: Clock
+) -> None:
+    raw = [
+        ll2_docking(5, docking=clock.now + timedelta(days=3), vehicle=(50, "HTV-X2")),
+        ll2_docking(6, docking=clock.now + timedelta(days=9), vehicle=(60, "Too far")),
+    ]
+    await store.record_cycle(
+        Snapshot(tuple(parse_dockings(raw, "t", legacy=False)), ()), [], started_at=clock.now, now=clock.now
+    )
+    fake_telegram.command("/next", chat_id=PRIVATE)
+
+    answer = await reply(fake_telegram, PRIVATE)
+    assert "docking · HTV-X2 · International Space Station · Harmony zenith" in answer
+    assert "Too far" not in answer
