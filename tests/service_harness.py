@@ -65,7 +65,7 @@ def write_config(
         f'[api]\nbase_url = "{fake_ll2.base_url}"\nrequests_per_hour = 10000\n'
         f'[storage]\nurl = "sqlite:///state.db"\n[poll]\n{poll}\n'
         f'[run]\nstop_timeout = "{extra.get("stop_timeout", "10s")}"\n'
-        f'[web]\nlisten = "127.0.0.1:{port}"\n{hooks}'
+        f'[web]\nlisten = "127.0.0.1:{port}"\n{hooks}{extra.get("tables", "")}'
     )
 
 
