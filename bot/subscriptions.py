@@ -74,6 +74,18 @@ def toggled(subscription: SubscriptionFilter, kind: ChangeKind) -> SubscriptionF
     return SubscriptionFilter(kinds, subscription.stations)
 
 
+STATION_CHOICES = {"iss": "ISS", "tiangong": "Tiangong"}
+"""The stations offered as buttons; any other can still be named in /subscribe."""
+
+
+def toggled_station(subscription: SubscriptionFilter, station: str) -> SubscriptionFilter:
+    """Switch one station in or out; "any" clears the station filter."""
+    if station == "any":
+        return SubscriptionFilter(subscription.kinds, None)
+    current = set(subscription.stations or ()) ^ {station}
+    return SubscriptionFilter(subscription.kinds, frozenset(current) or None)
+
+
 @dataclass(frozen=True, slots=True)
 class Upcoming:
     at: datetime

@@ -28,6 +28,7 @@ from telegram.ext import (
 from bot.model import SubscriptionFilter
 from bot.subscriptions import (
     KIND_WORDS,
+    STATION_CHOICES,
     SUBSCRIBE_USAGE,
     Subscriptions,
     UsageError,
@@ -35,6 +36,7 @@ from bot.subscriptions import (
     docked_for,
     parse_subscription,
     toggled,
+    toggled_station,
 )
 from notifiers.telegram import TelegramConfig, TelegramPacing, chat_key
 
@@ -80,7 +82,7 @@ class TelegramBot:
         app.add_handler(CommandHandler("settings", self._settings, filters=_ANY_CHAT))
         app.add_handler(CommandHandler("docked", self._docked, filters=_ANY_CHAT))
         app.add_handler(CommandHandler("next", self._next, filters=_ANY_CHAT))
-        app.add_handler(CallbackQueryHandler(self._toggle, pattern=r"^toggle:"))
+        app.add_handler(CallbackQueryHandler(self._toggle, pattern=r"^(toggle|station):"))
         app.add_handler(MessageHandler(filters.COMMAND & _ANY_CHAT, self._unknown))
         app.add_error_handler(self._error)
 
@@ -150,12 +152,13 @@ class TelegramBot:
         if not await _may_change(update, context):
             await query.answer(REFUSAL, show_alert=True)
             return
-        word = (query.data or "").removeprefix("toggle:")
+        action, _, word = (query.data or "").partition(":")
         current = await self._subscriptions.current(chat_key(chat.id))
-        if word not in KIND_WORDS or current is None:
+        valid = word in KIND_WORDS if action == "toggle" else word in STATION_CHOICES or word == "any"
+        if not valid or current is None:
             await query.answer("This button is out of date; send /settings again.")
             return
-        updated = toggled(current, KIND_WORDS[word])
+        updated = toggled(current, KIND_WORDS[word]) if action == "toggle" else toggled_station(current, word)
         await self._subscriptions.subscribe(
             chat_key(chat.id), notifier="telegram", label=_label(chat), subscription=updated
         )
@@ -221,7 +224,7 @@ def _label(chat: Chat) -> str:
 
 
 def _settings_text(subscription: SubscriptionFilter) -> str:
-    return f"Alerts here: <b>{escape(describe(subscription))}</b>. Tap a kind to switch it."
+    return f"Alerts here: <b>{escape(describe(subscription))}</b>. Tap a kind or a station to switch it."
 
 
 def _keyboard(subscription: SubscriptionFilter) -> InlineKeyboardMarkup:
@@ -232,4 +235,16 @@ def _keyboard(subscription: SubscriptionFilter) -> InlineKeyboardMarkup:
         )
         for word, kind in KIND_WORDS.items()
     ]
-    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
+    stations = [
+        InlineKeyboardButton(
+            f"{'✅' if subscription.stations and word in subscription.stations else '▫️'} {name}",
+            callback_data=f"station:{word}",
+        )
+        for word, name in STATION_CHOICES.items()
+    ]
+    stations.append(
+        InlineKeyboardButton(
+            f"{'✅' if subscription.stations is None else '▫️'} any station", callback_data="station:any"
+        )
+    )
+    return InlineKeyboardMarkup([buttons[:2], buttons[2:], stations])

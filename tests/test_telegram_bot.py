@@ -159,6 +159,9 @@ async def test_settings_buttons_toggle_a_kind(
         "toggle:departed",
         "toggle:relocated",
         "toggle:webcast",
+        "station:iss",
+        "station:tiangong",
+        "station:any",
     ]
 
     fake_telegram.button("toggle:webcast", chat_id=PRIVATE)
@@ -216,3 +219,30 @@ async def test_next_lists_planned_dockings_in_the_coming_week(
     answer = await reply(fake_telegram, PRIVATE)
     assert "docking · HTV-X2 · International Space Station · Harmony zenith" in answer
     assert "Too far" not in answer
+
+
+async def test_settings_buttons_narrow_alerts_to_a_station(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store
+) -> None:
+    fake_telegram.command("/subscribe", chat_id=PRIVATE)
+    await reply(fake_telegram, PRIVATE)
+
+    fake_telegram.button("station:tiangong", chat_id=PRIVATE)
+    await eventually(lambda: any(c.method == "editMessageText" for c in fake_telegram.calls), within=10)
+
+    assert await store.subscription("telegram:111") == SubscriptionFilter(None, frozenset({"tiangong"}))
+
+
+async def test_a_group_member_cannot_press_the_settings_buttons(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store
+) -> None:
+    fake_telegram.admins[GROUP] = {ADMIN}
+    fake_telegram.command("/subscribe", chat_id=GROUP, user_id=ADMIN, chat_type="supergroup")
+    await reply(fake_telegram, GROUP)
+
+    fake_telegram.button("toggle:docked", chat_id=GROUP, user_id=MEMBER, chat_type="supergroup")
+    await eventually(lambda: any(c.method == "answerCallbackQuery" for c in fake_telegram.calls), within=10)
+
+    (answer,) = [c.params for c in fake_telegram.calls if c.method == "answerCallbackQuery"]
+    assert answer["text"] == REFUSAL
+    assert await store.subscription(f"telegram:{GROUP}") == SubscriptionFilter()
