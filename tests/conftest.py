@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.config import Config, config_from_mapping
@@ -53,16 +54,23 @@ def clock() -> Clock:
     return Clock(datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
 
 
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[TestServer]:
+    """Serve ``app`` on 127.0.0.1 (a free port) for the duration of the block."""
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
 @pytest.fixture
 async def fake_ll2() -> AsyncIterator[FakeLL2]:
     fake = FakeLL2()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    fake.base_url = str(server.make_url("/2.3.0"))
-    try:
+    async with serving(fake.app()) as server:
+        fake.base_url = str(server.make_url("/2.3.0"))
         yield fake
-    finally:
-        await server.close()
 
 
 ReceiverFactory = Callable[[], Awaitable[WebhookReceiver]]
@@ -96,13 +104,9 @@ async def webhook_receiver(start_receiver: ReceiverFactory) -> WebhookReceiver:
 @pytest.fixture
 async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     fake = FakeTelegram()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    fake.base_url = str(server.make_url("/bot"))
-    try:
+    async with serving(fake.app()) as server:
+        fake.base_url = str(server.make_url("/bot"))
         yield fake
-    finally:
-        await server.close()
 
 
 @pytest.fixture
