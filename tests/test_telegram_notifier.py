@@ -216,3 +216,15 @@ def test_every_message_is_valid_telegram_html_within_the_limit(
 
     assert checker.stack == []
     assert checker.text_length <= 4096
+
+
+async def test_a_timed_out_send_is_retried_later(fake_telegram: FakeTelegram) -> None:
+    from telegram import Bot
+    from telegram.request import HTTPXRequest
+
+    fake_telegram.slow[111] = 2.0
+    config = TelegramConfig(token=fake_telegram.token, api_base_url=fake_telegram.base_url)
+    bot = Bot(fake_telegram.token, base_url=fake_telegram.base_url, request=HTTPXRequest(read_timeout=0.3))
+    async with TelegramNotifier(config, bot) as notifier:
+        with pytest.raises(RetryLater, match="TimedOut"):
+            await notifier.send(chat_key(111), docked(), delivery_id=1)

@@ -34,6 +34,7 @@ class FakeTelegram:
     blocked: set[int | str] = field(default_factory=set)
     not_found: set[int | str] = field(default_factory=set)
     bad_request: set[int | str] = field(default_factory=set)
+    slow: dict[int | str, float] = field(default_factory=dict)  # chat id -> seconds to hang
     migrate: dict[int | str, int] = field(default_factory=dict)
     admins: dict[int, set[int]] = field(default_factory=dict)  # chat id -> admin user ids
     calls: list[Call] = field(default_factory=list)
@@ -169,6 +170,8 @@ class FakeTelegram:
     async def _sendMessage(self, params: dict[str, Any]) -> web.Response:
         chat_id = _chat(params["chat_id"])
         params["chat_id"] = chat_id
+        if chat_id in self.slow:
+            await asyncio.sleep(self.slow[chat_id])
         if chat_id in self.blocked:
             return _error(403, "Forbidden: bot was blocked by the user")
         if chat_id in self.not_found:
