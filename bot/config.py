@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.durations import parse_duration
 from bot.errors import ConfigError
+from notifiers.discord import DiscordConfig
 from notifiers.telegram import TelegramConfig
 from notifiers.webhook import WebhookConfig
 
@@ -136,6 +137,7 @@ class Config(_Section):
     web: WebConfig = WebConfig()
     webhooks: list[WebhookConfig] = []
     telegram: TelegramConfig | None = None
+    discord: DiscordConfig | None = None
 
 
 def delivery_tables(config: Config) -> list[str]:

@@ -11,6 +11,7 @@ import aiohttp
 
 from notifiers.base import Notifier, Target
 from notifiers.console import ConsoleNotifier
+from notifiers.discord import DiscordNotifier
 from notifiers.telegram import TelegramNotifier
 from notifiers.webhook import WebhookNotifier
 
@@ -19,11 +20,13 @@ NotifierFactory = Callable[[Any, aiohttp.ClientSession], Notifier]
 REGISTRY: dict[str, NotifierFactory] = {
     "webhooks": WebhookNotifier.from_settings,
     "telegram": TelegramNotifier.from_settings,
+    "discord": DiscordNotifier.from_settings,
 }
 
 __all__ = [
     "REGISTRY",
     "ConsoleNotifier",
+    "DiscordNotifier",
     "Notifier",
     "NotifierFactory",
     "Target",

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestServer
 from bot.config import Config, config_from_mapping
 from bot.runtime import Runtime, open_runtime
 from storage import Store
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -106,6 +107,14 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     fake = FakeTelegram()
     async with serving(fake.app()) as server:
         fake.base_url = str(server.make_url("/bot"))
+        yield fake
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    async with serving(fake.app()) as server:
+        fake.base_url = str(server.make_url("/api/v10"))
         yield fake
 
 

@@ -1,0 +1,182 @@
+"""A Discord REST stand-in on 127.0.0.1 for the real discord.py client and webhook sender.
+
+It records calls, validates embed limits, answers 429 the way Discord does (a JSON body with
+``retry_after``, ``X-RateLimit-*`` headers and a ``Via`` header, which discord.py requires to tell a
+rate limit from a Cloudflare ban), and answers 404/10015, 50027, 50001 or 50013 for chosen targets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {"id": "4242", "username": "dockwatch", "discriminator": "0", "avatar": None, "bot": True}
+EMBED_LIMITS = {"title": 256, "description": 4096, "fields": 25, "field_name": 256, "field_value": 1024}
+
+
+@dataclass
+class Post:
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeDiscord:
+    token: str = "BOT.TOKEN.TEST"
+    bucket_size: int = 5  # messages per bucket window before a 429
+    bucket_window: float = 2.0
+    unknown: set[int] = field(default_factory=set)  # webhook or channel ids answering 404
+    invalid_token: set[int] = field(default_factory=set)  # webhook ids answering 401/50027
+    missing_access: set[int] = field(default_factory=set)  # channel ids answering 403/50001
+    missing_permissions: set[int] = field(default_factory=set)  # channel ids answering 403/50013
+    posts: list[Post] = field(default_factory=list)
+    rate_limited: int = 0
+    limit_violations: list[str] = field(default_factory=list)
+    base_url: str = ""
+    _bucket: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    _nonces: dict[str, str] = field(default_factory=dict)
+    _ids: int = 10_000
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/api/v10/users/@me", self._me)
+        app.router.add_post("/api/v10/webhooks/{id}/{token}", self._webhook)
+        app.router.add_post("/api/v10/channels/{id}/messages", self._channel)
+        return app
+
+    def messages(self, target_id: int) -> list[dict[str, Any]]:
+        """Messages accepted for a webhook or channel id."""
+        return [
+            p.body for p in self.posts if p.path.split("/")[4] == str(target_id) and p.body.get("_accepted")
+        ]
+
+    async def _me(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            return _error(401, 0, "401: Unauthorized")
+        return _json(BOT_USER)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        hook = int(request.match_info["id"])
+        body = await request.json()
+        self.posts.append(Post(request.path, dict(request.query), body))
+        if hook in self.unknown:
+            return _error(404, 10015, "Unknown Webhook")
+        if hook in self.invalid_token:
+            return _error(401, 50027, "Invalid Webhook Token")
+        return self._accept(f"webhook:{hook}", body, hook, webhook=True)
+
+    async def _channel(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            return _error(401, 0, "401: Unauthorized")
+        channel = int(request.match_info["id"])
+        body = await request.json()
+        self.posts.append(Post(request.path, dict(request.query), body))
+        if channel in self.unknown:
+            return _error(404, 10003, "Unknown Channel")
+        if channel in self.missing_access:
+            return _error(403, 50001, "Missing Access")
+        if channel in self.missing_permissions:
+            return _error(403, 50013, "Missing Permissions")
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce") and f"{channel}:{nonce}" in self._nonces:
+            body["_duplicate_nonce"] = True  # Discord returns the original message, posting nothing
+            return _json(_message(self._nonces[f"{channel}:{nonce}"], channel, body))
+        response = self._accept(f"channel:{channel}", body, channel, webhook=False)
+        if nonce is not None and response.status == 200:
+            self._nonces[f"{channel}:{nonce}"] = str(self._ids)
+        return response
+
+    def _accept(self, bucket: str, body: dict[str, Any], target: int, *, webhook: bool) -> web.Response:
+        now = time.monotonic()
+        window = self._bucket[bucket]
+        while window and window[0] <= now - self.bucket_window:
+            window.popleft()
+        remaining = self.bucket_size - len(window)
+        reset_after = round(window[0] + self.bucket_window - now, 3) if window else self.bucket_window
+        headers = {
+            "X-RateLimit-Limit": str(self.bucket_size),
+            "X-RateLimit-Bucket": bucket,
+            "X-RateLimit-Reset-After": str(max(reset_after, 0.001)),
+            "X-RateLimit-Reset": str(time.time() + max(reset_after, 0.001)),
+        }
+        if remaining <= 0:
+            self.rate_limited += 1
+            headers |= {"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user", "Via": "1.1 google"}
+            return _json(
+                {"message": "You are being rate limited.", "retry_after": reset_after, "global": False},
+                status=429,
+                headers=headers,
+            )
+        window.append(now)
+        headers["X-RateLimit-Remaining"] = str(remaining - 1)
+        self.limit_violations += _embed_violations(body)
+        body["_accepted"] = True
+        self._ids += 1
+        return _json(_message(str(self._ids), target, body, webhook=webhook), headers=headers)
+
+
+def _message(message_id: str, channel: int, body: dict[str, Any], *, webhook: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": message_id,
+        "type": 0,
+        "channel_id": str(channel),
+        "content": body.get("content", ""),
+        "author": BOT_USER,
+        "embeds": body.get("embeds", []),
+        "attachments": [],
+        "mentions": [],
+        "mention_roles": [],
+        "pinned": False,
+        "mention_everyone": False,
+        "tts": False,
+        "timestamp": "2026-01-01T12:00:00+00:00",
+        "edited_timestamp": None,
+        "flags": 0,
+    }
+    if webhook:
+        data["webhook_id"] = str(channel)
+    if "nonce" in body:
+        data["nonce"] = body["nonce"]
+    return data
+
+
+def _embed_violations(body: dict[str, Any]) -> list[str]:
+    problems = []
+    for embed in body.get("embeds", []):
+        total = len(embed.get("title", "")) + len(embed.get("description", ""))
+        total += len(embed.get("footer", {}).get("text", "")) + len(embed.get("author", {}).get("name", ""))
+        if len(embed.get("title", "")) > EMBED_LIMITS["title"]:
+            problems.append("title")
+        if len(embed.get("description", "")) > EMBED_LIMITS["description"]:
+            problems.append("description")
+        fields = embed.get("fields", [])
+        if len(fields) > EMBED_LIMITS["fields"]:
+            problems.append("fields")
+        for item in fields:
+            total += len(item["name"]) + len(item["value"])
+            if len(item["name"]) > EMBED_LIMITS["field_name"] or not item["name"]:
+                problems.append("field name")
+            if len(item["value"]) > EMBED_LIMITS["field_value"] or not item["value"]:
+                problems.append("field value")
+        if total > 6000:
+            problems.append("total")
+    return problems
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"message": message, "code": code}, status=status)
+
+
+def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """JSON with exactly ``application/json``, as Discord sends it (discord.py compares the header)."""
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={**(headers or {}), "Content-Type": "application/json"},
+    )

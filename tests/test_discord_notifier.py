@@ -1,0 +1,178 @@
+"""The Discord notifier: the real discord.py webhook sender and REST client against a fake Discord."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+from discord.http import Route
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.errors import RetryLater, TargetGone
+from bot.model import ChangeKind, Message, Ref, VehicleRef
+from notifiers.discord import (
+    DEFAULT_API,
+    DiscordConfig,
+    DiscordNotifier,
+    build_embed,
+    channel_key,
+    webhook_key,
+)
+from tests.fakes.discord import FakeDiscord, _embed_violations
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+HOOK_ID, CHANNEL_ID = 123456789012345678, 223456789012345678
+TOKEN = "T" * 68
+
+
+def docked(vehicle: str = "Cargo Dragon C209") -> Message:
+    return Message(
+        kind=ChangeKind.DOCKED,
+        key="docked:630",
+        occurred_at=NOW,
+        docking_event_id=630,
+        station=Ref(id=4, name="International Space Station"),
+        port=Ref(id=30, name="Harmony zenith"),
+        vehicle=VehicleRef(id=877, name=vehicle, kind="spacecraft_flight"),
+        location="International Space Station",
+        docking=NOW,
+        image_url="https://img.test/c209.jpg",
+    )
+
+
+def hook_url(fake: FakeDiscord, hook: int = HOOK_ID) -> str:
+    return f"{fake.base_url}/webhooks/{hook}/{TOKEN}"
+
+
+@pytest.fixture
+async def notifier(fake_discord: FakeDiscord, http: aiohttp.ClientSession) -> AsyncIterator[DiscordNotifier]:
+    config = DiscordConfig(
+        webhook_urls=[hook_url(fake_discord)],
+        token=fake_discord.token,
+        channel_ids=[CHANNEL_ID],
+        api_base_url=fake_discord.base_url,
+        username="dockwatch test",
+    )
+    try:
+        async with DiscordNotifier(config, http) as opened:
+            yield opened
+    finally:
+        Route.BASE = DEFAULT_API
+
+
+async def test_a_webhook_delivery_waits_for_discord_and_carries_the_embed(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    await notifier.send(webhook_key(hook_url(fake_discord)), docked(), delivery_id=1)
+
+    (post,) = [p for p in fake_discord.posts if "/webhooks/" in p.path]
+    assert post.query.get("wait") in ("1", "true")  # discord.py sends wait=1
+    assert post.body["username"] == "dockwatch test"
+    (embed,) = post.body["embeds"]
+    assert embed["title"] == "Cargo Dragon C209 docked at International Space Station"
+    assert {f["name"]: f["value"] for f in embed["fields"]}["Docked"] == "<t:1767268800:f> (<t:1767268800:R>)"
+    assert embed["thumbnail"]["url"] == "https://img.test/c209.jpg"
+    assert post.body["allowed_mentions"] == {"parse": []}
+
+
+async def test_a_bot_delivery_carries_a_nonce_that_discord_enforces(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    await notifier.send(channel_key(CHANNEL_ID), docked(), delivery_id=7)
+    await notifier.send(channel_key(CHANNEL_ID), docked(), delivery_id=7)  # a retry after a crash
+
+    posts = [p.body for p in fake_discord.posts if "/channels/" in p.path]
+    assert [(p["nonce"], p.get("enforce_nonce")) for p in posts] == [("dw7", True), ("dw7", True)]
+    assert len(fake_discord.messages(CHANNEL_ID)) == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "key", "error", "text"),
+    [
+        (lambda f: f.unknown.add(HOOK_ID), "hook", TargetGone, "10015"),
+        (lambda f: f.invalid_token.add(HOOK_ID), "hook", TargetGone, "50027"),
+        (lambda f: f.unknown.add(CHANNEL_ID), "channel", TargetGone, "10003"),
+        (lambda f: f.missing_access.add(CHANNEL_ID), "channel", RetryLater, "View Channel"),
+        (lambda f: f.missing_permissions.add(CHANNEL_ID), "channel", RetryLater, "Send Messages"),
+    ],
+    ids=[
+        "unknown webhook",
+        "invalid webhook token",
+        "unknown channel",
+        "missing access",
+        "missing permissions",
+    ],
+)
+async def test_discord_errors_map_to_typed_failures(
+    notifier: DiscordNotifier,
+    fake_discord: FakeDiscord,
+    setup: object,
+    key: str,
+    error: type[Exception],
+    text: str,
+) -> None:
+    setup(fake_discord)  # type: ignore[operator]
+    target = webhook_key(hook_url(fake_discord)) if key == "hook" else channel_key(CHANNEL_ID)
+
+    with pytest.raises(error, match=text) as caught:
+        await notifier.send(target, docked(), delivery_id=1)
+
+    if isinstance(caught.value, RetryLater):
+        assert caught.value.retry_after == 3600  # paused, not hammered
+
+
+async def test_rate_limits_are_followed_without_losing_a_message(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    fake_discord.bucket_size, fake_discord.bucket_window = 2, 1.0
+
+    for delivery in range(5):
+        await notifier.send(webhook_key(hook_url(fake_discord)), docked(), delivery_id=delivery)
+
+    assert len(fake_discord.messages(HOOK_ID)) == 5
+
+
+ll2_strings = st.lists(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400)
+    | st.sampled_from(["@everyone", "@here", "**", "`", "<@1>", "🛰", "_", "> ", "[x](https://e.test)"]),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(list(ChangeKind)),
+    vehicle=ll2_strings,
+    station=ll2_strings,
+    port=ll2_strings,
+    event=ll2_strings,
+)
+def test_every_embed_fits_discords_limits_and_never_pings(
+    kind: ChangeKind, vehicle: str, station: str, port: str, event: str
+) -> None:
+    message = Message(
+        kind=kind,
+        key="k:1",
+        occurred_at=NOW,
+        station=Ref(id=1, name=station),
+        port=Ref(id=2, name=port),
+        previous_port=Ref(id=3, name=port) if kind is ChangeKind.RELOCATED else None,
+        vehicle=VehicleRef(id=3, name=vehicle, kind="spacecraft_flight"),
+        location=station,
+        docking=NOW - timedelta(days=3),
+        departure=NOW,
+        docked_seconds=3 * 86400,
+        event_name=event,
+        event_date=NOW,
+        webcast_url="https://youtu.be/x",
+    )
+
+    embed = build_embed(message)
+
+    assert _embed_violations({"embeds": [embed.to_dict()]}) == []
+    assert len(embed) <= 6000
+    for text in [embed.title or "", *(f.value or "" for f in embed.fields)]:
+        assert "@everyone" not in text and "@here" not in text
