@@ -133,6 +133,20 @@ async def test_rate_limits_are_followed_without_losing_a_message(
         await notifier.send(webhook_key(hook_url(fake_discord)), docked(), delivery_id=delivery)
 
     assert len(fake_discord.messages(HOOK_ID)) == 5
+    assert fake_discord.rate_limited == 0  # X-RateLimit-Remaining: 0 made discord.py wait first
+
+
+async def test_a_429_from_discord_is_waited_out_and_the_message_lands_once(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    fake_discord.bucket_size, fake_discord.bucket_window = 1, 1.0
+    fake_discord.hide_remaining = True  # no warning: the first sign of the limit is the 429 itself
+
+    for delivery in range(2):
+        await notifier.send(channel_key(CHANNEL_ID), docked(), delivery_id=delivery)
+
+    assert fake_discord.rate_limited >= 1
+    assert len(fake_discord.messages(CHANNEL_ID)) == 2
 
 
 ll2_strings = st.lists(

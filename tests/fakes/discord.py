@@ -31,6 +31,7 @@ class FakeDiscord:
     token: str = "BOT.TOKEN.TEST"
     bucket_size: int = 5  # messages per bucket window before a 429
     bucket_window: float = 2.0
+    hide_remaining: bool = False  # omit X-RateLimit-* on successes, so only a 429 reveals the limit
     unknown: set[int] = field(default_factory=set)  # webhook or channel ids answering 404
     invalid_token: set[int] = field(default_factory=set)  # webhook ids answering 401/50027
     missing_access: set[int] = field(default_factory=set)  # channel ids answering 403/50001
@@ -115,6 +116,8 @@ class FakeDiscord:
             )
         window.append(now)
         headers["X-RateLimit-Remaining"] = str(remaining - 1)
+        if self.hide_remaining:
+            headers = {}
         self.limit_violations += _embed_violations(body)
         body["_accepted"] = True
         self._ids += 1
