@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections import defaultdict
 from datetime import datetime
@@ -40,7 +41,7 @@ async def run_service(config: Config) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, _stop_or_force, stop)
         runner: web.AppRunner | None = None
         address = config.web.address
         if address is not None:
@@ -64,6 +65,14 @@ async def run_service(config: Config) -> int:
                 await runner.cleanup()
     log.info("service stopped")
     return 0
+
+
+def _stop_or_force(stop: asyncio.Event) -> None:
+    """The first signal stops gracefully; a second one, while stopping, exits at once."""
+    if stop.is_set():
+        log.warning("second signal: exiting now; unfinished deliveries stay claimed until their lease ends")
+        os._exit(130)
+    stop.set()
 
 
 async def _start_telegram_bot(config: Config, app: Runtime) -> TelegramBot | None:

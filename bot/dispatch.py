@@ -111,7 +111,7 @@ class Dispatcher:
             try:
                 moved_to = await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
             except TargetGone as error:
-                await self._disable(target_key, str(error), report)
+                await self._disable(target_key, delivery, str(error), report)
                 return report
             except PermanentFailure as error:
                 await self._dead(delivery, str(error), report)
@@ -166,6 +166,7 @@ class Dispatcher:
                 attempted=index == 0,
             )
             report.retrying += 1
+        self.observer(failed, "retrying", self._notifier_name(failed.target_key))
         log.warning(
             "delivery failed key=%s target=%s attempt=%d retry_in=%ds error=%s",
             failed.message.key,
@@ -192,8 +193,12 @@ class Dispatcher:
     def _notifier_name(self, target_key: str) -> str:
         return target_key.partition(":")[0]
 
-    async def _disable(self, target_key: str, reason: str, report: DeliveryReport) -> None:
+    async def _disable(
+        self, target_key: str, delivery: DueDelivery, reason: str, report: DeliveryReport
+    ) -> None:
         dead = await self._store.disable_target(target_key, reason=reason, now=self._clock())
         report.dead += dead
+        for _ in range(dead):
+            self.observer(delivery, "dead", self._notifier_name(target_key))
         report.disabled_targets.append(target_key)
         log.error("target disabled target=%s reason=%s dead_lettered=%d", target_key, reason, dead)

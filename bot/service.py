@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Config
 from bot.dispatch import LEASE
-from bot.errors import BudgetExhausted
+from bot.errors import BudgetExhausted, DockwatchError
 from bot.metrics import Metrics
 from bot.pipeline import CycleOutcome, run_cycle
 from bot.planner import BudgetView, PlanState, moments_from, plan_next_poll
@@ -58,6 +58,7 @@ class LiveDispatcher:
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._busy: set[str] = set()
+        self._claimed: set[int] = set()  # delivery ids this process holds in 'sending'
         self._sending: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
 
@@ -78,7 +79,12 @@ class LiveDispatcher:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        released = await self._app.store.release_claims(self._app.clock())
+        try:
+            released = await self._app.store.release_claims(self._claimed, self._app.clock())
+        except DockwatchError as error:
+            # Their leases run out within minutes and the next process picks them up.
+            log.warning("could not requeue unfinished deliveries at stop error=%s", error)
+            return
         if released:
             log.warning("deliveries requeued at stop count=%d", released)
 
@@ -87,8 +93,11 @@ class LiveDispatcher:
             self._wakeup.clear()
             try:
                 wait = await self._claim_and_start()
+            except DockwatchError as error:
+                log.warning("delivery loop error=%s", error)
+                wait = IDLE_RECHECK
             except Exception:  # the loop boundary: log, back off, keep delivering
-                log.exception("delivery loop error")
+                log.exception("delivery loop crashed")
                 wait = IDLE_RECHECK
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=wait.total_seconds())
@@ -100,6 +109,7 @@ class LiveDispatcher:
         by_target: dict[str, list[DueDelivery]] = defaultdict(list)
         for delivery in due:
             by_target[delivery.target_key].append(delivery)
+        self._claimed.update(d.id for d in due)
         for key, deliveries in by_target.items():
             self._busy.add(key)
             task = asyncio.create_task(self._send(key, deliveries), name=f"deliver:{key}")
@@ -113,8 +123,11 @@ class LiveDispatcher:
     async def _send(self, target_key: str, deliveries: list[DueDelivery]) -> None:
         try:
             await self._app.dispatcher.deliver_claimed(target_key, deliveries)
+            self._claimed.difference_update(d.id for d in deliveries)
+        except DockwatchError as error:
+            log.warning("delivery error target=%s error=%s", target_key, error)
         except Exception:  # the per-target boundary
-            log.exception("delivery task error target=%s", target_key)
+            log.exception("delivery task crashed target=%s", target_key)
         finally:
             self._busy.discard(target_key)
             self.wake()
@@ -142,6 +155,7 @@ class Service:
         if last_ok is not None:
             self.health.last_success_at = last_ok.started_at
         first = await self._plan()
+        self.health.next_poll_at = first
         self._scheduler.add_job(
             self._poll,
             IntervalTrigger(seconds=self._config.poll.interval.total_seconds(), timezone=UTC),
@@ -155,14 +169,13 @@ class Service:
         self._live.start()
         log.info("service started first_poll=%s", _hms(first))
         await stop.wait()
-        log.info(
-            "service stopping bound=%ds (no new polls; finishing in-flight deliveries)", stop_bound.seconds
-        )
-        self._scheduler.shutdown(wait=False)
+        log.info("service stopping bound=%ds (no new polls; finishing in-flight work)", stop_bound.seconds)
+        self._scheduler.remove_job(POLL_JOB)
         try:
             await asyncio.wait_for(self._polling.acquire(), timeout=stop_bound.total_seconds())
         except TimeoutError:
             log.warning("poll abandoned at stop (its transaction was not committed)")
+        self._scheduler.shutdown(wait=False)  # cancels a poll still running, which rolls back
         await self._live.stop(stop_bound)
 
     async def _poll(self) -> None:
@@ -173,16 +186,26 @@ class Service:
                     self._app, stale_after=self._config.detect.stale_after, deliver=False
                 )
                 self._record(outcome, started)
+            except asyncio.CancelledError:
+                # Only the stop cancels a poll; its transaction rolls back. Ending quietly here keeps
+                # APScheduler from logging the cancellation as a job failure with a traceback.
+                log.info("poll cancelled at stop")
+                return
+            except DockwatchError as error:
+                self._record_failure(started, str(error), "error")
             except Exception as error:  # the job boundary: a crashed cycle is logged, never fatal
                 log.exception("poll crashed")
                 self._record_failure(started, f"{type(error).__name__}: {error}", "error")
             try:
                 next_at = await self._plan()
+            except DockwatchError as error:
+                log.warning("planning failed, using the base interval error=%s", error)
+                next_at = self._app.clock() + self._config.poll.interval
             except Exception:
-                log.exception("planning failed; falling back to the base interval")
+                log.exception("planning crashed; using the base interval")
                 next_at = self._app.clock() + self._config.poll.interval
             self.health.next_poll_at = next_at
-            if self._scheduler.running:
+            if self._scheduler.running and self._scheduler.get_job(POLL_JOB) is not None:
                 self._scheduler.modify_job(POLL_JOB, next_run_time=next_at)
 
     def _record(self, outcome: CycleOutcome, started: datetime) -> None:

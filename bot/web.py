@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.config import Config
+from bot.errors import DockwatchError
 from bot.model import Message
 from bot.runtime import Runtime
 from bot.service import Service
@@ -40,7 +42,14 @@ async def healthz(request: web.Request) -> web.Response:
     now = app.clock()
     health = service.health
     healthy = is_healthy(health.last_success_at, now, config.poll.interval)
-    counts = await app.store.delivery_counts()
+    try:
+        counts = await app.store.delivery_counts()
+        budget_left: int | None = await budget_remaining(app, now)
+    except DockwatchError as error:  # the answer is about polling; a busy database must not hide it
+        counts, budget_left, healthy = {}, None, False
+        health_error: str | None = str(error)
+    else:
+        health_error = None
     body = {
         "status": "ok" if healthy else "stale",
         "last_poll_at": _iso(health.last_poll_at),
@@ -51,15 +60,25 @@ async def healthz(request: web.Request) -> web.Response:
             "queued": counts.get("queued", 0) + counts.get("sending", 0),
             "dead": counts.get("dead", 0),
         },
-        "budget_left": await app.budget.remaining(now),
+        "budget_left": budget_left,
     }
+    if health_error is not None:
+        body["error"] = health_error
     return web.json_response(body, status=200 if healthy else 503)
+
+
+async def budget_remaining(app: Runtime, now: datetime) -> int:
+    """Calls left in the rolling hour; none while LL2 has asked us to hold."""
+    calls, hold = await app.budget.view(now)
+    if hold is not None and hold > now:
+        return 0
+    return max(0, app.budget.per_hour - len(calls))
 
 
 async def metrics(request: web.Request) -> web.Response:
     service, app = request.app[_SERVICE], request.app[_RUNTIME]
-    service.metrics.budget_remaining.set(await app.budget.remaining(app.clock()))
-    return web.Response(body=service.metrics.render(), content_type="text/plain", charset="utf-8")
+    service.metrics.budget_remaining.set(await budget_remaining(app, app.clock()))
+    return web.Response(body=service.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def status_page(request: web.Request) -> web.Response:
@@ -89,7 +108,7 @@ async def gather_status(service: Service, app: Runtime, config: Config) -> Statu
         last_poll_at=service.health.last_poll_at,
         last_result=service.health.last_result,
         next_poll_at=service.health.next_poll_at,
-        budget_left=await app.budget.remaining(now),
+        budget_left=await budget_remaining(app, now),
         budget_per_hour=config.api.requests_per_hour,
         docked=await store.docked_at(now),
         upcoming=coming,

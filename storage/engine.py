@@ -28,7 +28,9 @@ def async_url(url: str) -> str:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """Create the engine; for SQLite: WAL, a busy timeout and ``BEGIN IMMEDIATE`` for every write.
+    """Create the engine; for SQLite: WAL, a busy timeout and ``BEGIN IMMEDIATE`` for every write
+    (reads, marked with the ``READ_ONLY`` execution option, begin deferred: WAL lets them run beside
+    a writer).
 
     pysqlite's own transaction handling starts transactions lazily and as DEFERRED, so two
     processes could both read and then fail to upgrade to a write lock; taking the write lock up
@@ -51,5 +53,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "dockwatch_read_only"
+"""Execution option: a read-only transaction begins DEFERRED and never waits for a writer's lock."""
+
+
 def _sqlite_begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.errors import StorageError
 from bot.model import Change, DockingRecord, Event, KnownState, Message, Snapshot, SubscriptionFilter
-from storage.engine import create_engine
+from storage.engine import READ_ONLY, create_engine
 from storage.rows import (
     docking_from_row,
     docking_to_row,
@@ -80,6 +80,7 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reader = engine.execution_options(**{READ_ONLY: True})
 
     @classmethod
     @asynccontextmanager
@@ -96,6 +97,15 @@ class Store:
             await engine.dispose()
 
     @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction: on SQLite it does not queue behind a writer (WAL)."""
+        try:
+            async with AsyncSession(self._reader, expire_on_commit=False) as session, session.begin():
+                yield session
+        except (SQLAlchemyError, OSError) as error:
+            raise StorageError(f"database error: {_first_line(error)}") from None
+
+    @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
         try:
             async with (
@@ -109,7 +119,7 @@ class Store:
     # --- what detection needs -------------------------------------------------------------
 
     async def load_known_state(self) -> KnownState:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = (await session.exec(select(DockingRow).options(_no_raw(DockingRow)))).all()
             keys = (await session.exec(select(NotificationRow.key))).all()
             ok_polls = await session.exec(
@@ -242,7 +252,7 @@ class Store:
 
     async def subscription(self, key: str) -> SubscriptionFilter | None:
         """The filter of an enabled target, or ``None`` when it is not subscribed."""
-        async with self._transaction() as session:
+        async with self._reading() as session:
             row = await session.get(TargetRow, key)
             return target_filter(row) if row is not None and row.enabled else None
 
@@ -273,13 +283,13 @@ class Store:
             return True
 
     async def targets(self) -> list[TargetRow]:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             return list((await session.exec(select(TargetRow).order_by(TargetRow.key))).all())
 
     # --- LL2 budget -------------------------------------------------------------------------
 
     async def api_calls_since(self, since: datetime) -> list[datetime]:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(
                 select(ApiCallRow.at).where(col(ApiCallRow.at) > since).order_by(col(ApiCallRow.at))
             )
@@ -291,7 +301,7 @@ class Store:
             session.add(ApiCallRow(at=at, path=path))
 
     async def api_hold(self) -> ApiHoldRow | None:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             return await session.get(ApiHoldRow, 1)
 
     async def set_api_hold(self, until: datetime, reason: str) -> None:
@@ -363,7 +373,7 @@ class Store:
 
     async def next_due(self, *, exclude_targets: Iterable[str] = ()) -> datetime | None:
         """When the next queued (or leased) delivery falls due, ignoring ``exclude_targets``."""
-        async with self._transaction() as session:
+        async with self._reading() as session:
             query = select(func.min(DeliveryRow.next_attempt_at)).where(
                 col(DeliveryRow.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING])
             )
@@ -410,11 +420,16 @@ class Store:
             updated_at=now,
         )
 
-    async def release_claims(self, now: datetime) -> int:
-        """Return deliveries left in ``sending`` to the queue (graceful stop)."""
+    async def release_claims(self, delivery_ids: Iterable[int], now: datetime) -> int:
+        """Return this process's unfinished claims to the queue (graceful stop); another process's
+        claims are left alone, or a stop here would make it send twice."""
+        ids = list(delivery_ids)
+        if not ids:
+            return 0
         async with self._transaction() as session:
             result = await session.exec(
                 update(DeliveryRow)
+                .where(col(DeliveryRow.id).in_(ids))
                 .where(col(DeliveryRow.status) == DeliveryStatus.SENDING)
                 .values(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now)
             )
@@ -429,12 +444,12 @@ class Store:
     # --- reading for people -----------------------------------------------------------------
 
     async def delivery_counts(self) -> dict[str, int]:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status))
             return {str(status): int(count) for status, count in rows.all()}
 
     async def delivery_counts_by_target(self) -> dict[str, dict[str, int]]:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(
                 select(DeliveryRow.target_key, DeliveryRow.status, func.count()).group_by(
                     DeliveryRow.target_key, DeliveryRow.status
@@ -447,7 +462,7 @@ class Store:
 
     async def deliveries(self) -> list[tuple[DeliveryRow, str]]:
         """Every delivery with its notification key, oldest first."""
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(
                 select(DeliveryRow, NotificationRow.key)
                 .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
@@ -472,7 +487,7 @@ class Store:
     async def _deliveries_with_keys(
         self, condition: Any, order: Any, limit: int
     ) -> list[tuple[DeliveryRow, str]]:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(
                 select(DeliveryRow, NotificationRow.key)
                 .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
@@ -483,12 +498,12 @@ class Store:
             return [(delivery, key) for delivery, key in rows.all()]
 
     async def last_poll(self) -> PollRow | None:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(select(PollRow).order_by(col(PollRow.id).desc()).limit(1))
             return rows.first()
 
     async def last_successful_poll(self) -> PollRow | None:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(
                 select(PollRow).where(PollRow.result == "ok").order_by(col(PollRow.id).desc()).limit(1)
             )
@@ -496,7 +511,7 @@ class Store:
 
     async def docked_at(self, now: datetime) -> list[DockingRecord]:
         """Records whose docking has passed and whose departure has not, per what LL2 last said."""
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(
                 select(DockingRow)
                 .options(_no_raw(DockingRow))
@@ -507,7 +522,7 @@ class Store:
             return [docking_from_row(row) for row in rows.all()]
 
     async def events(self) -> list[Event]:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(
                 select(EventRow).options(_no_raw(EventRow)).order_by(col(EventRow.date))
             )
@@ -515,7 +530,7 @@ class Store:
 
     async def dockings_between(self, start: datetime, end: datetime) -> list[DockingRecord]:
         """Records docked at any time in [start, end] (for occupancy timelines)."""
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(
                 select(DockingRow)
                 .options(_no_raw(DockingRow))
@@ -526,7 +541,7 @@ class Store:
             return [docking_from_row(row) for row in rows.all()]
 
     async def notifications(self, limit: int = 20) -> list[NotificationRow]:
-        async with self._transaction() as session:
+        async with self._reading() as session:
             rows = await session.exec(
                 select(NotificationRow).order_by(col(NotificationRow.id).desc()).limit(limit)
             )

@@ -125,3 +125,60 @@ async def test_a_hanging_receiver_never_delays_another_target(
 
     assert time.monotonic() - started < 8  # the hanging receiver is still holding its first request
     await running.stop()
+
+
+async def test_sigterm_during_a_slow_poll_exits_0_without_a_traceback(
+    start_run: StartRun, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver
+) -> None:
+    running = await start_run(fake_ll2, [webhook_receiver], stop_timeout="2s")
+    await eventually(lambda: len(fake_ll2.counted_requests) >= 2)
+    fake_ll2.slow_seconds = 25
+    fake_ll2.fail_next.extend(["slow"] * 5)
+    await eventually(lambda: len(fake_ll2.counted_requests) >= 3)  # a poll is now hanging on LL2
+
+    started = time.monotonic()
+    code, err = await running.stop()
+
+    assert code == 0
+    assert time.monotonic() - started < 8
+    assert "Traceback" not in err and "poll abandoned at stop" in err, err
+
+
+async def test_a_delivery_in_flight_at_sigterm_finishes_within_the_bound(
+    start_run: StartRun, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    webhook_receiver.delay_seconds = 3
+    running = await start_run(fake_ll2, [webhook_receiver], stop_timeout="10s")
+    await eventually(lambda: len(fake_ll2.counted_requests) >= 2)
+    fake_ll2.dockings = [ll2_docking(630, docking=datetime.now(UTC) - timedelta(seconds=30))]
+    await eventually(lambda: len(webhook_receiver.received) == 1)
+
+    code, _ = await running.stop()
+
+    assert code == 0
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        assert db.execute("SELECT status FROM delivery").fetchall() == [("delivered",)]
+
+
+async def test_healthz_answers_while_another_process_holds_the_write_lock(
+    start_run: StartRun, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    running = await start_run(fake_ll2, [webhook_receiver])
+
+    async def healthy() -> bool:
+        return (await running.get("/healthz"))[0] == 200
+
+    await eventually(healthy)  # the first poll is recorded
+    locker = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        status, body = await running.get("/healthz")
+        elapsed = time.monotonic() - started
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    await running.stop()
+
+    assert status == 200, body
+    assert elapsed < 2

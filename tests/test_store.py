@@ -105,3 +105,25 @@ def test_plain_urls_get_the_async_driver(url: str, expected: str) -> None:
 def test_an_unsupported_database_is_named(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="unsupported database 'mysql'"):
         async_url("mysql://x/y")
+
+
+async def test_releasing_claims_at_stop_leaves_another_process_s_claims_alone(store: Store) -> None:
+    from bot.model import ChangeKind, Message
+    from storage import TargetInfo
+
+    await store.sync_targets(
+        [TargetInfo("webhook:a", "webhook", "a"), TargetInfo("webhook:b", "webhook", "b")]
+    )
+    snapshot = snapshot_of(ll2_docking(1, docking=NOW - timedelta(minutes=5)))
+    changes = detect(KnownState(baseline_done=True), snapshot, NOW)
+    assert [c.kind for c in changes] == [ChangeKind.DOCKED] and isinstance(changes[0].message, Message)
+    await store.record_cycle(snapshot, changes, started_at=NOW, now=NOW)
+    mine = await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=5), target_key="webhook:a")
+    theirs = await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=5), target_key="webhook:b")
+
+    released = await store.release_claims([d.id for d in mine], NOW)
+
+    assert released == 1
+    statuses = {d.target_key: d.status for d, _key in await store.deliveries()}
+    assert statuses == {"webhook:a": "queued", "webhook:b": "sending"}
+    assert len(theirs) == 1
