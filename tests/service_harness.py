@@ -62,7 +62,7 @@ def write_config(
     hooks = "".join(f'[[webhooks]]\nurl = "{r.url}"\nsecret = "{secret}"\n' for r in receivers)
     poll = extra.get("poll", 'interval = "2s"\nmin_interval = "1s"')
     path.write_text(
-        f'[api]\nbase_url = "{fake_ll2.base_url}"\nrequests_per_hour = 10000\n'
+        f'[api]\nbase_url = "{fake_ll2.base_url}"\nrequests_per_hour = {extra.get("per_hour", "10000")}\n'
         f'[storage]\nurl = "sqlite:///state.db"\n[poll]\n{poll}\n'
         f'[run]\nstop_timeout = "{extra.get("stop_timeout", "10s")}"\n'
         f'[web]\nlisten = "127.0.0.1:{port}"\n{hooks}{extra.get("tables", "")}'

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.config import Config
+from bot.metrics import Metrics
+from bot.runtime import Runtime
+from bot.service import POLL_JOB, Service
 from tests.builders import ll2_docking
 from tests.conftest import ReceiverFactory
 from tests.fakes.ll2 import FakeLL2
@@ -182,3 +188,30 @@ async def test_healthz_answers_while_another_process_holds_the_write_lock(
 
     assert status == 200, body
     assert elapsed < 2
+
+
+async def test_the_service_never_exceeds_its_hourly_budget(
+    start_run: StartRun, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver
+) -> None:
+    running = await start_run(fake_ll2, [webhook_receiver], per_hour="6")  # three polls' worth
+    await eventually(lambda: len(fake_ll2.counted_requests) == 6)
+
+    await asyncio.sleep(5)  # with a 2 s interval, two or three more polls would be due by now
+    _, body = await running.get("/healthz")
+    await running.stop()
+
+    assert len(fake_ll2.counted_requests) == 6
+    assert json.loads(body)["budget_left"] == 0
+
+
+async def test_the_poll_job_runs_alone_and_coalesces_missed_runs(app: Runtime, config: Config) -> None:
+    service = Service(app, config, Metrics())
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
+    await eventually(lambda: service._scheduler.get_job(POLL_JOB) is not None)
+
+    job = service._scheduler.get_job(POLL_JOB)
+    stop.set()
+    await running
+
+    assert (job.max_instances, job.coalesce) == (1, True)
