@@ -19,6 +19,7 @@ from bot.errors import ConfigError, StorageError
 from bot.ll2.budget import WINDOW
 from bot.pipeline import CycleOutcome, run_cycle
 from bot.runtime import Runtime, open_runtime, utc_now
+from notifiers.discord import webhook_key
 from notifiers.webhook import mask_url, target_key
 from storage import Store
 
@@ -120,6 +121,7 @@ def describe_outcome(outcome: CycleOutcome) -> str:
 
 def config_summary(config: Config, path: Path) -> str:
     api_key = config.api.api_key.get_secret_value()
+    targets = _target_lines(config)
     lines = [
         f"config OK: {path}",
         f"  api.base_url           {config.api.base_url}",
@@ -127,12 +129,34 @@ def config_summary(config: Config, path: Path) -> str:
         f"  api.requests_per_hour  {config.api.requests_per_hour}",
         f"  storage.url            {make_url(config.storage.url).render_as_string(hide_password=True)}",
         f"  detect.stale_after     {format_duration(config.detect.stale_after)}",
-        f"  targets                {len(config.webhooks)}",
+        f"  poll.interval          {format_duration(config.poll.interval)} "
+        f"(min {format_duration(config.poll.min_interval)})",
+        f"  web.listen             {config.web.listen or 'disabled'}",
+        f"  targets                {len(targets)}",
+        *targets,
     ]
+    if config.telegram is not None:
+        lines.append("  telegram bot           chats may /subscribe themselves (with dockwatch run)")
+    return "\n".join(lines)
+
+
+def _target_lines(config: Config) -> list[str]:
+    """Every configured target, secrets left out (tokens, webhook paths and secrets)."""
+    lines = []
     for hook in config.webhooks:
         name = f" ({hook.name})" if hook.name else ""
         lines.append(f"    webhook {target_key(hook.url)}  {mask_url(hook.url)}{name}  secret: hidden")
-    return "\n".join(lines)
+    if config.telegram is not None:
+        lines += [f"    telegram chat {chat}  token: hidden" for chat in config.telegram.chat_ids]
+    if config.discord is not None:
+        lines += [
+            f"    discord webhook {webhook_key(url)}  token: hidden" for url in config.discord.webhook_urls
+        ]
+        if config.discord.token is not None:
+            lines += [
+                f"    discord channel {channel}  bot token: hidden" for channel in config.discord.channel_ids
+            ]
+    return lines
 
 
 def _existing_database(config: Config) -> str:

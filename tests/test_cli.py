@@ -306,3 +306,20 @@ async def test_status_lists_failing_deliveries_with_their_error(
 
     assert "Retrying:" in run.out
     assert "docked:630 -> webhook:" in run.out and "attempt 1 failed" in run.out and "HTTP 502" in run.out
+
+
+async def test_check_config_lists_chat_targets_without_their_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    hook = "https://discord.com/api/webhooks/123456789012345678/" + "S" * 68
+    path.write_text(
+        f"[telegram]\ntoken = '4242:SECRET-TOKEN'\nchat_ids = [111, '@launches']\n"
+        f"[discord]\nwebhook_urls = ['{hook}']\n"
+    )
+
+    run = await dockwatch("check-config", "--config", str(path))
+
+    assert run.code == 0, run.err
+    assert "telegram chat 111" in run.out and "telegram chat @launches" in run.out
+    assert "discord webhook discord:webhook:123456789012345678" in run.out
+    assert "SECRET-TOKEN" not in run.out and "S" * 68 not in run.out
+    assert "targets                3" in run.out
