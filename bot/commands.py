@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -24,6 +25,8 @@ from notifiers.webhook import mask_url, target_key
 from storage import Store
 
 if TYPE_CHECKING:
+    import discord
+
     from bot.telegram_bot import TelegramBot
 
 log = logging.getLogger(__name__)
@@ -57,11 +60,14 @@ async def run_service(config: Config) -> int:
                 ) from None
             log.info("web listening url=http://%s/", config.web.listen)
         chat_bot = await _start_telegram_bot(config, app)
+        discord_bot = await _start_discord_commands(config, app)
         try:
             await service.run(stop, stop_bound=config.run.stop_timeout)
         finally:
             if chat_bot is not None:
                 await chat_bot.stop()
+            if discord_bot is not None:
+                await discord_bot.close()
             if runner is not None:
                 await runner.cleanup()
     log.info("service stopped")
@@ -97,6 +103,43 @@ async def _start_telegram_bot(config: Config, app: Runtime) -> TelegramBot | Non
         log.warning("telegram bot not started (commands unavailable) error=%s", error)
         return None
     return chat_bot
+
+
+@dataclass
+class _DiscordGateway:
+    client: discord.Client
+    task: asyncio.Task[None]
+
+    async def close(self) -> None:
+        await self.client.close()
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def _start_discord_commands(config: Config, app: Runtime) -> _DiscordGateway | None:
+    """With a bot token, serve /dockwatch slash commands over the gateway (reconnecting on its own)."""
+    if config.discord is None or config.discord.token is None:
+        return None
+    import discord
+
+    from bot.discord_bot import build_tree
+    from bot.subscriptions import Subscriptions
+
+    client = discord.Client(intents=discord.Intents.none())
+    tree = build_tree(client, Subscriptions(app.store), app.clock)
+
+    async def connect() -> None:
+        try:
+            assert config.discord is not None and config.discord.token is not None
+            await client.login(config.discord.token.get_secret_value())
+            await tree.sync()
+            await client.connect(reconnect=True)
+        except discord.LoginFailure:
+            log.error("discord bot not started: the token was rejected (discord.token)")
+        except (discord.DiscordException, OSError) as error:
+            log.warning("discord slash commands unavailable error=%s", error)
+
+    return _DiscordGateway(client, asyncio.create_task(connect(), name="discord-gateway"))
 
 
 async def poll_once(config: Config) -> CycleOutcome:

@@ -1,0 +1,190 @@
+"""Discord slash commands: ``/dockwatch subscribe|unsubscribe|settings|docked|next``.
+
+Thin glue over discord.py's ``app_commands``: the meaning lives in ``bot/subscriptions.py`` (the same
+model the Telegram bot uses). Changing a channel's alerts needs Manage Channels, checked on every
+use (Discord's default permissions apply to a whole top-level command, and ``docked`` and ``next``
+are for everyone); anyone else gets an ephemeral refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.model import SubscriptionFilter
+from bot.subscriptions import (
+    KIND_WORDS,
+    STATION_CHOICES,
+    Subscriptions,
+    UsageError,
+    describe,
+    docked_for,
+    parse_subscription,
+    toggled,
+    toggled_station,
+)
+from notifiers.discord import channel_key
+
+REFUSAL = "Only members with Manage Channels can change this channel's alerts."
+MAX_REPLY = 1900  # Discord allows 2000 characters of content
+
+
+class DockwatchCommands(app_commands.Group):
+    """The ``/dockwatch`` command group."""
+
+    def __init__(self, subscriptions: Subscriptions, clock: Callable[[], datetime]) -> None:
+        super().__init__(name="dockwatch", description="Space station docking and webcast alerts")
+        self.subscriptions = subscriptions
+        self._clock = clock
+
+    @app_commands.command(
+        name="subscribe", description="Alert this channel (kinds: docked departed relocated webcast)"
+    )
+    @app_commands.describe(kinds="e.g. 'docked webcast'; empty for all", station="e.g. 'iss'; empty for any")
+    @app_commands.guild_only()
+    async def subscribe(
+        self, interaction: discord.Interaction, kinds: str | None = None, station: str | None = None
+    ) -> None:
+        if not _may_change(interaction):
+            await _ephemeral(interaction, REFUSAL)
+            return
+        try:
+            subscription = parse_subscription((kinds or "").split() + (station or "").split())
+        except UsageError as error:
+            await _ephemeral(interaction, str(error).replace("/subscribe", "/dockwatch subscribe"))
+            return
+        await self._save(interaction, subscription)
+        await _ephemeral(interaction, f"Subscribed: {describe(subscription)}.")
+
+    @app_commands.command(name="unsubscribe", description="Stop alerts in this channel")
+    @app_commands.guild_only()
+    async def unsubscribe(self, interaction: discord.Interaction) -> None:
+        if not _may_change(interaction):
+            await _ephemeral(interaction, REFUSAL)
+            return
+        stopped = await self.subscriptions.unsubscribe(_key(interaction), now=self._clock())
+        await _ephemeral(interaction, "Unsubscribed." if stopped else "This channel was not subscribed.")
+
+    @app_commands.command(name="settings", description="Switch kinds and stations for this channel")
+    @app_commands.guild_only()
+    async def settings(self, interaction: discord.Interaction) -> None:
+        if not _may_change(interaction):
+            await _ephemeral(interaction, REFUSAL)
+            return
+        current = await self.subscriptions.current(_key(interaction))
+        if current is None:
+            await _ephemeral(interaction, "This channel is not subscribed yet: use /dockwatch subscribe.")
+            return
+        await _ephemeral(interaction, _settings_text(current), view=SettingsView(self, current))
+
+    @app_commands.command(name="docked", description="What is docked at each station now")
+    async def docked(self, interaction: discord.Interaction) -> None:
+        now = self._clock()
+        lines = []
+        for place, records in (await self.subscriptions.docked_now(now)).items():
+            lines.append(f"**{discord.utils.escape_markdown(place)}**")
+            lines += [
+                f"• {_plain(r.port.name)}: {_plain(r.vehicle_name)} ({docked_for(r, now)})"
+                for r in sorted(records, key=lambda r: r.port.name)
+            ]
+        await _ephemeral(
+            interaction, _clip("\n".join(lines)) or "Nothing is docked, as far as LL2 has told us."
+        )
+
+    @app_commands.command(
+        name="next", description="Planned dockings, departures and events in the next 7 days"
+    )
+    async def next(self, interaction: discord.Interaction) -> None:
+        items = await self.subscriptions.next_days(self._clock())
+        lines = [f"<t:{int(i.at.timestamp())}:f> · {i.what} · {_plain(i.text)}" for i in items]
+        await _ephemeral(interaction, _clip("\n".join(lines)) or "Nothing planned in the next 7 days.")
+
+    async def _save(self, interaction: discord.Interaction, subscription: SubscriptionFilter) -> None:
+        channel = interaction.channel
+        label = f"#{getattr(channel, 'name', None) or interaction.channel_id}"
+        await self.subscriptions.subscribe(
+            _key(interaction), notifier="discord", label=label, subscription=subscription
+        )
+
+
+class SettingsView(discord.ui.View):
+    """Ephemeral toggles; each press re-checks the member's permission."""
+
+    def __init__(self, commands: DockwatchCommands, current: SubscriptionFilter) -> None:
+        super().__init__(timeout=600)
+        self._commands = commands
+        for word, kind in KIND_WORDS.items():
+            on = current.kinds is None or kind in current.kinds
+            self.add_item(_Toggle(f"toggle:{word}", word, on, row=0))
+        for word, name in STATION_CHOICES.items():
+            self.add_item(
+                _Toggle(f"station:{word}", name, bool(current.stations and word in current.stations), row=1)
+            )
+        self.add_item(_Toggle("station:any", "any station", current.stations is None, row=1))
+
+    async def press(self, interaction: discord.Interaction, custom_id: str) -> None:
+        if not _may_change(interaction):
+            await _ephemeral(interaction, REFUSAL)
+            return
+        current = await self._commands.subscriptions.current(_key(interaction))
+        if current is None:
+            await _ephemeral(interaction, "This channel is no longer subscribed.")
+            return
+        action, _, word = custom_id.partition(":")
+        updated = toggled(current, KIND_WORDS[word]) if action == "toggle" else toggled_station(current, word)
+        await self._commands._save(interaction, updated)
+        await interaction.response.edit_message(
+            content=_settings_text(updated), view=SettingsView(self._commands, updated)
+        )
+
+
+class _Toggle(discord.ui.Button[SettingsView]):
+    def __init__(self, custom_id: str, label: str, on: bool, *, row: int) -> None:
+        style = discord.ButtonStyle.success if on else discord.ButtonStyle.secondary
+        super().__init__(label=label, custom_id=custom_id, style=style, row=row)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        assert self.view is not None and self.custom_id is not None
+        await self.view.press(interaction, self.custom_id)
+
+
+def build_tree(
+    client: discord.Client, subscriptions: Subscriptions, clock: Callable[[], datetime]
+) -> app_commands.CommandTree[Any]:
+    tree: app_commands.CommandTree[Any] = app_commands.CommandTree(client)
+    tree.add_command(DockwatchCommands(subscriptions, clock))
+    return tree
+
+
+def _may_change(interaction: discord.Interaction) -> bool:
+    return bool(interaction.permissions.manage_channels)
+
+
+def _key(interaction: discord.Interaction) -> str:
+    assert interaction.channel_id is not None
+    return channel_key(interaction.channel_id)
+
+
+async def _ephemeral(
+    interaction: discord.Interaction, text: str, *, view: discord.ui.View | None = None
+) -> None:
+    kwargs: dict[str, Any] = {"ephemeral": True, "allowed_mentions": discord.AllowedMentions.none()}
+    if view is not None:
+        kwargs["view"] = view
+    await interaction.response.send_message(text, **kwargs)
+
+
+def _settings_text(subscription: SubscriptionFilter) -> str:
+    return f"Alerts here: **{describe(subscription)}**. Press a button to switch it."
+
+
+def _plain(value: str) -> str:
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(value))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_REPLY else text[: MAX_REPLY - 1] + "…"
