@@ -132,7 +132,10 @@ async def _start_discord_commands(config: Config, app: Runtime) -> _DiscordGatew
         try:
             assert config.discord is not None and config.discord.token is not None
             await client.login(config.discord.token.get_secret_value())
-            await tree.sync()
+            try:
+                await tree.sync()
+            except discord.DiscordException as error:  # commands registered earlier still work
+                log.warning("discord slash commands not synced error=%s", error)
             await client.connect(reconnect=True)
         except discord.LoginFailure:
             log.error("discord bot not started: the token was rejected (discord.token)")
