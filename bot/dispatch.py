@@ -1,8 +1,8 @@
 """Delivery: work through due outbox rows, one task per target so one bad target never holds up others.
 
-A failed attempt is retried with exponential backoff (10 s, 20 s, 40 s, ... capped at 1 h, or the
-platform's own ``retry_after`` when longer) until it lands or, 24 h after the notification was
-recorded, is dead-lettered where ``dockwatch status`` shows it.
+A failed attempt is retried with exponential backoff (10 s, 20 s, 40 s, ... capped at 1 h; a
+platform's own ``retry_after``, when it gives one, replaces it) until it lands or, 24 h after the
+notification was recorded, is dead-lettered where ``dockwatch status`` shows it.
 """
 
 from __future__ import annotations
@@ -148,9 +148,12 @@ class Dispatcher:
         """The failed delivery and the rest of this target's batch wait for the same retry time."""
         now = self._clock()
         failed = deliveries[0]
-        delay = backoff(failed.attempt)
+        # A platform's own retry_after is what it asked for; our backoff is for when it says nothing.
+        # At least a second, so a receiver answering "Retry-After: 0" cannot make us spin.
         if retry_after is not None:
-            delay = max(delay, timedelta(seconds=retry_after))
+            delay = timedelta(seconds=max(1.0, retry_after))
+        else:
+            delay = backoff(failed.attempt)
         for index, delivery in enumerate(deliveries):
             deadline = delivery.notification_created_at + DEAD_AFTER
             if index == 0 and now >= deadline:

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 POLL_JOB = "poll"
 IDLE_RECHECK = timedelta(seconds=30)
+MAX_IN_FLIGHT = 256
+"""Claimed-but-unsent deliveries at most: a chat fan-out paced at 30/s then waits seconds, never
+long enough for a claim's five-minute lease to run out while it waits for its turn."""
 
 
 @dataclass
@@ -105,7 +108,10 @@ class LiveDispatcher:
     async def _claim_and_start(self) -> timedelta:
         """Start a send task per target with due deliveries; return how long to sleep after."""
         store, now = self._app.store, self._app.clock()
-        due = await store.claim_due(now, lease_until=now + LEASE, exclude_targets=self._busy)
+        room = MAX_IN_FLIGHT - len(self._claimed)
+        if room <= 0:
+            return IDLE_RECHECK  # a finishing send wakes us
+        due = await store.claim_due(now, lease_until=now + LEASE, exclude_targets=self._busy, limit=room)
         by_target: dict[str, list[DueDelivery]] = defaultdict(list)
         for delivery in due:
             by_target[delivery.target_key].append(delivery)
@@ -121,14 +127,19 @@ class LiveDispatcher:
         return min(IDLE_RECHECK, max(timedelta(0), next_due - self._app.clock()))
 
     async def _send(self, target_key: str, deliveries: list[DueDelivery]) -> None:
+        finished = True
         try:
             await self._app.dispatcher.deliver_claimed(target_key, deliveries)
-            self._claimed.difference_update(d.id for d in deliveries)
+        except asyncio.CancelledError:
+            finished = False  # stopped mid-send: stop() requeues what is still claimed
+            raise
         except DockwatchError as error:
             log.warning("delivery error target=%s error=%s", target_key, error)
         except Exception:  # the per-target boundary
             log.exception("delivery task crashed target=%s", target_key)
         finally:
+            if finished:
+                self._claimed.difference_update(d.id for d in deliveries)
             self._busy.discard(target_key)
             self.wake()
 

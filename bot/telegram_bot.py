@@ -191,8 +191,8 @@ class TelegramBot:
     async def _reply(self, update: Update, text: str, *, markup: InlineKeyboardMarkup | None = None) -> None:
         message = update.effective_message
         if message is not None:
-            await self._pacing.wait(message.chat_id)
-            await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False)
+            async with self._pacing.slot(message.chat_id):
+                await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False)
 
     async def _error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("telegram update failed error=%s", context.error)

@@ -1,51 +1,72 @@
 """Proactive pacing: wait before a request rather than collect a 429 after it.
 
-A sliding-window log per limit: at most ``count`` requests in any ``period``, with a small safety
-margin because the platform clocks our requests on arrival, not on departure.
+A sliding-window log per limit: at most ``count`` requests in any ``period``. The platform counts a
+request when it *arrives*; we can only stamp it when it leaves, and an event-loop stall (a garbage
+collection, a burst of database work) between the two can squeeze more arrivals into a window than
+the stamps say. So a slot is stamped twice: when it is taken, and again when the request has
+finished, which is always after it arrived. With that, no stall can make us exceed the limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
 
 
 class SlidingWindow:
-    """At most ``count`` acquisitions in any ``period`` seconds (plus ``margin``)."""
+    """At most ``count`` requests in any ``period`` seconds (plus a small ``margin``)."""
 
     def __init__(
         self,
         count: int,
         period: float,
         *,
-        margin: float = 0.05,
+        margin: float = 0.01,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.count = count
         self.period = period + margin
         self._clock = clock
-        self._times: deque[float] = deque()
+        self._stamps: list[list[float]] = []  # one mutable box per request, restamped when done
         self._lock = asyncio.Lock()
 
     def delay(self) -> float:
-        """Seconds until one more acquisition fits (0 if it fits now)."""
+        """Seconds until one more request fits (0 if it fits now)."""
         now = self._clock()
-        while self._times and self._times[0] <= now - self.period:
-            self._times.popleft()
-        if len(self._times) < self.count:
+        self._stamps = [box for box in self._stamps if box[0] > now - self.period]
+        if len(self._stamps) < self.count:
             return 0.0
-        return self._times[0] + self.period - now
+        return min(box[0] for box in self._stamps) + self.period - now
 
-    def record(self) -> None:
-        self._times.append(self._clock())
+    def idle(self) -> bool:
+        """No request in the current window: the window can be forgotten."""
+        self.delay()
+        return not self._stamps and not self._lock.locked()
 
-    async def acquire(self) -> None:
+    def record(self) -> list[float]:
+        box = [self._clock()]
+        self._stamps.append(box)
+        return box
+
+    def finish(self, box: list[float]) -> None:
+        """The request is done: it counts from now, the latest it can have arrived."""
+        box[0] = max(box[0], self._clock())
+
+    async def acquire(self) -> list[float]:
         async with self._lock:
             while (wait := self.delay()) > 0:  # noqa: ASYNC110 - waiting for time, not an event
                 await asyncio.sleep(wait)
-            self.record()
+            return self.record()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        box = await self.acquire()
+        try:
+            yield
+        finally:
+            self.finish(box)
 
 
 class KeyedWindows:
@@ -65,5 +86,5 @@ class KeyedWindows:
         return window
 
     def _forget_idle(self) -> None:
-        for key in [k for k, w in self._windows.items() if w.delay() == 0 and not w._lock.locked()]:
+        for key in [k for k, w in self._windows.items() if w.idle()]:
             del self._windows[key]

@@ -8,7 +8,8 @@ proactively; a 429 that still comes back postpones only that chat, by the ``retr
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from html import escape
 from types import TracebackType
@@ -99,19 +100,23 @@ def _text(value: str) -> str:
 
 
 class TelegramPacing:
-    """The three Bot API limits as sliding windows; ``wait`` returns when a send to ``chat`` fits."""
+    """The three Bot API limits as sliding windows; ``slot(chat)`` holds a place in all that apply."""
 
     def __init__(self, *, per_second: int = 30, per_chat_second: int = 1, per_group_minute: int = 20) -> None:
         self.overall = SlidingWindow(per_second, 1.0)
         self.chats = KeyedWindows(lambda: SlidingWindow(per_chat_second, 1.0))
-        self.groups = KeyedWindows(lambda: SlidingWindow(per_group_minute, 60.0, margin=0.5))
+        self.groups = KeyedWindows(lambda: SlidingWindow(per_group_minute, 60.0))
 
-    async def wait(self, chat: int | str) -> None:
-        # The slowest window first, so a slot in the overall window is never held while waiting.
-        if _is_group(chat):
-            await self.groups[chat].acquire()
-        await self.chats[chat].acquire()
-        await self.overall.acquire()
+    @asynccontextmanager
+    async def slot(self, chat: int | str) -> AsyncIterator[None]:
+        # The slowest window first, so a place in the overall window is never held while waiting.
+        windows = ([self.groups[chat]] if _is_group(chat) else []) + [self.chats[chat], self.overall]
+        boxes = [await window.acquire() for window in windows]
+        try:
+            yield
+        finally:
+            for window, box in zip(windows, boxes, strict=True):
+                window.finish(box)
 
 
 def _is_group(chat: int | str) -> bool:
@@ -167,16 +172,16 @@ class TelegramNotifier:
             raise _delivery_error(chat, error) from None
 
     async def _send(self, chat: int | str, message: Message) -> None:
-        await self.pacing.wait(chat)
         preview = preview_url(message)
-        await self.bot.send_message(
-            chat,
-            render_html(message),
-            parse_mode=ParseMode.HTML,
-            link_preview_options=LinkPreviewOptions(url=preview, prefer_large_media=True)
-            if preview
-            else LinkPreviewOptions(is_disabled=True),
-        )
+        async with self.pacing.slot(chat):
+            await self.bot.send_message(
+                chat,
+                render_html(message),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(url=preview, prefer_large_media=True)
+                if preview
+                else LinkPreviewOptions(is_disabled=True),
+            )
 
 
 def _delivery_error(chat: int | str, error: TelegramError) -> Exception:

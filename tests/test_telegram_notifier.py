@@ -123,6 +123,17 @@ async def test_pacing_keeps_one_message_per_second_in_a_chat(
     assert len(fake_telegram.sent(111)) == 3
 
 
+def test_a_request_counts_from_when_it_finished_not_when_it_left() -> None:
+    now = [0.0]
+    window = SlidingWindow(1, 1.0, margin=0.0, clock=lambda: now[0])
+    box = window.record()
+    now[0] = 0.3  # the request took 0.3 s: it may have arrived at Telegram only now
+    window.finish(box)
+    now[0] = 1.0
+
+    assert window.delay() == pytest.approx(0.3)
+
+
 def test_a_sliding_window_waits_for_the_oldest_request_to_leave() -> None:
     now = [0.0]
     window = SlidingWindow(2, 1.0, margin=0.0, clock=lambda: now[0])
