@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from bot.model import ChangeKind, Message, Ref, VehicleRef
 
 ISS = {"id": 4, "name": "International Space Station", "image": {"image_url": "https://img.test/iss.jpg"}}
 
@@ -66,3 +68,26 @@ def ll2_event(
         "image": {"image_url": "https://img.test/event.jpg"},
         "vid_urls": [{"priority": 10, "url": video_url, "live": live, "title": name}],
     }
+
+
+def message_with(
+    kind: ChangeKind, *, vehicle: str, station: str, port: str, event: str, webcast_url: str | None
+) -> Message:
+    """A message of ``kind`` with every text field set from arbitrary (LL2) strings."""
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    return Message(
+        kind=kind,
+        key="k:1",
+        occurred_at=now,
+        station=Ref(id=1, name=station),
+        port=Ref(id=2, name=port),
+        previous_port=Ref(id=3, name=port) if kind is ChangeKind.RELOCATED else None,
+        vehicle=VehicleRef(id=3, name=vehicle, kind="spacecraft_flight"),
+        location=station,
+        docking=now - timedelta(days=3),
+        departure=now,
+        docked_seconds=3 * 86400,
+        event_name=event,
+        event_date=now,
+        webcast_url=webcast_url,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -21,6 +21,7 @@ from notifiers.discord import (
     channel_key,
     webhook_key,
 )
+from tests.builders import message_with
 from tests.fakes.discord import FakeDiscord, _embed_violations
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -167,21 +168,8 @@ ll2_strings = st.lists(
 def test_every_embed_fits_discords_limits_and_never_pings(
     kind: ChangeKind, vehicle: str, station: str, port: str, event: str
 ) -> None:
-    message = Message(
-        kind=kind,
-        key="k:1",
-        occurred_at=NOW,
-        station=Ref(id=1, name=station),
-        port=Ref(id=2, name=port),
-        previous_port=Ref(id=3, name=port) if kind is ChangeKind.RELOCATED else None,
-        vehicle=VehicleRef(id=3, name=vehicle, kind="spacecraft_flight"),
-        location=station,
-        docking=NOW - timedelta(days=3),
-        departure=NOW,
-        docked_seconds=3 * 86400,
-        event_name=event,
-        event_date=NOW,
-        webcast_url="https://youtu.be/x",
+    message = message_with(
+        kind, vehicle=vehicle, station=station, port=port, event=event, webcast_url="https://youtu.be/x"
     )
 
     embed = build_embed(message)

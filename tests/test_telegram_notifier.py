@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html.parser
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +14,7 @@ from bot.errors import PermanentFailure, RetryLater, TargetGone
 from bot.model import ChangeKind, Message, Ref, VehicleRef
 from notifiers.pacing import SlidingWindow
 from notifiers.telegram import TelegramConfig, TelegramNotifier, TelegramPacing, chat_key, render_html
+from tests.builders import message_with
 from tests.fakes.telegram import FakeTelegram
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -204,22 +205,7 @@ ll2_strings = st.text(
 def test_every_message_is_valid_telegram_html_within_the_limit(
     kind: ChangeKind, vehicle: str, station: str, port: str, event: str, url: str | None
 ) -> None:
-    message = Message(
-        kind=kind,
-        key="k:1",
-        occurred_at=NOW,
-        station=Ref(id=1, name=station),
-        port=Ref(id=2, name=port),
-        previous_port=Ref(id=3, name=port) if kind is ChangeKind.RELOCATED else None,
-        vehicle=VehicleRef(id=3, name=vehicle, kind="spacecraft_flight"),
-        location=station,
-        docking=NOW - timedelta(days=3),
-        departure=NOW,
-        docked_seconds=3 * 86400,
-        event_name=event,
-        event_date=NOW,
-        webcast_url=url,
-    )
+    message = message_with(kind, vehicle=vehicle, station=station, port=port, event=event, webcast_url=url)
     checker = _TelegramHTML()
 
     checker.feed(render_html(message))
