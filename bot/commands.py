@@ -124,6 +124,9 @@ async def _start_discord_commands(config: Config, app: Runtime) -> _DiscordGatew
 
     from bot.discord_bot import build_tree
     from bot.subscriptions import Subscriptions
+    from notifiers.discord import use_api_base
+
+    use_api_base(config.discord.api_base_url)
 
     client = discord.Client(intents=discord.Intents.none())
     tree = build_tree(client, Subscriptions(app.store), app.clock)

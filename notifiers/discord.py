@@ -17,6 +17,8 @@ from typing import Self
 
 import aiohttp
 import discord
+import yarl
+from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
@@ -60,6 +62,21 @@ class DiscordConfig(BaseModel):
             if not url.startswith(("https://", "http://")) or not _WEBHOOK_URL.search(url):
                 raise ValueError("each must look like https://discord.com/api/webhooks/ID/TOKEN")
         return value
+
+
+def use_api_base(api_base_url: str) -> None:
+    """Point discord.py at ``api_base_url`` (and its gateway at ``/gateway`` on the same host).
+
+    discord.py has no per-client API URL; its ``Route`` and ``DiscordWebSocket`` classes carry one
+    for the whole process, and a dockwatch process runs one ``[discord]`` table.
+    """
+    base = api_base_url.rstrip("/")
+    if base == DEFAULT_API:
+        return
+    Route.BASE = base
+    url = yarl.URL(base)
+    scheme = "wss" if url.scheme == "https" else "ws"
+    DiscordWebSocket.DEFAULT_GATEWAY = url.with_scheme(scheme).with_path("/gateway")
 
 
 def webhook_key(url: str) -> str:
@@ -138,10 +155,7 @@ class DiscordNotifier:
         self._session = session
         self._webhooks = {webhook_key(url): url for url in config.webhook_urls}
         self._client: discord.Client | None = None
-        if config.api_base_url.rstrip("/") != Route.BASE:
-            # discord.py has no per-client API URL; its Route class carries one for the process,
-            # and a process runs one [discord] table.
-            Route.BASE = config.api_base_url.rstrip("/")
+        use_api_base(config.api_base_url)
 
     @classmethod
     def from_settings(cls, settings: DiscordConfig, session: aiohttp.ClientSession) -> DiscordNotifier:

@@ -20,6 +20,7 @@ from bot.config import Config, config_from_mapping
 from bot.runtime import Runtime, open_runtime
 from storage import Store
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord_gateway import FakeGateway
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -116,6 +117,18 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     async with serving(fake.app()) as server:
         fake.base_url = str(server.make_url("/api/v10"))
         yield fake
+
+
+@pytest.fixture
+async def fake_discord_gateway() -> AsyncIterator[FakeGateway]:
+    """The fake Discord REST server with a gateway beside it, for slash commands end to end."""
+    rest = FakeDiscord()
+    gateway = FakeGateway(rest)
+    app = rest.app()
+    gateway.install(app)
+    async with serving(app) as server:
+        rest.base_url = str(server.make_url("/api/v10"))
+        yield gateway
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.builders import ll2_docking
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord_gateway import FakeGateway
 from tests.fakes.ll2 import FakeLL2
 from tests.service_harness import StartRun, eventually
 
@@ -39,3 +40,33 @@ async def test_a_docking_reaches_the_webhook_and_the_bot_channel_once(
     assert code == 0
     assert "Traceback" not in err
     assert "discord slash commands unavailable" in err  # the fake speaks REST, not the gateway
+
+
+async def test_a_channel_subscribed_by_slash_command_gets_the_docking(
+    start_run: StartRun, fake_ll2: FakeLL2, fake_discord_gateway: FakeGateway
+) -> None:
+    gateway, rest = fake_discord_gateway, fake_discord_gateway.rest
+    table = f'[discord]\ntoken = "{rest.token}"\napi_base_url = "{rest.base_url}"\n'
+    running = await start_run(fake_ll2, [], tables=table)
+    await eventually(lambda: gateway.identified.is_set() and bool(gateway.synced_commands))
+
+    await gateway.slash("subscribe", channel_id=CHANNEL_ID, manage_channels=False)
+    await eventually(lambda: len(gateway.responses) == 1)
+    await gateway.slash(
+        "subscribe", channel_id=CHANNEL_ID, manage_channels=True, kinds="docked", station="iss"
+    )
+    await eventually(lambda: len(gateway.responses) == 2)
+    await eventually(lambda: len(fake_ll2.counted_requests) >= 2)
+    fake_ll2.dockings = [ll2_docking(630, docking=datetime.now(UTC) - timedelta(seconds=30))]
+    await eventually(lambda: len(rest.messages(CHANNEL_ID)) == 1)
+    await gateway.slash("docked", channel_id=CHANNEL_ID, manage_channels=False)
+    await eventually(lambda: len(gateway.responses) == 3)
+    code, err = await running.stop()
+
+    refusal, confirmation, docked = (r["data"] for r in gateway.responses)
+    assert "**International Space Station**" in docked["content"] and "Cargo Dragon C209" in docked["content"]
+    assert refusal["content"] == "Only members with Manage Channels can change this channel's alerts."
+    assert refusal["flags"] == 64  # ephemeral
+    assert confirmation["content"] == "Subscribed: docked at iss."
+    assert [c["name"] for c in gateway.synced_commands] == ["dockwatch"]
+    assert code == 0 and "Traceback" not in err
