@@ -56,6 +56,7 @@ async def notifier(fake_discord: FakeDiscord, http: aiohttp.ClientSession) -> As
         channel_ids=[CHANNEL_ID],
         api_base_url=fake_discord.base_url,
         username="dockwatch test",
+        avatar_url="https://img.test/avatar.png",
     )
     try:
         async with DiscordNotifier(config, http) as opened:
@@ -71,7 +72,10 @@ async def test_a_webhook_delivery_waits_for_discord_and_carries_the_embed(
 
     (post,) = [p for p in fake_discord.posts if "/webhooks/" in p.path]
     assert post.query.get("wait") in ("1", "true")  # discord.py sends wait=1
-    assert post.body["username"] == "dockwatch test"
+    assert (post.body["username"], post.body["avatar_url"]) == (
+        "dockwatch test",
+        "https://img.test/avatar.png",
+    )
     (embed,) = post.body["embeds"]
     assert embed["title"] == "Cargo Dragon C209 docked at International Space Station"
     assert {f["name"]: f["value"] for f in embed["fields"]}["Docked"] == "<t:1767268800:f> (<t:1767268800:R>)"
@@ -178,3 +182,14 @@ def test_every_embed_fits_discords_limits_and_never_pings(
     assert len(embed) <= 6000
     for text in [embed.title or "", *(f.value or "" for f in embed.fields)]:
         assert "@everyone" not in text and "@here" not in text
+
+
+async def test_a_global_rate_limit_is_waited_out_too(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    fake_discord.global_limit_once = 0.5
+
+    await notifier.send(channel_key(CHANNEL_ID), docked(), delivery_id=1)
+
+    assert fake_discord.rate_limited == 1
+    assert len(fake_discord.messages(CHANNEL_ID)) == 1

@@ -32,6 +32,7 @@ class FakeDiscord:
     bucket_size: int = 5  # messages per bucket window before a 429
     bucket_window: float = 2.0
     hide_remaining: bool = False  # omit X-RateLimit-* on successes, so only a 429 reveals the limit
+    global_limit_once: float = 0.0  # answer the next message with a global 429 of this many seconds
     unknown: set[int] = field(default_factory=set)  # webhook or channel ids answering 404
     invalid_token: set[int] = field(default_factory=set)  # webhook ids answering 401/50027
     missing_access: set[int] = field(default_factory=set)  # channel ids answering 403/50001
@@ -94,6 +95,19 @@ class FakeDiscord:
         return response
 
     def _accept(self, bucket: str, body: dict[str, Any], target: int, *, webhook: bool) -> web.Response:
+        if self.global_limit_once:
+            retry, self.global_limit_once = self.global_limit_once, 0.0
+            self.rate_limited += 1
+            return _json(
+                {"message": "You are being rate limited.", "retry_after": retry, "global": True},
+                status=429,
+                headers={
+                    "X-RateLimit-Global": "true",
+                    "X-RateLimit-Scope": "global",
+                    "Retry-After": str(retry),
+                    "Via": "1.1 google",
+                },
+            )
         now = time.monotonic()
         window = self._bucket[bucket]
         while window and window[0] <= now - self.bucket_window:
