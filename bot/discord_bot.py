@@ -8,6 +8,7 @@ are for everyone); anyone else gets an ephemeral refusal.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,8 @@ from bot.subscriptions import (
     toggled_station,
 )
 from notifiers.discord import channel_key
+
+log = logging.getLogger(__name__)
 
 REFUSAL = "Only members with Manage Channels can change this channel's alerts."
 MAX_REPLY = 1900  # Discord allows 2000 characters of content
@@ -152,11 +155,24 @@ class _Toggle(discord.ui.Button[SettingsView]):
         await self.view.press(interaction, self.custom_id)
 
 
+async def _on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    """A failing command answers the user in one line instead of leaving them waiting."""
+    log.warning(
+        "discord command failed command=%s error=%s", interaction.command and interaction.command.name, error
+    )
+    text = "Something went wrong on dockwatch's side; please try again in a minute."
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
+
+
 def build_tree(
     client: discord.Client, subscriptions: Subscriptions, clock: Callable[[], datetime]
 ) -> app_commands.CommandTree[Any]:
     tree: app_commands.CommandTree[Any] = app_commands.CommandTree(client)
     tree.add_command(DockwatchCommands(subscriptions, clock))
+    tree.on_error = _on_error  # type: ignore[method-assign]
     return tree
 
 

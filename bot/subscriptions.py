@@ -7,6 +7,7 @@ arguments here and render the replies; the meaning lives in this file, once.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,8 @@ def parse_subscription(args: Sequence[str]) -> SubscriptionFilter:
             continue
         if word in KIND_WORDS:
             kinds.add(KIND_WORDS[word])
+        elif close := difflib.get_close_matches(word, KIND_WORDS, n=1, cutoff=0.75):
+            raise UsageError(f"{arg[:40]!r}: did you mean {close[0]!r}? {SUBSCRIBE_USAGE}")
         elif _STATION_WORD.match(word):
             stations.add(word)
         else:

@@ -176,16 +176,21 @@ class TelegramBot:
                 f"• {escape(r.port.name)}: {escape(r.vehicle_name)} ({docked_for(r, now)})"
                 for r in sorted(records, key=lambda r: r.port.name)
             ]
-        await self._reply(update, "\n".join(lines[:120]) or "Nothing is docked, as far as LL2 has told us.")
+        await self._reply(update, _fit("\n".join(lines)) or "Nothing is docked, as far as LL2 has told us.")
 
     async def _next(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         items = await self._subscriptions.next_days(self._clock())
         lines = [
             f"{item.at:%a %d %b %H:%M} UTC · {escape(item.what)} · {escape(item.text)}" for item in items[:40]
         ]
-        await self._reply(update, "\n".join(lines) or "Nothing planned in the next 7 days.")
+        await self._reply(update, _fit("\n".join(lines)) or "Nothing planned in the next 7 days.")
 
-    async def _unknown(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        command = (message.text or "").split()[0] if message is not None and message.text else ""
+        addressee = command.partition("@")[2]
+        if addressee and addressee.lower() != (context.bot.username or "").lower():
+            return  # a command for another bot in the same group
         await self._reply(update, "Unknown command; try /help.")
 
     async def _reply(self, update: Update, text: str, *, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -204,8 +209,10 @@ async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
     chat = update.effective_chat
     if chat is None:
         return False
-    if chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
+    if chat.type == ChatType.PRIVATE:
         return True
+    if chat.type == ChatType.CHANNEL and update.callback_query is None:
+        return True  # only a channel's admins can post in it; a button press is checked below
     message = update.effective_message
     if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
         return True
@@ -217,6 +224,13 @@ async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
     except TelegramError:
         return False
     return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+
+def _fit(text: str, limit: int = 4000) -> str:
+    """Cut a long reply at a line break so it stays under Telegram's 4096 characters."""
+    if len(text) <= limit:
+        return text
+    return text[: text.rfind("\n", 0, limit - 2)] + "\n…"
 
 
 def _label(chat: Chat) -> str:

@@ -201,8 +201,10 @@ class DiscordNotifier:
                     allowed_mentions=none,
                 )
             else:
-                if self._client is None or self._client.http.token is None:
-                    raise RetryLater(f"{target_key}: the Discord bot is not logged in")
+                if self._client is None or self._config.token is None:
+                    raise RetryLater(f"{target_key}: no Discord bot token configured")
+                if self._client.http.token is None:  # the login at start failed (an outage): retry it
+                    await self._client.login(self._config.token.get_secret_value())
                 channel = self._client.get_partial_messageable(int(target_key.rsplit(":", 1)[1]))
                 await channel.send(embed=embed, nonce=f"dw{delivery_id}", allowed_mentions=none)
         except discord.RateLimited as error:

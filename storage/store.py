@@ -260,11 +260,12 @@ class Store:
         """A chat changed id (a group became a supergroup): carry its subscription and queue over."""
         async with self._transaction() as session:
             row = await session.get(TargetRow, old_key)
-            if row is not None and await session.get(TargetRow, new_key) is None:
-                moved = TargetRow.model_validate({**row.model_dump(), "key": new_key})
+            if row is not None:
+                if await session.get(TargetRow, new_key) is None:
+                    session.add(TargetRow.model_validate({**row.model_dump(), "key": new_key}))
+                # The old id no longer exists; keeping it would send every message there and,
+                # migrated once more, to the new chat a second time.
                 await session.delete(row)
-                await session.flush()
-                session.add(moved)
             await session.exec(
                 update(DeliveryRow)
                 .where(col(DeliveryRow.target_key) == old_key)

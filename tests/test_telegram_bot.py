@@ -246,3 +246,34 @@ async def test_a_group_member_cannot_press_the_settings_buttons(
     (answer,) = [c.params for c in fake_telegram.calls if c.method == "answerCallbackQuery"]
     assert answer["text"] == REFUSAL
     assert await store.subscription(f"telegram:{GROUP}") == SubscriptionFilter()
+
+
+def test_a_mistyped_kind_is_not_taken_for_a_station() -> None:
+    with pytest.raises(UsageError, match="did you mean 'docked'"):
+        parse_subscription(["dockd"])
+
+
+async def test_a_channel_reader_cannot_press_the_settings_buttons(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram, store: Store
+) -> None:
+    fake_telegram.admins[CHANNEL] = {ADMIN}
+    fake_telegram.command("/subscribe", chat_id=CHANNEL, chat_type="channel")
+    await reply(fake_telegram, CHANNEL)
+
+    fake_telegram.button("toggle:docked", chat_id=CHANNEL, user_id=MEMBER, chat_type="channel")
+    await eventually(lambda: any(c.method == "answerCallbackQuery" for c in fake_telegram.calls), within=10)
+
+    (answer,) = [c.params for c in fake_telegram.calls if c.method == "answerCallbackQuery"]
+    assert answer["text"] == REFUSAL
+    assert await store.subscription(f"telegram:{CHANNEL}") == SubscriptionFilter()
+
+
+async def test_a_command_for_another_bot_is_ignored(
+    chat_bot: TelegramBot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.command("/launch@someotherbot", chat_id=GROUP, chat_type="supergroup")
+    fake_telegram.command("/help@dockwatch_test_bot", chat_id=GROUP, chat_type="supergroup")
+
+    answer = await reply(fake_telegram, GROUP)
+    assert "/subscribe" in answer  # the only reply is to the command addressed to us
+    assert len(fake_telegram.replies_to(GROUP)) == 1
