@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(seconds=10)
 MAX_BACKOFF = timedelta(hours=1)
 DEAD_AFTER = timedelta(hours=24)
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(minutes=2)
+"""How long a claimed delivery is ours; short, so a crashed send is retried while Discord still
+remembers its nonce ("a few minutes") and posts nothing twice."""
 
 
 def backoff(attempts: int) -> timedelta:

@@ -33,7 +33,7 @@ POLL_JOB = "poll"
 IDLE_RECHECK = timedelta(seconds=30)
 MAX_IN_FLIGHT = 256
 """Claimed-but-unsent deliveries at most: a chat fan-out paced at 30/s then waits seconds, never
-long enough for a claim's five-minute lease to run out while it waits for its turn."""
+long enough for a claim's two-minute lease to run out while it waits for its turn."""
 
 
 @dataclass
