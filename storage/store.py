@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -189,6 +189,7 @@ class Store:
                     changes_announced=announced,
                 )
             )
+            await _prune(session, now)
             kinds = tuple(c.kind.value for c in fresh if c.announce)
             return RecordedCycle(len(fresh), announced, deliveries, kinds)
 
@@ -547,6 +548,16 @@ class Store:
                 select(NotificationRow).order_by(col(NotificationRow.id).desc()).limit(limit)
             )
             return list(rows.all())
+
+
+API_CALLS_KEPT = timedelta(hours=2)  # the budget looks back one hour
+POLLS_KEPT = timedelta(days=90)
+
+
+async def _prune(session: AsyncSession, now: datetime) -> None:
+    """Keep the bookkeeping tables bounded; notifications and deliveries are history and stay."""
+    await session.exec(delete(ApiCallRow).where(col(ApiCallRow.at) < now - API_CALLS_KEPT))
+    await session.exec(delete(PollRow).where(col(PollRow.started_at) < now - POLLS_KEPT))
 
 
 def _new_delivery(notification_id: int, target_key: str, now: datetime) -> DeliveryRow:

@@ -127,3 +127,21 @@ async def test_releasing_claims_at_stop_leaves_another_process_s_claims_alone(st
     statuses = {d.target_key: d.status for d, _key in await store.deliveries()}
     assert statuses == {"webhook:a": "queued", "webhook:b": "sending"}
     assert len(theirs) == 1
+
+
+async def test_old_budget_and_poll_bookkeeping_is_pruned_but_recent_rows_stay(
+    store: Store, db_url: str
+) -> None:
+    await store.record_api_call(NOW - timedelta(hours=3), "/docking_events/")
+    await store.record_api_call(NOW - timedelta(minutes=30), "/docking_events/")
+    await store.record_poll_failure(
+        started_at=NOW - timedelta(days=100),
+        now=NOW - timedelta(days=100),
+        result="upstream_error",
+        detail="x",
+    )
+
+    await store.record_cycle(snapshot_of(), [], started_at=NOW, now=NOW)
+
+    assert await store.api_calls_since(NOW - timedelta(days=1)) == [NOW - timedelta(minutes=30)]
+    assert query(db_url, "SELECT result FROM poll_log") == [("ok",)]
