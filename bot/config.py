@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -31,6 +30,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.durations import parse_duration
 from bot.errors import ConfigError
+from notifiers.base import http_url
 from notifiers.discord import DiscordConfig
 from notifiers.telegram import TelegramConfig
 from notifiers.webhook import WebhookConfig
@@ -63,10 +63,7 @@ class ApiConfig(_Section):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return http_url(value).rstrip("/")
 
 
 class StorageConfig(_Section):

@@ -78,10 +78,10 @@ class Dispatcher:
         notifier = self._notifiers.get(target_key.partition(":")[0])
         return notifier if notifier is not None and notifier.handles(target_key) else None
 
-    async def deliver_due(self, target_key: str | None = None) -> DeliveryReport:
-        """Deliver everything due now (for one target, or all of them side by side)."""
+    async def deliver_due(self) -> DeliveryReport:
+        """Deliver everything due now, the targets side by side."""
         now = self._clock()
-        due = await self._store.claim_due(now, lease_until=now + LEASE, target_key=target_key)
+        due = await self._store.claim_due(now, lease_until=now + LEASE)
         by_target: dict[str, list[DueDelivery]] = defaultdict(list)
         for delivery in due:
             by_target[delivery.target_key].append(delivery)

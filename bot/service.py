@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import Config
 from bot.dispatch import LEASE
 from bot.errors import BudgetExhausted, DockwatchError
+from bot.ll2.budget import remaining_calls
 from bot.metrics import Metrics
 from bot.pipeline import CycleOutcome, run_cycle
 from bot.planner import BudgetView, PlanState, moments_from, plan_next_poll
@@ -256,7 +257,7 @@ class Service:
         known = await store.load_known_state()
         exact, windows = moments_from(known.dockings.values(), await store.events(), known.recorded_keys, now)
         calls, hold = await self._app.budget.view(now)
-        self.metrics.budget_remaining.set(max(0, self._config.api.requests_per_hour - len(calls)))
+        self.metrics.budget_remaining.set(remaining_calls(self._app.budget.per_hour, calls, hold, now))
         state = PlanState(
             interval=self._config.poll.interval,
             min_interval=self._config.poll.min_interval,

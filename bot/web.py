@@ -44,7 +44,7 @@ async def healthz(request: web.Request) -> web.Response:
     healthy = is_healthy(health.last_success_at, now, config.poll.interval)
     try:
         counts = await app.store.delivery_counts()
-        budget_left: int | None = await budget_remaining(app, now)
+        budget_left: int | None = await app.budget.remaining(now)
     except DockwatchError as error:  # the answer is about polling; a busy database must not hide it
         counts, budget_left, healthy = {}, None, False
         health_error: str | None = str(error)
@@ -67,17 +67,9 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if healthy else 503)
 
 
-async def budget_remaining(app: Runtime, now: datetime) -> int:
-    """Calls left in the rolling hour; none while LL2 has asked us to hold."""
-    calls, hold = await app.budget.view(now)
-    if hold is not None and hold > now:
-        return 0
-    return max(0, app.budget.per_hour - len(calls))
-
-
 async def metrics(request: web.Request) -> web.Response:
     service, app = request.app[_SERVICE], request.app[_RUNTIME]
-    service.metrics.budget_remaining.set(await budget_remaining(app, app.clock()))
+    service.metrics.budget_remaining.set(await app.budget.remaining(app.clock()))
     return web.Response(body=service.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -108,7 +100,7 @@ async def gather_status(service: Service, app: Runtime, config: Config) -> Statu
         last_poll_at=service.health.last_poll_at,
         last_result=service.health.last_result,
         next_poll_at=service.health.next_poll_at,
-        budget_left=await budget_remaining(app, now),
+        budget_left=await app.budget.remaining(now),
         budget_per_hour=config.api.requests_per_hour,
         docked=await store.docked_at(now),
         upcoming=coming,

@@ -5,8 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from bot.model import Message
+
+
+def http_url(value: str, *, shown: str | None = None) -> str:
+    """Validate an http(s) URL in config; ``shown`` is what the error may print (URLs carry tokens)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http(s) URL, got {shown if shown is not None else value!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

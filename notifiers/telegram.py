@@ -23,7 +23,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from bot.errors import PermanentFailure, RetryLater, TargetGone
 from bot.model import ChangeKind, Message
-from notifiers.base import Target
+from notifiers.base import Target, http_url
 from notifiers.pacing import KeyedWindows, SlidingWindow
 from notifiers.text import details, headline
 
@@ -58,9 +58,7 @@ class TelegramConfig(BaseModel):
     @field_validator("api_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value
+        return http_url(value)
 
 
 def chat_key(chat_id: int | str) -> str:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from bot import __version__
 from bot.errors import RetryLater, TargetGone
 from bot.model import Message
-from notifiers.base import Target
+from notifiers.base import Target, http_url
 
 TIMEOUT_SECONDS = 15
 SECRET_PREFIX = "whsec_"
@@ -41,10 +41,7 @@ class WebhookConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http(s) URL, got {mask_url(value)!r}")
-        return value
+        return http_url(value, shown=repr(mask_url(value)))
 
     @field_validator("secret")
     @classmethod

@@ -20,7 +20,9 @@ class CallBudget:
         self.on_spend: Callable[[str], None] = lambda _path: None
 
     async def remaining(self, now: datetime) -> int:
-        return max(0, self.per_hour - len(await self._store.api_calls_since(now - WINDOW)))
+        """Calls left in the rolling hour; none while LL2 has asked us to hold."""
+        calls, hold = await self.view(now)
+        return remaining_calls(self.per_hour, calls, hold, now)
 
     async def ensure(self, now: datetime, calls: int) -> None:
         """Raise ``BudgetExhausted`` unless ``calls`` more calls are allowed at ``now``."""
@@ -52,6 +54,12 @@ class CallBudget:
 
     async def hold(self, until: datetime, reason: str) -> None:
         await self._store.set_api_hold(until, reason)
+
+
+def remaining_calls(per_hour: int, calls: list[datetime], hold: datetime | None, now: datetime) -> int:
+    if hold is not None and hold > now:
+        return 0
+    return max(0, per_hour - len(calls))
 
 
 def _when(moment: datetime) -> str:
