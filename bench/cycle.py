@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from aiohttp import web  # noqa: E402
 
-from bot.config import config_from_mapping  # noqa: E402
-from bot.pipeline import run_cycle  # noqa: E402
-from bot.runtime import open_runtime  # noqa: E402
+from dockwatch.bot.config import config_from_mapping  # noqa: E402
+from dockwatch.bot.pipeline import run_cycle  # noqa: E402
+from dockwatch.bot.runtime import open_runtime  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 

@@ -22,9 +22,9 @@ Retry-After; calls take a little network time, so LL2 sees them slightly after t
 recorded them. A poll is two calls (docking events, then upcoming events); the snapshot of each
 page is LL2's state when the call arrives.
 
-Pollers, each against a fresh LL2 and a fresh store, running the real ``bot.detect.detect``:
+Pollers, each against a fresh LL2 and a fresh store, running the real ``dockwatch.bot.detect.detect``:
 
-* ``planner``: the real ``bot.planner.plan_next_poll`` fed with ``moments_from`` over what the
+* ``planner``: the real ``dockwatch.bot.planner.plan_next_poll`` fed with ``moments_from`` over what the
   last successful poll saw, the calls made in the last hour (``per_hour`` 14, dockwatch's default),
   LL2's hold after a 429, interval 10 min and min_interval 1 min;
 * ``fixed 8.57m``: a poll every 60/7 min, the densest fixed interval 15 calls/hour allows;
@@ -54,8 +54,8 @@ from typing import Generic, TypeVar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.detect import detect  # noqa: E402
-from bot.model import (  # noqa: E402
+from dockwatch.bot.detect import detect  # noqa: E402
+from dockwatch.bot.model import (  # noqa: E402
     Change,
     ChangeKind,
     DockingRecord,
@@ -71,7 +71,7 @@ from bot.model import (  # noqa: E402
     relocated_key,
     webcast_key,
 )
-from bot.planner import BudgetView, PlanState, moments_from, plan_next_poll  # noqa: E402
+from dockwatch.bot.planner import BudgetView, PlanState, moments_from, plan_next_poll  # noqa: E402
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 HOUR = timedelta(hours=1)

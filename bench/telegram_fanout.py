@@ -5,7 +5,7 @@ Run by hand:  python bench/telegram_fanout.py [--chats 2000] [--group-share 0.3]
 The real path end to end: a temporary SQLite store holding one ``/subscribe``-style subscription
 per chat (``Store.save_subscription``, key ``telegram:<id>``; 70% private chats with positive ids,
 30% groups with negative ids, filters that all accept an ISS docking), a config whose
-``[telegram]`` table points at the fake Bot API, one docking detected by ``bot.detect.detect`` and
+``[telegram]`` table points at the fake Bot API, one docking detected by ``dockwatch.bot.detect.detect`` and
 committed by ``Store.record_cycle`` (2,000 delivery rows), then delivery by ``LiveDispatcher`` from
 ``bot/service.py``, the dispatcher ``dockwatch run`` uses, with the real ``TelegramNotifier`` and
 python-telegram-bot's ``Bot`` talking HTTP to ``tests/fakes/telegram.py``.
@@ -39,13 +39,13 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from bot.config import config_from_mapping  # noqa: E402
-from bot.detect import detect  # noqa: E402
-from bot.ll2.wire import parse_dockings  # noqa: E402
-from bot.model import ChangeKind, KnownState, Snapshot, SubscriptionFilter  # noqa: E402
-from bot.runtime import Runtime, open_runtime  # noqa: E402
-from bot.service import LiveDispatcher  # noqa: E402
-from notifiers.telegram import chat_key  # noqa: E402
+from dockwatch.bot.config import config_from_mapping  # noqa: E402
+from dockwatch.bot.detect import detect  # noqa: E402
+from dockwatch.bot.ll2.wire import parse_dockings  # noqa: E402
+from dockwatch.bot.model import ChangeKind, KnownState, Snapshot, SubscriptionFilter  # noqa: E402
+from dockwatch.bot.runtime import Runtime, open_runtime  # noqa: E402
+from dockwatch.bot.service import LiveDispatcher  # noqa: E402
+from dockwatch.notifiers.telegram import chat_key  # noqa: E402
 from tests.builders import ll2_docking  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 

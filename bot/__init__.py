@@ -1,3 +1,1 @@
-"""dockwatch: announces space station dockings, departures and webcast starts from Launch Library 2."""
-
-__version__ = "0.1.0"
+"""Orchestration: the LL2 client, change detection and planning, the poll loop, delivery and the CLI."""

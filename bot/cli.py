@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from bot import __version__
-from bot.config import Config, load_config, require_targets
-from bot.errors import ConfigError, DockwatchError, StorageError, UpstreamError
+from dockwatch import DISTRIBUTION, __version__
+from dockwatch.bot.config import Config, load_config, require_targets
+from dockwatch.bot.errors import ConfigError, DockwatchError, StorageError, UpstreamError
 
 EXIT_OK = 0
 EXIT_UPSTREAM = 1
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dockwatch",
         description="Announce space station dockings, departures and webcast starts from LL2.",
     )
-    parser.add_argument("--version", action="version", version=f"dockwatch {__version__}")
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Exception as error:  # the process boundary: a traceback is a bug, shown only on request
-        logging.getLogger("bot").debug("internal error", exc_info=True)
+        logging.getLogger("dockwatch").debug("internal error", exc_info=True)
         return _fail(
             f"internal error: {type(error).__name__}: {error} (run with -v for the traceback)",
             EXIT_INTERNAL,
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from bot import commands
+    from dockwatch.bot import commands
 
     if args.command == "demo":
         return asyncio.run(commands.demo(sys.stdout))
@@ -130,5 +130,5 @@ def _configure_logging(*, verbose: bool, quiet: bool) -> None:
     root.handlers[:] = [handler]
     logging.captureWarnings(True)  # a library warning becomes one log line, not a multi-line dump
     root.setLevel(logging.WARNING)
-    for name in ("bot", "notifiers", "storage", "py.warnings"):
+    for name in ("dockwatch", "py.warnings"):
         logging.getLogger(name).setLevel(level)

@@ -14,20 +14,20 @@ from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy.engine import make_url
 
-from bot.config import Config
-from bot.durations import format_duration, humanize
-from bot.errors import ConfigError, StorageError
-from bot.ll2.budget import WINDOW
-from bot.pipeline import CycleOutcome, run_cycle
-from bot.runtime import Runtime, open_runtime, utc_now
-from notifiers.discord import webhook_key
-from notifiers.webhook import mask_url, target_key
-from storage import Store
+from dockwatch.bot.config import Config
+from dockwatch.bot.durations import format_duration, humanize
+from dockwatch.bot.errors import ConfigError, StorageError
+from dockwatch.bot.ll2.budget import WINDOW
+from dockwatch.bot.pipeline import CycleOutcome, run_cycle
+from dockwatch.bot.runtime import Runtime, open_runtime, utc_now
+from dockwatch.notifiers.discord import webhook_key
+from dockwatch.notifiers.webhook import mask_url, target_key
+from dockwatch.storage import Store
 
 if TYPE_CHECKING:
     import discord
 
-    from bot.telegram_bot import TelegramBot
+    from dockwatch.bot.telegram_bot import TelegramBot
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,9 @@ async def run_service(config: Config) -> int:
     """``dockwatch run``: poll, deliver and serve until SIGTERM or SIGINT, then stop gracefully."""
     from aiohttp import web
 
-    from bot.metrics import Metrics
-    from bot.service import Service
-    from bot.web import create_web_app
+    from dockwatch.bot.metrics import Metrics
+    from dockwatch.bot.service import Service
+    from dockwatch.bot.web import create_web_app
 
     async with open_runtime(config) as app:
         service = Service(app, config, Metrics())
@@ -88,9 +88,9 @@ async def _start_telegram_bot(config: Config, app: Runtime) -> TelegramBot | Non
         return None
     from telegram.error import InvalidToken, TelegramError
 
-    from bot.subscriptions import Subscriptions
-    from bot.telegram_bot import TelegramBot
-    from notifiers import TelegramNotifier
+    from dockwatch.bot.subscriptions import Subscriptions
+    from dockwatch.bot.telegram_bot import TelegramBot
+    from dockwatch.notifiers import TelegramNotifier
 
     notifier = next((n for n in app.notifiers if isinstance(n, TelegramNotifier)), None)
     pacing = notifier.pacing if notifier is not None else None
@@ -122,9 +122,9 @@ async def _start_discord_commands(config: Config, app: Runtime) -> _DiscordGatew
         return None
     import discord
 
-    from bot.discord_bot import build_tree
-    from bot.subscriptions import Subscriptions
-    from notifiers.discord import use_api_base
+    from dockwatch.bot.discord_bot import build_tree
+    from dockwatch.bot.subscriptions import Subscriptions
+    from dockwatch.notifiers.discord import use_api_base
 
     use_api_base(config.discord.api_base_url)
 
@@ -288,7 +288,7 @@ def _ago(moment: datetime, now: datetime) -> str:
 
 
 async def demo(stream: TextIO) -> int:
-    from bot.demo import run_demo
+    from dockwatch.bot.demo import run_demo
 
     await run_demo(stream)
     return 0

@@ -28,12 +28,12 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.durations import parse_duration
-from bot.errors import ConfigError
-from notifiers.base import http_url
-from notifiers.discord import DiscordConfig
-from notifiers.telegram import TelegramConfig
-from notifiers.webhook import WebhookConfig
+from dockwatch.bot.durations import parse_duration
+from dockwatch.bot.errors import ConfigError
+from dockwatch.notifiers.base import http_url
+from dockwatch.notifiers.discord import DiscordConfig
+from dockwatch.notifiers.telegram import TelegramConfig
+from dockwatch.notifiers.webhook import WebhookConfig
 
 ENV_PREFIX = "DOCKWATCH_"
 DEFAULT_BASE_URL = "https://ll.thespacedevs.com/2.3.0"
@@ -139,7 +139,7 @@ class Config(_Section):
 
 def delivery_tables(config: Config) -> list[str]:
     """The notifier tables that configure at least one target."""
-    from notifiers import REGISTRY
+    from dockwatch.notifiers import REGISTRY
 
     return [table for table in REGISTRY if getattr(config, table)]
 

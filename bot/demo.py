@@ -19,9 +19,9 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
-from bot.config import config_from_mapping
-from bot.pipeline import run_cycle
-from bot.runtime import open_runtime
+from dockwatch.bot.config import config_from_mapping
+from dockwatch.bot.pipeline import run_cycle
+from dockwatch.bot.runtime import open_runtime
 
 # The seed docking the story is built around: Cygnus NG-23 (record 630) docked at this time.
 _ANCHOR = datetime(2025, 9, 18, 11, 24, tzinfo=UTC)
@@ -38,7 +38,7 @@ class Step:
 
 
 def _load(name: str) -> dict[str, Any]:
-    text = resources.files("bot").joinpath("demo_pages", name).read_text(encoding="utf-8")
+    text = resources.files("dockwatch.bot").joinpath("demo_pages", name).read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 

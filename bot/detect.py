@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from bot.model import (
+from dockwatch.bot.model import (
     Change,
     ChangeKind,
     DockingRecord,

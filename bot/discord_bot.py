@@ -16,8 +16,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.model import SubscriptionFilter
-from bot.subscriptions import (
+from dockwatch.bot.model import SubscriptionFilter
+from dockwatch.bot.subscriptions import (
     KIND_WORDS,
     STATION_CHOICES,
     Subscriptions,
@@ -28,7 +28,7 @@ from bot.subscriptions import (
     toggled,
     toggled_station,
 )
-from notifiers.discord import channel_key
+from dockwatch.notifiers.discord import channel_key
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.errors import PermanentFailure, RetryLater, TargetGone
-from notifiers import Notifier
-from storage import DueDelivery, Store
+from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
+from dockwatch.notifiers import Notifier
+from dockwatch.storage import DueDelivery, Store
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.detect import detect
-from bot.dispatch import DeliveryReport
-from bot.errors import BudgetExhausted, UpstreamError
-from bot.runtime import Runtime
-from storage import RecordedCycle
+from dockwatch.bot.detect import detect
+from dockwatch.bot.dispatch import DeliveryReport
+from dockwatch.bot.errors import BudgetExhausted, UpstreamError
+from dockwatch.bot.runtime import Runtime
+from dockwatch.storage import RecordedCycle
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.model import DockingRecord, Event, webcast_key
+from dockwatch.bot.model import DockingRecord, Event, webcast_key
 
 WINDOW = timedelta(hours=1)
 SETTLE = timedelta(seconds=20)

@@ -10,12 +10,12 @@ from typing import TextIO
 
 import aiohttp
 
-from bot import __version__
-from bot.config import Config
-from bot.dispatch import Dispatcher
-from bot.ll2 import CallBudget, LL2Client
-from notifiers import REGISTRY, ConsoleNotifier, Notifier
-from storage import Store, TargetInfo
+from dockwatch import __version__
+from dockwatch.bot.config import Config
+from dockwatch.bot.dispatch import Dispatcher
+from dockwatch.bot.ll2 import CallBudget, LL2Client
+from dockwatch.notifiers import REGISTRY, ConsoleNotifier, Notifier
+from dockwatch.storage import Store, TargetInfo
 
 
 def utc_now() -> datetime:

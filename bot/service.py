@@ -18,15 +18,15 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import Config
-from bot.dispatch import LEASE
-from bot.errors import BudgetExhausted, DockwatchError
-from bot.ll2.budget import remaining_calls
-from bot.metrics import Metrics
-from bot.pipeline import CycleOutcome, run_cycle
-from bot.planner import BudgetView, PlanState, moments_from, plan_next_poll
-from bot.runtime import Runtime
-from storage import DueDelivery
+from dockwatch.bot.config import Config
+from dockwatch.bot.dispatch import LEASE
+from dockwatch.bot.errors import BudgetExhausted, DockwatchError
+from dockwatch.bot.ll2.budget import remaining_calls
+from dockwatch.bot.metrics import Metrics
+from dockwatch.bot.pipeline import CycleOutcome, run_cycle
+from dockwatch.bot.planner import BudgetView, PlanState, moments_from, plan_next_poll
+from dockwatch.bot.runtime import Runtime
+from dockwatch.storage import DueDelivery
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from html import escape
 from importlib import resources
 
-from bot.durations import humanize
-from bot.model import DockingRecord, Message
-from bot.subscriptions import Upcoming
-from notifiers.text import headline
+from dockwatch.bot.durations import humanize
+from dockwatch.bot.model import DockingRecord, Message
+from dockwatch.bot.subscriptions import Upcoming
+from dockwatch.notifiers.text import headline
 
 TIMELINE_DAYS = 90
 
@@ -46,7 +46,7 @@ class StatusView:
     history: list[DockingRecord] = field(default_factory=list)
 
 
-_STYLE = resources.files("bot").joinpath("static", "status.css").read_text(encoding="utf-8")
+_STYLE = resources.files("dockwatch.bot").joinpath("static", "status.css").read_text(encoding="utf-8")
 
 
 def render_status_page(view: StatusView) -> str:

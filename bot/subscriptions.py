@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.durations import humanize
-from bot.model import ChangeKind, DockingRecord, Event, SubscriptionFilter
-from storage import Store
+from dockwatch.bot.durations import humanize
+from dockwatch.bot.model import ChangeKind, DockingRecord, Event, SubscriptionFilter
+from dockwatch.storage import Store
 
 KIND_WORDS: dict[str, ChangeKind] = {
     "docked": ChangeKind.DOCKED,

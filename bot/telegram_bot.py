@@ -25,8 +25,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.model import SubscriptionFilter
-from bot.subscriptions import (
+from dockwatch.bot.model import SubscriptionFilter
+from dockwatch.bot.subscriptions import (
     KIND_WORDS,
     STATION_CHOICES,
     SUBSCRIBE_USAGE,
@@ -38,7 +38,7 @@ from bot.subscriptions import (
     toggled,
     toggled_station,
 )
-from notifiers.telegram import TelegramConfig, TelegramPacing, chat_key
+from dockwatch.notifiers.telegram import TelegramConfig, TelegramPacing, chat_key
 
 log = logging.getLogger(__name__)
 

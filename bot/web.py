@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bot.config import Config
-from bot.errors import DockwatchError
-from bot.model import Message
-from bot.runtime import Runtime
-from bot.service import Service
-from bot.status_page import TIMELINE_DAYS, StatusView, TargetHealth, render_status_page
-from bot.subscriptions import upcoming
+from dockwatch.bot.config import Config
+from dockwatch.bot.errors import DockwatchError
+from dockwatch.bot.model import Message
+from dockwatch.bot.runtime import Runtime
+from dockwatch.bot.service import Service
+from dockwatch.bot.status_page import TIMELINE_DAYS, StatusView, TargetHealth, render_status_page
+from dockwatch.bot.subscriptions import upcoming
 
 UPCOMING = timedelta(days=7)
 STALE_AFTER_INTERVALS = 3

@@ -9,11 +9,11 @@ from typing import Any
 
 import aiohttp
 
-from notifiers.base import Notifier, Target
-from notifiers.console import ConsoleNotifier
-from notifiers.discord import DiscordNotifier
-from notifiers.telegram import TelegramNotifier
-from notifiers.webhook import WebhookNotifier
+from dockwatch.notifiers.base import Notifier, Target
+from dockwatch.notifiers.console import ConsoleNotifier
+from dockwatch.notifiers.discord import DiscordNotifier
+from dockwatch.notifiers.telegram import TelegramNotifier
+from dockwatch.notifiers.webhook import WebhookNotifier
 
 NotifierFactory = Callable[[Any, aiohttp.ClientSession], Notifier]
 

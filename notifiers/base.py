@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from bot.model import Message
+from dockwatch.bot.model import Message
 
 
 def http_url(value: str, *, shown: str | None = None) -> str:

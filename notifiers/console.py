@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.model import Message
-from notifiers.base import Target
-from notifiers.text import details, headline
+from dockwatch.bot.model import Message
+from dockwatch.notifiers.base import Target
+from dockwatch.notifiers.text import details, headline
 
 CONSOLE_TARGET = Target(key="console:stdout", notifier="console", label="standard output")
 

@@ -22,11 +22,11 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-from bot.durations import humanize
-from bot.errors import PermanentFailure, RetryLater, TargetGone
-from bot.model import ChangeKind, Message
-from notifiers.base import Target
-from notifiers.text import headline
+from dockwatch.bot.durations import humanize
+from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
+from dockwatch.bot.model import ChangeKind, Message
+from dockwatch.notifiers.base import Target
+from dockwatch.notifiers.text import headline
 
 PREFIX = "discord:"
 DEFAULT_API = "https://discord.com/api/v10"

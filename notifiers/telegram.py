@@ -21,11 +21,11 @@ from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from bot.errors import PermanentFailure, RetryLater, TargetGone
-from bot.model import ChangeKind, Message
-from notifiers.base import Target, http_url
-from notifiers.pacing import KeyedWindows, SlidingWindow
-from notifiers.text import details, headline
+from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
+from dockwatch.bot.model import ChangeKind, Message
+from dockwatch.notifiers.base import Target, http_url
+from dockwatch.notifiers.pacing import KeyedWindows, SlidingWindow
+from dockwatch.notifiers.text import details, headline
 
 PREFIX = "telegram:"
 MAX_FIELD = 200  # characters of one LL2 string; keeps every message far below 4096

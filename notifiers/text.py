@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.durations import humanize
-from bot.model import ChangeKind, Message
+from dockwatch.bot.durations import humanize
+from dockwatch.bot.model import ChangeKind, Message
 
 
 def headline(message: Message) -> str:

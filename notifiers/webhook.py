@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from bot import __version__
-from bot.errors import RetryLater, TargetGone
-from bot.model import Message
-from notifiers.base import Target, http_url
+from dockwatch import __version__
+from dockwatch.bot.errors import RetryLater, TargetGone
+from dockwatch.bot.model import Message
+from dockwatch.notifiers.base import Target, http_url
 
 TIMEOUT_SECONDS = 15
 SECRET_PREFIX = "whsec_"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from bot.model import (
+from dockwatch.bot.model import (
     ChangeKind,
     DockingRecord,
     Event,
@@ -16,7 +16,7 @@ from bot.model import (
     SubscriptionFilter,
     Webcast,
 )
-from storage.tables import DockingRow, EventRow, TargetRow
+from dockwatch.storage.tables import DockingRow, EventRow, TargetRow
 
 
 def docking_to_row(record: DockingRecord, row: DockingRow | None, now: datetime) -> DockingRow:

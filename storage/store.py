@@ -21,10 +21,18 @@ from sqlalchemy.orm import defer
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.errors import StorageError
-from bot.model import Change, DockingRecord, Event, KnownState, Message, Snapshot, SubscriptionFilter
-from storage.engine import READ_ONLY, create_engine
-from storage.rows import (
+from dockwatch.bot.errors import StorageError
+from dockwatch.bot.model import (
+    Change,
+    DockingRecord,
+    Event,
+    KnownState,
+    Message,
+    Snapshot,
+    SubscriptionFilter,
+)
+from dockwatch.storage.engine import READ_ONLY, create_engine
+from dockwatch.storage.rows import (
     docking_from_row,
     docking_to_row,
     event_from_row,
@@ -32,7 +40,7 @@ from storage.rows import (
     event_to_row,
     target_filter,
 )
-from storage.tables import (
+from dockwatch.storage.tables import (
     ApiCallRow,
     ApiHoldRow,
     DeliveryRow,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.model import ChangeKind, Message, Ref, VehicleRef
+from dockwatch.bot.model import ChangeKind, Message, Ref, VehicleRef
 
 ISS = {"id": 4, "name": "International Space Station", "image": {"image_url": "https://img.test/iss.jpg"}}
 

@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.config import Config, config_from_mapping
-from bot.runtime import Runtime, open_runtime
-from storage import Store
+from dockwatch.bot.config import Config, config_from_mapping
+from dockwatch.bot.runtime import Runtime, open_runtime
+from dockwatch.storage import Store
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord_gateway import FakeGateway
 from tests.fakes.ll2 import FakeLL2

@@ -84,7 +84,7 @@ async def start_run(tmp_path: Path, webhook_secret: str) -> AsyncIterator[Callab
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot",
+            "dockwatch",
             "run",
             "--config",
             str(config),

@@ -27,13 +27,13 @@ class Run:
 
 
 async def dockwatch(*args: str, env: dict[str, str] | None = None) -> Run:
-    """Run ``python -m bot`` (the console script's twin) and wait for it, serving fakes meanwhile."""
+    """Run ``python -m dockwatch`` (the console script's twin) and wait for it, serving fakes meanwhile."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DOCKWATCH_")}
     environment.update(env or {})
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        "dockwatch",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.config import Config, config_from_mapping, load_config
-from bot.errors import ConfigError
+from dockwatch.bot.config import Config, config_from_mapping, load_config
+from dockwatch.bot.errors import ConfigError
 
 
 def new_secret() -> str:
@@ -377,8 +377,8 @@ def test_urls_that_may_carry_credentials_are_not_rendered(tmp_path: Path) -> Non
 
 
 def test_every_registered_notifier_has_a_config_table() -> None:
-    from bot.config import Config
-    from notifiers import REGISTRY
+    from dockwatch.bot.config import Config
+    from dockwatch.notifiers import REGISTRY
 
     assert set(REGISTRY) <= set(Config.model_fields)
 
@@ -386,7 +386,7 @@ def test_every_registered_notifier_has_a_config_table() -> None:
 def test_the_example_config_documents_every_key_with_its_default() -> None:
     import tomllib
 
-    from bot.config import Config, config_from_mapping
+    from dockwatch.bot.config import Config, config_from_mapping
 
     example = Path(__file__).parents[1] / "config.example.toml"
     data = tomllib.loads(example.read_text(encoding="utf-8"))

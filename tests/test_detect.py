@@ -1,4 +1,4 @@
-"""Specification of change detection: ``bot.detect.detect(previous, snapshot, now)``.
+"""Specification of change detection: ``dockwatch.bot.detect.detect(previous, snapshot, now)``.
 
 Every timeline here is invented and relative to ``NOW``; nothing reads a clock or touches I/O. Each test
 states one rule of the "Change detection" section of issue 2 and fails if ``detect`` breaks it.
@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.detect import detect
-from bot.model import (
+from dockwatch.bot.detect import detect
+from dockwatch.bot.model import (
     Change,
     ChangeKind,
     DockingRecord,

@@ -16,11 +16,11 @@ from typing import Any
 import discord
 import pytest
 
-from bot.discord_bot import REFUSAL, DockwatchCommands, SettingsView, build_tree
-from bot.ll2.wire import parse_dockings
-from bot.model import ChangeKind, Snapshot, SubscriptionFilter
-from bot.subscriptions import Subscriptions
-from storage import Store
+from dockwatch.bot.discord_bot import REFUSAL, DockwatchCommands, SettingsView, build_tree
+from dockwatch.bot.ll2.wire import parse_dockings
+from dockwatch.bot.model import ChangeKind, Snapshot, SubscriptionFilter
+from dockwatch.bot.subscriptions import Subscriptions
+from dockwatch.storage import Store
 from tests.builders import ll2_docking
 from tests.conftest import Clock
 

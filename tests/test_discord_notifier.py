@@ -11,9 +11,9 @@ from discord.http import Route
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import RetryLater, TargetGone
-from bot.model import ChangeKind, Message, Ref, VehicleRef
-from notifiers.discord import (
+from dockwatch.bot.errors import RetryLater, TargetGone
+from dockwatch.bot.model import ChangeKind, Message, Ref, VehicleRef
+from dockwatch.notifiers.discord import (
     DEFAULT_API,
     DiscordConfig,
     DiscordNotifier,

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import Config
-from bot.dispatch import DEAD_AFTER, LEASE, backoff
-from bot.pipeline import CycleOutcome, run_cycle
-from bot.runtime import Runtime, open_runtime
-from storage.tables import DeliveryRow
+from dockwatch.bot.config import Config
+from dockwatch.bot.dispatch import DEAD_AFTER, LEASE, backoff
+from dockwatch.bot.pipeline import CycleOutcome, run_cycle
+from dockwatch.bot.runtime import Runtime, open_runtime
+from dockwatch.storage.tables import DeliveryRow
 from tests.builders import ll2_docking
 from tests.conftest import SECRET, Clock, ReceiverFactory
 from tests.fakes.ll2 import FakeLL2

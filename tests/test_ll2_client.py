@@ -8,9 +8,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.errors import BudgetExhausted, UpstreamError
-from bot.ll2 import CallBudget, LL2Client
-from storage import Store
+from dockwatch.bot.errors import BudgetExhausted, UpstreamError
+from dockwatch.bot.ll2 import CallBudget, LL2Client
+from dockwatch.storage import Store
 from tests.builders import ll2_docking, ll2_event
 from tests.conftest import Clock
 from tests.fakes.ll2 import FakeLL2

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.errors import UpstreamError
-from bot.ll2.wire import parse_dockings, parse_events, parse_page
-from bot.model import DockingRecord, Event, Party, Port, Station
+from dockwatch.bot.errors import UpstreamError
+from dockwatch.bot.ll2.wire import parse_dockings, parse_events, parse_page
+from dockwatch.bot.model import DockingRecord, Event, Party, Port, Station
 
 DATA = Path(__file__).parent / "data"
 PAGE_A = "ll2_2.3.0_docking_events_page_a.json"

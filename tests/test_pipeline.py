@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-import storage.store
-from bot.detect import detect
-from bot.errors import StorageError
-from bot.pipeline import CycleOutcome, run_cycle
-from bot.runtime import Runtime
+import dockwatch.storage.store
+from dockwatch.bot.detect import detect
+from dockwatch.bot.errors import StorageError
+from dockwatch.bot.pipeline import CycleOutcome, run_cycle
+from dockwatch.bot.runtime import Runtime
 from tests.builders import ll2_docking, ll2_event
 from tests.conftest import Clock, OpenApp
 from tests.fakes.ll2 import FakeLL2
@@ -123,7 +123,7 @@ async def test_a_crash_inside_the_recording_transaction_leaves_the_previous_stat
         raise RuntimeError("power cut while writing deliveries")
 
     with monkeypatch.context() as patch:
-        patch.setattr(storage.store, "_new_delivery", crash)
+        patch.setattr(dockwatch.storage.store, "_new_delivery", crash)
         with pytest.raises(RuntimeError):
             await cycle(app)
 
@@ -168,7 +168,7 @@ async def test_two_processes_recording_the_same_change_store_it_once(
 
 
 async def test_an_unwritable_database_is_a_storage_error(tmp_path: object) -> None:
-    from storage import Store
+    from dockwatch.storage import Store
 
     with pytest.raises(StorageError, match="cannot open database"):
         async with Store.open("sqlite:////nonexistent-dir/deeper/dockwatch.db"):

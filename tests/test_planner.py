@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.model import DockingRecord, Event, Port, Webcast
-from bot.planner import SETTLE, WEBCAST_LEAD, BudgetView, PlanState, moments_from, plan_next_poll
+from dockwatch.bot.model import DockingRecord, Event, Port, Webcast
+from dockwatch.bot.planner import SETTLE, WEBCAST_LEAD, BudgetView, PlanState, moments_from, plan_next_poll
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -10,10 +10,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.config import Config
-from bot.metrics import Metrics
-from bot.runtime import Runtime
-from bot.service import POLL_JOB, Service
+from dockwatch.bot.config import Config
+from dockwatch.bot.metrics import Metrics
+from dockwatch.bot.runtime import Runtime
+from dockwatch.bot.service import POLL_JOB, Service
 from tests.builders import ll2_docking
 from tests.conftest import ReceiverFactory
 from tests.fakes.ll2 import FakeLL2

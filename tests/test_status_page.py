@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.model import DockingRecord, Party, Port, Station
-from bot.status_page import render_timeline
+from dockwatch.bot.model import DockingRecord, Party, Port, Station
+from dockwatch.bot.status_page import render_timeline
 from tests.builders import ll2_docking, ll2_event
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver

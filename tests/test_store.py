@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.detect import detect
-from bot.errors import StorageError
-from bot.ll2.wire import parse_dockings
-from bot.model import KnownState, Snapshot
-from storage import Store
-from storage.engine import async_url
+from dockwatch.bot.detect import detect
+from dockwatch.bot.errors import StorageError
+from dockwatch.bot.ll2.wire import parse_dockings
+from dockwatch.bot.model import KnownState, Snapshot
+from dockwatch.storage import Store
+from dockwatch.storage.engine import async_url
 from tests.builders import ll2_docking
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -108,8 +108,8 @@ def test_an_unsupported_database_is_named(tmp_path: Path) -> None:
 
 
 async def test_releasing_claims_at_stop_leaves_another_process_s_claims_alone(store: Store) -> None:
-    from bot.model import ChangeKind, Message
-    from storage import TargetInfo
+    from dockwatch.bot.model import ChangeKind, Message
+    from dockwatch.storage import TargetInfo
 
     await store.sync_targets(
         [TargetInfo("webhook:a", "webhook", "a"), TargetInfo("webhook:b", "webhook", "b")]

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.ll2.wire import parse_dockings
-from bot.model import ChangeKind, Snapshot, SubscriptionFilter
-from bot.subscriptions import Subscriptions, UsageError, describe, parse_subscription, toggled
-from bot.telegram_bot import REFUSAL, TelegramBot
-from notifiers.telegram import TelegramConfig
-from storage import Store
+from dockwatch.bot.ll2.wire import parse_dockings
+from dockwatch.bot.model import ChangeKind, Snapshot, SubscriptionFilter
+from dockwatch.bot.subscriptions import Subscriptions, UsageError, describe, parse_subscription, toggled
+from dockwatch.bot.telegram_bot import REFUSAL, TelegramBot
+from dockwatch.notifiers.telegram import TelegramConfig
+from dockwatch.storage import Store
 from tests.builders import ll2_docking
 from tests.conftest import Clock
 from tests.fakes.telegram import FakeTelegram

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.detect import detect
-from bot.dispatch import Dispatcher
-from bot.ll2.wire import parse_dockings
-from bot.model import KnownState, Snapshot, SubscriptionFilter
-from notifiers.telegram import TelegramConfig, TelegramNotifier
-from storage import Store
+from dockwatch.bot.detect import detect
+from dockwatch.bot.dispatch import Dispatcher
+from dockwatch.bot.ll2.wire import parse_dockings
+from dockwatch.bot.model import KnownState, Snapshot, SubscriptionFilter
+from dockwatch.notifiers.telegram import TelegramConfig, TelegramNotifier
+from dockwatch.storage import Store
 from tests.builders import ll2_docking
 from tests.conftest import Clock
 from tests.fakes.telegram import FakeTelegram

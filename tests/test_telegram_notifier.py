@@ -10,10 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import PermanentFailure, RetryLater, TargetGone
-from bot.model import ChangeKind, Message, Ref, VehicleRef
-from notifiers.pacing import SlidingWindow
-from notifiers.telegram import TelegramConfig, TelegramNotifier, TelegramPacing, chat_key, render_html
+from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
+from dockwatch.bot.model import ChangeKind, Message, Ref, VehicleRef
+from dockwatch.notifiers.pacing import SlidingWindow
+from dockwatch.notifiers.telegram import (
+    TelegramConfig,
+    TelegramNotifier,
+    TelegramPacing,
+    chat_key,
+    render_html,
+)
 from tests.builders import message_with
 from tests.fakes.telegram import FakeTelegram
 

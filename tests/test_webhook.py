@@ -12,11 +12,11 @@ import aiohttp
 import jsonschema
 import pytest
 
-from bot.detect import detect
-from bot.errors import RetryLater, TargetGone
-from bot.ll2.wire import parse_dockings, parse_events
-from bot.model import ChangeKind, KnownState, Message, Snapshot
-from notifiers.webhook import WebhookConfig, WebhookNotifier, mask_url, target_key, webhook_body
+from dockwatch.bot.detect import detect
+from dockwatch.bot.errors import RetryLater, TargetGone
+from dockwatch.bot.ll2.wire import parse_dockings, parse_events
+from dockwatch.bot.model import ChangeKind, KnownState, Message, Snapshot
+from dockwatch.notifiers.webhook import WebhookConfig, WebhookNotifier, mask_url, target_key, webhook_body
 from tests.builders import ll2_docking, ll2_event
 from tests.conftest import SECRET
 from tests.fakes.webhook_receiver import WebhookReceiver

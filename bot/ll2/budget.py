@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.errors import BudgetExhausted
-from storage import Store
+from dockwatch.bot.errors import BudgetExhausted
+from dockwatch.storage import Store
 
 WINDOW = timedelta(hours=1)
 

@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot import __version__
-from bot.errors import BudgetExhausted, UpstreamError
-from bot.ll2.budget import CallBudget
-from bot.ll2.wire import parse_dockings, parse_events, parse_page
-from bot.model import DockingRecord, Event, Snapshot
+from dockwatch import __version__
+from dockwatch.bot.errors import BudgetExhausted, UpstreamError
+from dockwatch.bot.ll2.budget import CallBudget
+from dockwatch.bot.ll2.wire import parse_dockings, parse_events, parse_page
+from dockwatch.bot.model import DockingRecord, Event, Snapshot
 
 log = logging.getLogger(__name__)
 _Record = TypeVar("_Record", DockingRecord, Event)

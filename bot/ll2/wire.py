@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from bot.errors import UpstreamError
-from bot.model import DockingRecord, Event, Party, Port, Station, Webcast
+from dockwatch.bot.errors import UpstreamError
+from dockwatch.bot.model import DockingRecord, Event, Party, Port, Station, Webcast
 
 
 def _to_utc(moment: datetime) -> datetime:
