@@ -120,9 +120,22 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _one_line(record: logging.LogRecord) -> bool:
+    """Without -v, an exception in a log record (ours or a library's) is one line, not a traceback."""
+    if record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        record.msg = f"{record.getMessage()}: {type(error).__name__}: {error} (-v shows the traceback)"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
 def _configure_logging(*, verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
+    if not verbose:
+        handler.addFilter(_one_line)
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
     )

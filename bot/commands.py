@@ -7,10 +7,9 @@ import logging
 import os
 import signal
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from sqlalchemy.engine import make_url
 
@@ -19,15 +18,8 @@ from dockwatch.bot.durations import format_duration, humanize
 from dockwatch.bot.errors import ConfigError, StorageError
 from dockwatch.bot.ll2.budget import WINDOW
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
-from dockwatch.bot.runtime import Runtime, open_runtime, utc_now
-from dockwatch.notifiers.discord import webhook_key
-from dockwatch.notifiers.webhook import mask_url, target_key
+from dockwatch.bot.runtime import open_runtime, utc_now
 from dockwatch.storage import Store
-
-if TYPE_CHECKING:
-    import discord
-
-    from dockwatch.bot.telegram_bot import TelegramBot
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +51,13 @@ async def run_service(config: Config) -> int:
                     f"web.listen: cannot listen on {config.web.listen}: {error.strerror}"
                 ) from None
             log.info("web listening url=http://%s/", config.web.listen)
-        chat_bot = await _start_telegram_bot(config, app)
-        discord_bot = await _start_discord_commands(config, app)
+        await app.platforms.start_front_ends(app.context)
+        retrying = asyncio.create_task(app.platforms.keep_starting(app.context, stop), name="platforms")
         try:
             await service.run(stop, stop_bound=config.run.stop_timeout)
         finally:
-            if chat_bot is not None:
-                await chat_bot.stop()
-            if discord_bot is not None:
-                await discord_bot.close()
+            stop.set()
+            await retrying
             if runner is not None:
                 await runner.cleanup()
     log.info("service stopped")
@@ -80,72 +70,6 @@ def _stop_or_force(stop: asyncio.Event) -> None:
         log.warning("second signal: exiting now; unfinished deliveries stay claimed until their lease ends")
         os._exit(130)
     stop.set()
-
-
-async def _start_telegram_bot(config: Config, app: Runtime) -> TelegramBot | None:
-    """Start the command bot if Telegram is configured; a rejected token is a config error."""
-    if config.telegram is None:
-        return None
-    from telegram.error import InvalidToken, TelegramError
-
-    from dockwatch.bot.subscriptions import Subscriptions
-    from dockwatch.bot.telegram_bot import TelegramBot
-    from dockwatch.notifiers import TelegramNotifier
-
-    notifier = next((n for n in app.notifiers if isinstance(n, TelegramNotifier)), None)
-    pacing = notifier.pacing if notifier is not None else None
-    chat_bot = TelegramBot(config.telegram, Subscriptions(app.store), app.clock, pacing=pacing)
-    try:
-        await chat_bot.start()
-    except InvalidToken:
-        raise ConfigError("telegram.token: rejected by the Telegram Bot API") from None
-    except TelegramError as error:
-        log.warning("telegram bot not started (commands unavailable) error=%s", error)
-        return None
-    return chat_bot
-
-
-@dataclass
-class _DiscordGateway:
-    client: discord.Client
-    task: asyncio.Task[None]
-
-    async def close(self) -> None:
-        await self.client.close()
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-
-
-async def _start_discord_commands(config: Config, app: Runtime) -> _DiscordGateway | None:
-    """With a bot token, serve /dockwatch slash commands over the gateway (reconnecting on its own)."""
-    if config.discord is None or config.discord.token is None:
-        return None
-    import discord
-
-    from dockwatch.bot.discord_bot import build_tree
-    from dockwatch.bot.subscriptions import Subscriptions
-    from dockwatch.notifiers.discord import use_api_base
-
-    use_api_base(config.discord.api_base_url)
-
-    client = discord.Client(intents=discord.Intents.none())
-    tree = build_tree(client, Subscriptions(app.store), app.clock)
-
-    async def connect() -> None:
-        try:
-            assert config.discord is not None and config.discord.token is not None
-            await client.login(config.discord.token.get_secret_value())
-            try:
-                await tree.sync()
-            except discord.DiscordException as error:  # commands registered earlier still work
-                log.warning("discord slash commands not synced error=%s", error)
-            await client.connect(reconnect=True)
-        except discord.LoginFailure:
-            log.error("discord bot not started: the token was rejected (discord.token)")
-        except (discord.DiscordException, OSError) as error:
-            log.warning("discord slash commands unavailable error=%s", error)
-
-    return _DiscordGateway(client, asyncio.create_task(connect(), name="discord-gateway"))
 
 
 async def poll_once(config: Config) -> CycleOutcome:
@@ -181,31 +105,23 @@ def config_summary(config: Config, path: Path) -> str:
         f"  poll.interval          {format_duration(config.poll.interval)} "
         f"(min {format_duration(config.poll.min_interval)})",
         f"  web.listen             {config.web.listen or 'disabled'}",
-        f"  targets                {len(targets)}",
+        f"  targets                {_target_count(config)}",
         *targets,
     ]
-    if config.telegram is not None:
-        lines.append("  telegram bot           chats may /subscribe themselves (with dockwatch run)")
     return "\n".join(lines)
 
 
+def _target_count(config: Config) -> int:
+    return sum(len(platform.targets(settings)) for platform, settings in config.configured_platforms())
+
+
 def _target_lines(config: Config) -> list[str]:
-    """Every configured target, secrets left out (tokens, webhook paths and secrets)."""
-    lines = []
-    for hook in config.webhooks:
-        name = f" ({hook.name})" if hook.name else ""
-        lines.append(f"    webhook {target_key(hook.url)}  {mask_url(hook.url)}{name}  secret: hidden")
-    if config.telegram is not None:
-        lines += [f"    telegram chat {chat}  token: hidden" for chat in config.telegram.chat_ids]
-    if config.discord is not None:
-        lines += [
-            f"    discord webhook {webhook_key(url)}  token: hidden" for url in config.discord.webhook_urls
-        ]
-        if config.discord.token is not None:
-            lines += [
-                f"    discord channel {channel}  bot token: hidden" for channel in config.discord.channel_ids
-            ]
-    return lines
+    """Every configured target, as each platform shows it: secrets left out."""
+    return [
+        f"    {line}"
+        for platform, settings in config.configured_platforms()
+        for line in platform.describe(settings)
+    ]
 
 
 def _existing_database(config: Config) -> str:

@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -30,10 +31,8 @@ from sqlalchemy.exc import ArgumentError
 
 from dockwatch.bot.durations import parse_duration
 from dockwatch.bot.errors import ConfigError
+from dockwatch.notifiers import Platform, platforms
 from dockwatch.notifiers.base import http_url
-from dockwatch.notifiers.discord import DiscordConfig
-from dockwatch.notifiers.telegram import TelegramConfig
-from dockwatch.notifiers.webhook import WebhookConfig
 
 ENV_PREFIX = "DOCKWATCH_"
 DEFAULT_BASE_URL = "https://ll.thespacedevs.com/2.3.0"
@@ -132,21 +131,18 @@ class Config(_Section):
     poll: PollConfig = PollConfig()
     run: RunConfig = RunConfig()
     web: WebConfig = WebConfig()
-    webhooks: list[WebhookConfig] = []
-    telegram: TelegramConfig | None = None
-    discord: DiscordConfig | None = None
+    platforms: dict[str, Any] = {}
+    """Each configured platform's validated table by table name (``webhooks``, ``telegram``, ...)."""
 
-
-def delivery_tables(config: Config) -> list[str]:
-    """The notifier tables that configure at least one target."""
-    from dockwatch.notifiers import REGISTRY
-
-    return [table for table in REGISTRY if getattr(config, table)]
+    def configured_platforms(self) -> list[tuple[Platform, Any]]:
+        """The installed platforms this config uses, with their settings, in registry order."""
+        installed = platforms()
+        return [(installed[table], settings) for table, settings in self.platforms.items()]
 
 
 def require_targets(config: Config, source: str) -> None:
     """Polling with nowhere to deliver would record notifications that nobody ever receives."""
-    if not delivery_tables(config):
+    if not config.platforms:
         raise ConfigError(
             f"{source}: no delivery targets: add a [[webhooks]] table (see config.example.toml)"
         )
@@ -178,6 +174,9 @@ def config_from_mapping(
     data = copy.deepcopy(data)
     _apply_env_overrides(data, environ, source)
     data = _expand_references(data, environ, source, ())
+    if "platforms" in data:
+        raise ConfigError(f"{source}: unknown key platforms")
+    data["platforms"] = _platform_tables(data, source)
     try:
         config = Config.model_validate(data)
     except ValidationError as error:
@@ -189,12 +188,32 @@ def config_from_mapping(
     return config
 
 
+def _platform_tables(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Take each installed platform's table out of ``data`` and validate it with the platform's model.
+
+    An empty ``[[webhooks]]`` list configures nothing and is left out, so "no targets" stays true.
+    """
+    validated: dict[str, Any] = {}
+    for table, platform in platforms().items():
+        if table not in data:
+            continue
+        raw = data.pop(table)
+        model = platform.settings_model
+        try:
+            settings = TypeAdapter(list[model] if platform.many else model).validate_python(raw)  # type: ignore[valid-type]
+        except ValidationError as error:
+            raise ConfigError(f"{source}: {_describe(error, prefix=(table,))}") from None
+        if settings or not platform.many:
+            validated[table] = settings
+    return validated
+
+
 def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str], source: str) -> None:
     """``DOCKWATCH_API__API_KEY=x`` sets ``api.api_key``; ``DOCKWATCH_WEBHOOKS__0__URL`` a list item.
 
     Values stay strings; validation coerces them (``"30"`` to an int) where the key's type asks for it.
     """
-    tables = {name.upper() for name in Config.model_fields}
+    tables = {name.upper() for name in [*Config.model_fields, *platforms()] if name != "platforms"}
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -242,9 +261,9 @@ def _expand_references(value: Any, environ: Mapping[str, str], source: str, path
     return value
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError, prefix: tuple[str, ...] = ()) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    key = ".".join(str(part) for part in (*prefix, *first["loc"])) or "(top level)"
     if first["type"] == "extra_forbidden":
         return f"unknown key {key}"
     message = first["msg"].removeprefix("Value error, ")

@@ -67,10 +67,13 @@ class Dispatcher:
         clock: Callable[[], datetime],
         *,
         observer: DeliveryObserver = _ignore,
+        unavailable: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self._store = store
         self._clock = clock
         self.observer = observer
+        self.unavailable = unavailable
+        """Platforms that cannot send now: their deliveries stay queued, unclaimed."""
         self._notifiers: Mapping[str, Notifier] = {notifier.name: notifier for notifier in notifiers}
 
     def _route(self, target_key: str) -> Notifier | None:
@@ -81,7 +84,9 @@ class Dispatcher:
     async def deliver_due(self) -> DeliveryReport:
         """Deliver everything due now, the targets side by side."""
         now = self._clock()
-        due = await self._store.claim_due(now, lease_until=now + LEASE)
+        due = await self._store.claim_due(
+            now, lease_until=now + LEASE, exclude_platforms=list(self.unavailable())
+        )
         by_target: dict[str, list[DueDelivery]] = defaultdict(list)
         for delivery in due:
             by_target[delivery.target_key].append(delivery)
@@ -111,7 +116,7 @@ class Dispatcher:
                 )
                 continue
             try:
-                moved_to = await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
+                receipt = await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
             except TargetGone as error:
                 await self._disable(target_key, delivery, str(error), report)
                 return report
@@ -125,8 +130,9 @@ class Dispatcher:
                 log.exception("delivery crashed key=%s target=%s", delivery.message.key, target_key)
                 await self._postpone(deliveries[index:], f"{type(error).__name__}: {error}", None, report)
                 return report
-            await self._store.mark_delivered(delivery.id, self._clock())
+            await self._store.mark_delivered(delivery.id, self._clock(), receipt=receipt)
             report.delivered += 1
+            moved_to = receipt.moved_to
             if moved_to is not None and moved_to != target_key:
                 log.info("target moved from=%s to=%s", target_key, moved_to)
                 await self._store.move_target(target_key, moved_to)

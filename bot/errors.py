@@ -29,6 +29,10 @@ class StorageError(DockwatchError):
     """The state store could not be read or written."""
 
 
+class PlatformUnavailable(DockwatchError):
+    """A platform cannot start (a rejected token, its API unreachable); the others carry on."""
+
+
 class DeliveryError(DockwatchError):
     """A notifier could not deliver one message to one target.
 

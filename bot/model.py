@@ -216,6 +216,28 @@ class Message(BaseModel):
         return self.location or "an unknown station"
 
 
+class Receipt(BaseModel):
+    """What a platform answered when it accepted a message: enough to find that message again.
+
+    Stored as JSON on the delivery row so a later correction can edit the message in place.
+    ``message`` holds the platform's identity of it (Discord ``channel_id``/``webhook_id`` and
+    ``message_id``; Telegram ``chat_id`` and ``message_id``; a webhook receiver's HTTP ``status``).
+    ``moved_to`` is set when the platform delivered to a new address (a Telegram group that became
+    a supergroup), so the target's key follows it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    message: dict[str, str | int] = {}
+    moved_to: str | None = None
+
+    def describe(self) -> str:
+        """One line for ``dockwatch status``: ``telegram chat_id=-100 message_id=42``."""
+        fields = " ".join(f"{name}={value}" for name, value in sorted(self.message.items()))
+        return f"{self.platform} {fields}".strip()
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One detected fact. ``announce`` is false for facts recorded silently (baseline, stale, folded)."""

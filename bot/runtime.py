@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -14,7 +14,9 @@ from dockwatch import __version__
 from dockwatch.bot.config import Config
 from dockwatch.bot.dispatch import Dispatcher
 from dockwatch.bot.ll2 import CallBudget, LL2Client
-from dockwatch.notifiers import REGISTRY, ConsoleNotifier, Notifier
+from dockwatch.bot.platforms import PlatformHost
+from dockwatch.bot.subscriptions import Subscriptions
+from dockwatch.notifiers import Notifier, PlatformContext
 from dockwatch.storage import Store, TargetInfo
 
 
@@ -30,23 +32,14 @@ class Runtime:
     store: Store
     ll2: LL2Client
     budget: CallBudget
-    notifiers: Sequence[Notifier]
+    platforms: PlatformHost
+    context: PlatformContext
     dispatcher: Dispatcher
     clock: Callable[[], datetime]
 
-
-def build_notifiers(
-    config: Config, session: aiohttp.ClientSession, *, console: TextIO | None
-) -> list[Notifier]:
-    """One notifier per configured platform table; the console one only when a stream is given."""
-    notifiers: list[Notifier] = []
-    for table, factory in REGISTRY.items():
-        settings = getattr(config, table)
-        if settings:
-            notifiers.append(factory(settings, session))
-    if console is not None:
-        notifiers.append(ConsoleNotifier(console))
-    return notifiers
+    @property
+    def notifiers(self) -> Sequence[Notifier]:
+        return self.platforms.notifiers
 
 
 @asynccontextmanager
@@ -56,32 +49,36 @@ async def open_runtime(
     clock: Callable[[], datetime] = utc_now,
     console: TextIO | None = None,
 ) -> AsyncIterator[Runtime]:
+    """Open the store, one HTTP session and every configured platform (``console``: also print there).
+
+    A platform that cannot start is left unavailable (see ``bot/platforms.py``); the runtime opens.
+    """
     async with (
         Store.open(config.storage.url) as store,
         aiohttp.ClientSession(headers={"user-agent": f"dockwatch/{__version__}"}) as session,
-        AsyncExitStack() as stack,
     ):
-        notifiers = build_notifiers(config, session, console=console)
-        for notifier in notifiers:
-            if isinstance(notifier, AbstractAsyncContextManager):
-                await stack.enter_async_context(notifier)
-        await store.sync_targets(
-            TargetInfo(t.key, t.notifier, t.label) for n in notifiers for t in n.targets()
-        )
-        budget = CallBudget(store, config.api.requests_per_hour)
-        ll2 = LL2Client(
-            session,
-            base_url=config.api.base_url,
-            api_key=config.api.api_key.get_secret_value(),
-            budget=budget,
-            clock=clock,
-        )
-        yield Runtime(
-            config=config,
-            store=store,
-            ll2=ll2,
-            budget=budget,
-            notifiers=notifiers,
-            dispatcher=Dispatcher(store, notifiers, clock),
-            clock=clock,
-        )
+        context = PlatformContext(session, clock, Subscriptions(store), console)
+        host = PlatformHost.build(config, context, console=console is not None)
+        try:
+            await host.start()
+            await store.sync_targets(TargetInfo(t.key, t.notifier, t.label) for t in host.targets())
+            budget = CallBudget(store, config.api.requests_per_hour)
+            ll2 = LL2Client(
+                session,
+                base_url=config.api.base_url,
+                api_key=config.api.api_key.get_secret_value(),
+                budget=budget,
+                clock=clock,
+            )
+            yield Runtime(
+                config=config,
+                store=store,
+                ll2=ll2,
+                budget=budget,
+                platforms=host,
+                context=context,
+                dispatcher=Dispatcher(store, host.notifiers, clock, unavailable=host.unavailable),
+                clock=clock,
+            )
+        finally:
+            await host.close()

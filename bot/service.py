@@ -112,7 +112,10 @@ class LiveDispatcher:
         room = MAX_IN_FLIGHT - len(self._claimed)
         if room <= 0:
             return IDLE_RECHECK  # a finishing send wakes us
-        due = await store.claim_due(now, lease_until=now + LEASE, exclude_targets=self._busy, limit=room)
+        down = list(self._app.dispatcher.unavailable())
+        due = await store.claim_due(
+            now, lease_until=now + LEASE, exclude_targets=self._busy, exclude_platforms=down, limit=room
+        )
         by_target: dict[str, list[DueDelivery]] = defaultdict(list)
         for delivery in due:
             by_target[delivery.target_key].append(delivery)
@@ -122,7 +125,7 @@ class LiveDispatcher:
             task = asyncio.create_task(self._send(key, deliveries), name=f"deliver:{key}")
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
-        next_due = await store.next_due(exclude_targets=self._busy)
+        next_due = await store.next_due(exclude_targets=self._busy, exclude_platforms=down)
         if next_due is None:
             return IDLE_RECHECK
         return min(IDLE_RECHECK, max(timedelta(0), next_due - self._app.clock()))

@@ -1,35 +1,61 @@
-"""Notifiers: one file per platform behind the ``Notifier`` protocol, listed in this registry.
+"""Platforms: each one module exporting one ``Platform``, found through the entry-point group
+``dockwatch.platforms``.
 
-``REGISTRY`` maps a config table to the factory of its platform's notifier; adding a platform means
-adding one file here, one entry below and one table (with its model) in the config.
+The built-in platforms (webhook, discord, telegram, console) register there too, in this
+project's ``pyproject.toml``, so the path a third-party plugin takes is the path every platform
+takes. Loading a platform imports its module only, never its SDK.
 """
 
-from collections.abc import Callable
-from typing import Any
+from __future__ import annotations
 
-import aiohttp
+import functools
+from collections.abc import Mapping
+from importlib.metadata import entry_points
 
-from dockwatch.notifiers.base import Notifier, Target
-from dockwatch.notifiers.console import ConsoleNotifier
-from dockwatch.notifiers.discord import DiscordNotifier
-from dockwatch.notifiers.telegram import TelegramNotifier
-from dockwatch.notifiers.webhook import WebhookNotifier
+from dockwatch.bot.errors import ConfigError
+from dockwatch.notifiers.base import (
+    ENTRY_POINT_GROUP,
+    EditingNotifier,
+    FrontEnd,
+    Notifier,
+    Platform,
+    PlatformContext,
+    Target,
+)
 
-NotifierFactory = Callable[[Any, aiohttp.ClientSession], Notifier]
+RESERVED_TABLES = frozenset({"api", "storage", "detect", "poll", "run", "web"})
 
-REGISTRY: dict[str, NotifierFactory] = {
-    "webhooks": WebhookNotifier.from_settings,
-    "telegram": TelegramNotifier.from_settings,
-    "discord": DiscordNotifier.from_settings,
-}
+
+@functools.cache
+def platforms() -> Mapping[str, Platform]:
+    """Every installed platform by config table name, in a stable order."""
+    found: dict[str, Platform] = {}
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            platform: Platform = entry.load()
+        except Exception as error:  # a broken plugin is named in one line, not a traceback
+            raise ConfigError(
+                f"platform plugin {entry.name!r} ({entry.value}) cannot be loaded: "
+                f"{type(error).__name__}: {error}"
+            ) from None
+        for attribute in ("name", "table", "many", "settings_model", "targets", "notifier"):
+            if not hasattr(platform, attribute):
+                raise ConfigError(f"platform plugin {entry.name!r} ({entry.value}) has no {attribute!r}")
+        if platform.table in RESERVED_TABLES or platform.table in found:
+            raise ConfigError(
+                f"platform plugin {entry.name!r} uses the config table [{platform.table}] twice"
+            )
+        found[platform.table] = platform
+    return found
+
 
 __all__ = [
-    "REGISTRY",
-    "ConsoleNotifier",
-    "DiscordNotifier",
+    "ENTRY_POINT_GROUP",
+    "EditingNotifier",
+    "FrontEnd",
     "Notifier",
-    "NotifierFactory",
+    "Platform",
+    "PlatformContext",
     "Target",
-    "TelegramNotifier",
-    "WebhookNotifier",
+    "platforms",
 ]

@@ -1,13 +1,29 @@
-"""The one protocol every platform implements: render a ``Message`` and send it to one target."""
+"""The protocols every platform implements, and the few helpers their config models share.
+
+A platform is one unit: a ``Platform`` object (its config table, how its targets are listed and
+shown, how its notifier and optional chat front-end are built) exported by one module and
+registered under the entry-point group ``dockwatch.platforms``. The platform module must import
+without its SDK; the SDK is imported when ``notifier()`` is first called.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 from urllib.parse import urlsplit
 
-from dockwatch.bot.model import Message
+from pydantic import BaseModel
+
+from dockwatch.bot.model import Message, Receipt
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from dockwatch.bot.subscriptions import Subscriptions
+
+ENTRY_POINT_GROUP = "dockwatch.platforms"
 
 
 def http_url(value: str, *, shown: str | None = None) -> str:
@@ -28,14 +44,20 @@ class Target:
 
 
 class Notifier(Protocol):
-    """A platform. ``send`` returns when the platform accepted the message, else raises.
+    """A platform's sender. ``send`` returns a ``Receipt`` when the platform accepted the message.
 
-    Failures are ``bot.errors.DeliveryError`` subclasses: ``RetryLater`` (transient, maybe with the
-    platform's ``retry_after``), ``PermanentFailure`` (this message can never go there) and
+    Failures are ``dockwatch.bot.errors.DeliveryError`` subclasses: ``RetryLater`` (transient, maybe
+    with the platform's ``retry_after``), ``PermanentFailure`` (this message can never go there) and
     ``TargetGone`` (the target must be disabled). Anything else is treated as transient.
     """
 
     name: str
+
+    async def start(self) -> None:
+        """Log in or check the credentials; raise ``PlatformUnavailable`` in one line if it cannot."""
+        ...
+
+    async def close(self) -> None: ...
 
     def targets(self) -> Sequence[Target]:
         """The targets the config names (chat subscriptions come from the store instead)."""
@@ -45,6 +67,72 @@ class Notifier(Protocol):
         """Whether ``target_key`` is one this notifier can still send to."""
         ...
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> str | None:
-        """Deliver; return the target's new key if the platform moved it (else ``None``)."""
+    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
+        """Deliver one message to one target; ``delivery_id`` makes retries idempotent."""
+        ...
+
+
+@runtime_checkable
+class EditingNotifier(Notifier, Protocol):
+    """A notifier that can change a message it sent, found again through its receipt."""
+
+    async def edit(self, receipt: Receipt, message: Message) -> Receipt: ...
+
+
+class FrontEnd(Protocol):
+    """A platform's chat commands (Telegram /subscribe, Discord /dockwatch), run beside delivery."""
+
+    async def start(self) -> None:
+        """Begin answering; raise ``PlatformUnavailable`` when the platform refuses us."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformContext:
+    """What a process lends its platforms: shared resources, never the orchestration itself."""
+
+    session: aiohttp.ClientSession
+    clock: Callable[[], datetime]
+    subscriptions: Subscriptions | None = None
+    console: TextIO | None = None
+
+
+class Platform(Protocol):
+    """One delivery platform, as the CLI, the config loader and the runtime see it.
+
+    ``table`` is its config table; ``many`` says whether it is an array of tables
+    (``[[webhooks]]``) or one table (``[telegram]``). ``settings`` is always an instance of
+    ``settings_model`` (or a list of them when ``many``).
+    """
+
+    @property
+    def name(self) -> str:
+        """The target-key prefix and the notifier's name: ``webhook``, ``discord``, ..."""
+        ...
+
+    @property
+    def table(self) -> str: ...
+
+    @property
+    def many(self) -> bool: ...
+
+    @property
+    def settings_model(self) -> type[BaseModel]: ...
+
+    def targets(self, settings: Any) -> Sequence[Target]:
+        """The configured targets with safe labels, without importing the SDK."""
+        ...
+
+    def describe(self, settings: Any) -> list[str]:
+        """``check-config`` lines, every secret masked."""
+        ...
+
+    def notifier(self, settings: Any, context: PlatformContext) -> Notifier:
+        """Build the sender (importing the SDK here, not at module import)."""
+        ...
+
+    def front_end(self, settings: Any, notifier: Notifier, context: PlatformContext) -> FrontEnd | None:
+        """The chat front-end sharing ``notifier``'s client, if the platform has one configured."""
         ...

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from dockwatch import __version__
 from dockwatch.bot.errors import RetryLater, TargetGone
-from dockwatch.bot.model import Message
-from dockwatch.notifiers.base import Target, http_url
+from dockwatch.bot.model import Message, Receipt
+from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url
 
 TIMEOUT_SECONDS = 15
 SECRET_PREFIX = "whsec_"
@@ -109,11 +109,11 @@ class WebhookNotifier:
         self._clock = clock
         self._hooks = {target_key(c.url): c for c in configs}
 
-    @classmethod
-    def from_settings(
-        cls, settings: Sequence[WebhookConfig], session: aiohttp.ClientSession
-    ) -> WebhookNotifier:
-        return cls(settings, session)
+    async def start(self) -> None:
+        return None  # nothing to log in to: each receiver answers for itself
+
+    async def close(self) -> None:
+        return None
 
     @property
     def timeout(self) -> float:
@@ -121,15 +121,12 @@ class WebhookNotifier:
         return self._timeout
 
     def targets(self) -> Sequence[Target]:
-        return [
-            Target(key=key, notifier=self.name, label=config.name or mask_url(config.url))
-            for key, config in self._hooks.items()
-        ]
+        return PLATFORM.targets(list(self._hooks.values()))
 
     def handles(self, target_key: str) -> bool:
         return target_key in self._hooks
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> None:
+    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
         config = self._hooks[target_key]
         body = json.dumps(webhook_body(message), separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = int(self._clock().timestamp())
@@ -157,7 +154,7 @@ class WebhookNotifier:
         except aiohttp.ClientError as error:
             raise RetryLater(f"{label}: {type(error).__name__}: {error}") from None
         if 200 <= status < 300:
-            return
+            return Receipt(platform=self.name, message={"status": status})
         if status == 410:
             raise TargetGone(f"{label}: HTTP 410 Gone")
         if 300 <= status < 400:
@@ -172,3 +169,36 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+class WebhookPlatform:
+    """``[[webhooks]]``: one signed POST per message to each receiver."""
+
+    name = "webhook"
+    table = "webhooks"
+    many = True
+    settings_model = WebhookConfig
+
+    def targets(self, settings: Sequence[WebhookConfig]) -> Sequence[Target]:
+        return [
+            Target(key=target_key(config.url), notifier=self.name, label=config.name or mask_url(config.url))
+            for config in settings
+        ]
+
+    def describe(self, settings: Sequence[WebhookConfig]) -> list[str]:
+        return [
+            f"webhook {target_key(hook.url)}  {mask_url(hook.url)}{f' ({hook.name})' if hook.name else ''}"
+            "  secret: hidden"
+            for hook in settings
+        ]
+
+    def notifier(self, settings: Sequence[WebhookConfig], context: PlatformContext) -> Notifier:
+        return WebhookNotifier(settings, context.session)
+
+    def front_end(
+        self, settings: Sequence[WebhookConfig], notifier: Notifier, context: PlatformContext
+    ) -> FrontEnd | None:
+        return None
+
+
+PLATFORM = WebhookPlatform()

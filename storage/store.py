@@ -28,6 +28,7 @@ from dockwatch.bot.model import (
     Event,
     KnownState,
     Message,
+    Receipt,
     Snapshot,
     SubscriptionFilter,
 )
@@ -330,6 +331,7 @@ class Store:
         lease_until: datetime,
         target_key: str | None = None,
         exclude_targets: Iterable[str] = (),
+        exclude_platforms: Iterable[str] = (),
         limit: int = 500,
     ) -> list[DueDelivery]:
         """Mark due deliveries as sending until ``lease_until`` and return them.
@@ -350,6 +352,8 @@ class Store:
             excluded = list(exclude_targets)
             if excluded:
                 query = query.where(col(DeliveryRow.target_key).not_in(excluded))
+            for platform in exclude_platforms:
+                query = query.where(col(DeliveryRow.target_key).not_like(f"{platform}:%"))
             claimed = []
             for delivery, notification in (await session.exec(query)).all():
                 delivery.status = DeliveryStatus.SENDING
@@ -381,7 +385,9 @@ class Store:
             )
             return int(result.rowcount) == 1
 
-    async def next_due(self, *, exclude_targets: Iterable[str] = ()) -> datetime | None:
+    async def next_due(
+        self, *, exclude_targets: Iterable[str] = (), exclude_platforms: Iterable[str] = ()
+    ) -> datetime | None:
         """When the next queued (or leased) delivery falls due, ignoring ``exclude_targets``."""
         async with self._reading() as session:
             query = select(func.min(DeliveryRow.next_attempt_at)).where(
@@ -390,10 +396,14 @@ class Store:
             excluded = list(exclude_targets)
             if excluded:
                 query = query.where(col(DeliveryRow.target_key).not_in(excluded))
+            for platform in exclude_platforms:
+                query = query.where(col(DeliveryRow.target_key).not_like(f"{platform}:%"))
             value = (await session.exec(query)).one()
             return None if value is None else UTCDateTime().process_result_value(value, self._engine.dialect)
 
-    async def mark_delivered(self, delivery_id: int, now: datetime) -> None:
+    async def mark_delivered(
+        self, delivery_id: int, now: datetime, *, receipt: Receipt | None = None
+    ) -> None:
         await self._set_delivery(
             delivery_id,
             attempted=True,

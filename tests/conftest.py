@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from dockwatch.bot.config import Config, config_from_mapping
 from dockwatch.bot.runtime import Runtime, open_runtime
+from dockwatch.notifiers import Notifier
 from dockwatch.storage import Store
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord_gateway import FakeGateway
@@ -27,10 +28,21 @@ from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.service_harness import start_run  # noqa: F401  (a fixture shared by the end-to-end tests)
 
 DATA = Path(__file__).parent / "data"
+N = TypeVar("N", bound=Notifier)
 SECRET = "whsec_" + base64.b64encode(b"dockwatch-test-secret-32-bytes!!").decode()
 
 
 OpenApp = Callable[[], AbstractAsyncContextManager[Runtime]]
+
+
+@asynccontextmanager
+async def started(notifier: N) -> AsyncIterator[N]:
+    """A notifier started and closed around a test, the way the runtime does it."""
+    await notifier.start()
+    try:
+        yield notifier
+    finally:
+        await notifier.close()
 
 
 def load_data(name: str) -> Any:

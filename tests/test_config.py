@@ -50,7 +50,7 @@ def webhook(url: str = "https://example.org/hook", secret: str | None = None) ->
         (lambda c: c.api.requests_per_hour, 14),
         (lambda c: c.api.api_key.get_secret_value(), ""),
         (lambda c: c.detect.stale_after, timedelta(hours=48)),
-        (lambda c: c.webhooks, []),
+        (lambda c: c.platforms.get("webhooks", []), []),
     ],
     ids=["base_url", "requests_per_hour", "no api_key", "stale_after 48h", "no webhooks"],
 )
@@ -207,7 +207,7 @@ def test_a_webhook_secret_may_reference_an_environment_variable(tmp_path: Path) 
 
     config = load(tmp_path, webhook(secret="${HOOK_SECRET}"), {"HOOK_SECRET": secret})
 
-    assert config.webhooks[0].secret.get_secret_value() == secret
+    assert config.platforms["webhooks"][0].secret.get_secret_value() == secret
 
 
 def test_the_api_key_may_reference_an_environment_variable(tmp_path: Path) -> None:
@@ -251,11 +251,11 @@ def test_an_environment_override_can_set_a_field_of_a_list_item(tmp_path: Path) 
 
     config = load(tmp_path, text, {"DOCKWATCH_WEBHOOKS__0__URL": "https://replaced.example.org/hook"})
 
-    assert [w.url for w in config.webhooks] == [
+    assert [w.url for w in config.platforms["webhooks"]] == [
         "https://replaced.example.org/hook",
         "https://second.example.org/hook",
     ]
-    assert config.webhooks[0].secret.get_secret_value() == secret
+    assert config.platforms["webhooks"][0].secret.get_secret_value() == secret
 
 
 def test_an_environment_override_is_validated_like_the_file(tmp_path: Path) -> None:
@@ -337,7 +337,7 @@ def test_secrets_never_appear_when_the_config_is_rendered(
     shown = render(config)
 
     assert config.api.api_key.get_secret_value() == api_key
-    assert [w.secret.get_secret_value() for w in config.webhooks] == [secret, from_env]
+    assert [w.secret.get_secret_value() for w in config.platforms["webhooks"]] == [secret, from_env]
     for value in (api_key, secret, from_env, secret.removeprefix("whsec_"), from_env.removeprefix("whsec_")):
         assert value not in shown
 
@@ -359,7 +359,10 @@ def test_webhook_targets_can_be_created_from_the_environment_alone(tmp_path: Pat
 
     config = load(tmp_path, "", environ)
 
-    assert [w.url for w in config.webhooks] == ["https://hooks.example.org/a", "https://hooks.example.org/b"]
+    assert [w.url for w in config.platforms["webhooks"]] == [
+        "https://hooks.example.org/a",
+        "https://hooks.example.org/b",
+    ]
 
 
 def test_an_environment_list_index_with_a_gap_is_rejected_by_name(tmp_path: Path) -> None:
@@ -376,17 +379,18 @@ def test_urls_that_may_carry_credentials_are_not_rendered(tmp_path: Path) -> Non
     assert "pa55word" not in shown and "T0K3N" not in shown
 
 
-def test_every_registered_notifier_has_a_config_table() -> None:
-    from dockwatch.bot.config import Config
-    from dockwatch.notifiers import REGISTRY
+def test_every_built_in_platform_is_registered_under_its_config_table() -> None:
+    from dockwatch.notifiers import platforms
 
-    assert set(REGISTRY) <= set(Config.model_fields)
+    assert {"webhooks", "telegram", "discord", "console"} <= set(platforms())
+    assert all(table == platform.table for table, platform in platforms().items())
 
 
 def test_the_example_config_documents_every_key_with_its_default() -> None:
     import tomllib
 
     from dockwatch.bot.config import Config, config_from_mapping
+    from dockwatch.notifiers import platforms
 
     example = Path(__file__).parents[1] / "config.example.toml"
     data = tomllib.loads(example.read_text(encoding="utf-8"))
@@ -396,14 +400,12 @@ def test_the_example_config_documents_every_key_with_its_default() -> None:
     assert parsed == Config()
     text = example.read_text(encoding="utf-8")
     for table, model in Config.model_fields.items():
-        if table == "webhooks":
-            for key in ("url", "secret", "name"):
-                assert f"# {key} = " in text
-        elif model.default is None:  # an optional platform: documented commented out
-            section = next(t for t in model.annotation.__args__ if t is not type(None))  # type: ignore[union-attr]
-            assert f"# [{table}]" in text
-            for key in section.model_fields:
-                assert f"# {key} = " in text, (table, key)
-        else:
-            section = model.annotation
-            assert section is not None and set(data[table]) == set(section.model_fields), table
+        if table == "platforms":
+            continue
+        section = model.annotation
+        assert section is not None and set(data[table]) == set(section.model_fields), table
+    for table, platform in platforms().items():  # optional platforms: documented commented out
+        opening = f"# [[{table}]]" if platform.many else f"# [{table}]"
+        assert opening in text, table
+        for key in platform.settings_model.model_fields:
+            assert f"# {key} = " in text, (table, key)

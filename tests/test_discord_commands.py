@@ -16,10 +16,10 @@ from typing import Any
 import discord
 import pytest
 
-from dockwatch.bot.discord_bot import REFUSAL, DockwatchCommands, SettingsView, build_tree
 from dockwatch.bot.ll2.wire import parse_dockings
 from dockwatch.bot.model import ChangeKind, Snapshot, SubscriptionFilter
 from dockwatch.bot.subscriptions import Subscriptions
+from dockwatch.notifiers.discord.commands import REFUSAL, DockwatchCommands, SettingsView, build_tree
 from dockwatch.storage import Store
 from tests.builders import ll2_docking
 from tests.conftest import Clock

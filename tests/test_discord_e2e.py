@@ -22,8 +22,9 @@ def discord_table(fake: FakeDiscord) -> str:
 
 
 async def test_a_docking_reaches_the_webhook_and_the_bot_channel_once(
-    start_run: StartRun, fake_ll2: FakeLL2, fake_discord: FakeDiscord
+    start_run: StartRun, fake_ll2: FakeLL2, fake_discord_gateway: FakeGateway
 ) -> None:
+    fake_discord = fake_discord_gateway.rest
     running = await start_run(fake_ll2, [], tables=discord_table(fake_discord))
     await eventually(lambda: len(fake_ll2.counted_requests) >= 2)
 
@@ -39,7 +40,7 @@ async def test_a_docking_reaches_the_webhook_and_the_bot_channel_once(
     assert len(fake_discord.messages(HOOK_ID)) == 1 and len(fake_discord.messages(CHANNEL_ID)) == 1
     assert code == 0
     assert "Traceback" not in err
-    assert "discord slash commands unavailable" in err  # the fake speaks REST, not the gateway
+    assert fake_discord_gateway.identified.is_set()  # one client: REST sends and the gateway session
 
 
 async def test_a_channel_subscribed_by_slash_command_gets_the_docking(

@@ -13,15 +13,10 @@ from hypothesis import strategies as st
 
 from dockwatch.bot.errors import RetryLater, TargetGone
 from dockwatch.bot.model import ChangeKind, Message, Ref, VehicleRef
-from dockwatch.notifiers.discord import (
-    DEFAULT_API,
-    DiscordConfig,
-    DiscordNotifier,
-    build_embed,
-    channel_key,
-    webhook_key,
-)
+from dockwatch.notifiers.discord import DEFAULT_API, DiscordConfig, channel_key, webhook_key
+from dockwatch.notifiers.discord.notifier import DiscordNotifier, build_embed
 from tests.builders import message_with
+from tests.conftest import started
 from tests.fakes.discord import FakeDiscord, _embed_violations
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -59,7 +54,7 @@ async def notifier(fake_discord: FakeDiscord, http: aiohttp.ClientSession) -> As
         avatar_url="https://img.test/avatar.png",
     )
     try:
-        async with DiscordNotifier(config, http) as opened:
+        async with started(DiscordNotifier(config, http)) as opened:
             yield opened
     finally:
         Route.BASE = DEFAULT_API

@@ -10,6 +10,7 @@ from dockwatch.bot.config import Config
 from dockwatch.bot.dispatch import DEAD_AFTER, LEASE, backoff
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.runtime import Runtime, open_runtime
+from dockwatch.notifiers.webhook import WebhookConfig
 from dockwatch.storage.tables import DeliveryRow
 from tests.builders import ll2_docking
 from tests.conftest import SECRET, Clock, ReceiverFactory
@@ -131,10 +132,12 @@ async def test_one_failing_target_never_blocks_another(
     broken.statuses.extend([500] * 10)
     two_targets = config.model_copy(
         update={
-            "webhooks": [
-                type(config.webhooks[0])(url=broken.url, secret=SECRET),
-                type(config.webhooks[0])(url=healthy.url, secret=SECRET),
-            ]
+            "platforms": {
+                "webhooks": [
+                    WebhookConfig(url=broken.url, secret=SECRET),
+                    WebhookConfig(url=healthy.url, secret=SECRET),
+                ]
+            }
         }
     )
 
@@ -173,7 +176,7 @@ async def test_a_target_removed_from_the_config_dead_letters_what_it_was_owed(
         await announce_a_docking(app, fake_ll2, clock)
 
     clock.advance(timedelta(minutes=1))
-    async with open_runtime(config.model_copy(update={"webhooks": []}), clock=clock) as app:
+    async with open_runtime(config.model_copy(update={"platforms": {}}), clock=clock) as app:
         await cycle(app)
         row = await only_delivery(app)
 

@@ -10,11 +10,12 @@ import pytest
 from dockwatch.bot.ll2.wire import parse_dockings
 from dockwatch.bot.model import ChangeKind, Snapshot, SubscriptionFilter
 from dockwatch.bot.subscriptions import Subscriptions, UsageError, describe, parse_subscription, toggled
-from dockwatch.bot.telegram_bot import REFUSAL, TelegramBot
 from dockwatch.notifiers.telegram import TelegramConfig
+from dockwatch.notifiers.telegram.chat import REFUSAL, TelegramBot
+from dockwatch.notifiers.telegram.notifier import TelegramNotifier
 from dockwatch.storage import Store
 from tests.builders import ll2_docking
-from tests.conftest import Clock
+from tests.conftest import Clock, started
 from tests.fakes.telegram import FakeTelegram
 from tests.service_harness import eventually
 
@@ -25,12 +26,13 @@ ADMIN, MEMBER = 7, 8
 @pytest.fixture
 async def chat_bot(fake_telegram: FakeTelegram, store: Store, clock: Clock) -> AsyncIterator[TelegramBot]:
     config = TelegramConfig(token=fake_telegram.token, api_base_url=fake_telegram.base_url)
-    bot = TelegramBot(config, Subscriptions(store), clock)
-    await bot.start()
-    try:
-        yield bot
-    finally:
-        await bot.stop()
+    async with started(TelegramNotifier.from_settings(config)) as notifier:
+        bot = TelegramBot(notifier, Subscriptions(store), clock)
+        await bot.start()
+        try:
+            yield bot
+        finally:
+            await bot.stop()
 
 
 async def reply(fake: FakeTelegram, chat_id: int, count: int = 1) -> str:

@@ -8,10 +8,11 @@ from dockwatch.bot.detect import detect
 from dockwatch.bot.dispatch import Dispatcher
 from dockwatch.bot.ll2.wire import parse_dockings
 from dockwatch.bot.model import KnownState, Snapshot, SubscriptionFilter
-from dockwatch.notifiers.telegram import TelegramConfig, TelegramNotifier
+from dockwatch.notifiers.telegram import TelegramConfig
+from dockwatch.notifiers.telegram.notifier import TelegramNotifier
 from dockwatch.storage import Store
 from tests.builders import ll2_docking
-from tests.conftest import Clock
+from tests.conftest import Clock, started
 from tests.fakes.telegram import FakeTelegram
 
 
@@ -34,7 +35,7 @@ async def test_a_migrated_group_keeps_its_subscription_under_the_new_id_and_gets
         "telegram:-333", notifier="telegram", label="g", subscription=SubscriptionFilter()
     )
     config = TelegramConfig(token=fake_telegram.token, api_base_url=fake_telegram.base_url)
-    async with TelegramNotifier.from_settings(config, None) as notifier:  # type: ignore[arg-type]
+    async with started(TelegramNotifier.from_settings(config)) as notifier:
         dispatcher = Dispatcher(store, [notifier], clock)
         await record_docking(store, clock, 1)
         await dispatcher.deliver_due()

@@ -13,14 +13,10 @@ from hypothesis import strategies as st
 from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
 from dockwatch.bot.model import ChangeKind, Message, Ref, VehicleRef
 from dockwatch.notifiers.pacing import SlidingWindow
-from dockwatch.notifiers.telegram import (
-    TelegramConfig,
-    TelegramNotifier,
-    TelegramPacing,
-    chat_key,
-    render_html,
-)
+from dockwatch.notifiers.telegram import TelegramConfig, chat_key
+from dockwatch.notifiers.telegram.notifier import TelegramNotifier, TelegramPacing, render_html
 from tests.builders import message_with
+from tests.conftest import started
 from tests.fakes.telegram import FakeTelegram
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -46,7 +42,7 @@ async def notifier(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramNotifie
     config = TelegramConfig(
         token=fake_telegram.token, chat_ids=[111, -100222], api_base_url=fake_telegram.base_url
     )
-    async with TelegramNotifier.from_settings(config, None) as opened:  # type: ignore[arg-type]
+    async with started(TelegramNotifier.from_settings(config)) as opened:
         yield opened
 
 
@@ -92,7 +88,7 @@ async def test_a_migrated_group_gets_the_message_once_at_its_new_id(
 
     moved_to = await notifier.send(chat_key(-333), docked(), delivery_id=1)
 
-    assert moved_to == chat_key(-100333)
+    assert moved_to.moved_to == chat_key(-100333)
     assert len(fake_telegram.sent(-100333)) == 1 and fake_telegram.sent(-333) == []
 
 
@@ -101,7 +97,7 @@ async def test_a_429_is_retried_later_for_that_chat_with_its_retry_after(
 ) -> None:
     config = TelegramConfig(token=fake_telegram.token, api_base_url=fake_telegram.base_url)
     unpaced = TelegramPacing(per_second=1000, per_chat_second=1000, per_group_minute=1000)
-    async with TelegramNotifier.from_settings(config, None) as opened:  # type: ignore[arg-type]
+    async with started(TelegramNotifier.from_settings(config)) as opened:
         fast = TelegramNotifier(config, opened.bot, pacing=unpaced)
         await fast.send(chat_key(111), docked(), delivery_id=1)
         with pytest.raises(RetryLater) as caught:
@@ -228,6 +224,6 @@ async def test_a_timed_out_send_is_retried_later(fake_telegram: FakeTelegram) ->
     fake_telegram.slow[111] = 2.0
     config = TelegramConfig(token=fake_telegram.token, api_base_url=fake_telegram.base_url)
     bot = Bot(fake_telegram.token, base_url=fake_telegram.base_url, request=HTTPXRequest(read_timeout=0.3))
-    async with TelegramNotifier(config, bot) as notifier:
+    async with started(TelegramNotifier(config, bot)) as notifier:
         with pytest.raises(RetryLater, match="TimedOut"):
             await notifier.send(chat_key(111), docked(), delivery_id=1)

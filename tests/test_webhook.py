@@ -191,6 +191,6 @@ def test_target_labels_never_show_the_path_or_query() -> None:
 
 
 async def test_configured_webhooks_get_the_15_second_timeout(http: aiohttp.ClientSession) -> None:
-    notifier = WebhookNotifier.from_settings([WebhookConfig(url="https://x.test/h", secret=SECRET)], http)
+    notifier = WebhookNotifier([WebhookConfig(url="https://x.test/h", secret=SECRET)], http)
 
     assert notifier.timeout == 15

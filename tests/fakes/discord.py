@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+APPLICATION_ID = "4343"
 BOT_USER = {"id": "4242", "username": "dockwatch", "discriminator": "0", "avatar": None, "bot": True}
 EMBED_LIMITS = {"title": 256, "description": 4096, "fields": 25, "field_name": 256, "field_value": 1024}
 
@@ -48,9 +49,25 @@ class FakeDiscord:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/v10/users/@me", self._me)
+        app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_post("/api/v10/webhooks/{id}/{token}", self._webhook)
         app.router.add_post("/api/v10/channels/{id}/messages", self._channel)
         return app
+
+    async def _application(self, _request: web.Request) -> web.Response:
+        return _json(
+            {
+                "id": APPLICATION_ID,
+                "name": "dockwatch",
+                "icon": None,
+                "description": "",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": {"id": "77", "username": "owner", "discriminator": "0", "avatar": None},
+                "verify_key": "key",
+                "flags": 0,
+            }
+        )
 
     def messages(self, target_id: int) -> list[dict[str, Any]]:
         """Messages accepted for a webhook or channel id."""

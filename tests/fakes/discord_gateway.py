@@ -13,9 +13,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.discord import BOT_USER, FakeDiscord, _json
+from tests.fakes.discord import APPLICATION_ID, BOT_USER, FakeDiscord, _json
 
-APPLICATION_ID = "4343"
 GUILD_ID = "5555"
 
 
@@ -31,7 +30,6 @@ class FakeGateway:
 
     def install(self, app: web.Application) -> None:
         app.router.add_get("/gateway", self._gateway)
-        app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_put("/api/v10/applications/{app}/commands", self._sync)
         app.router.add_post("/api/v10/interactions/{id}/{token}/callback", self._callback)
 
@@ -113,21 +111,6 @@ class FakeGateway:
                 )
                 self.identified.set()
         return socket
-
-    async def _application(self, _request: web.Request) -> web.Response:
-        return _json(
-            {
-                "id": APPLICATION_ID,
-                "name": "dockwatch",
-                "icon": None,
-                "description": "",
-                "bot_public": True,
-                "bot_require_code_grant": False,
-                "owner": {"id": "77", "username": "owner", "discriminator": "0", "avatar": None},
-                "verify_key": "key",
-                "flags": 0,
-            }
-        )
 
     async def _sync(self, request: web.Request) -> web.Response:
         commands = await request.json()

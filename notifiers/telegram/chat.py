@@ -14,7 +14,7 @@ from html import escape
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -25,6 +25,7 @@ from telegram.ext import (
     filters,
 )
 
+from dockwatch.bot.errors import PlatformUnavailable
 from dockwatch.bot.model import SubscriptionFilter
 from dockwatch.bot.subscriptions import (
     KIND_WORDS,
@@ -38,7 +39,8 @@ from dockwatch.bot.subscriptions import (
     toggled,
     toggled_station,
 )
-from dockwatch.notifiers.telegram import TelegramConfig, TelegramPacing, chat_key
+from dockwatch.notifiers.telegram import chat_key
+from dockwatch.notifiers.telegram.notifier import TelegramNotifier
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +64,12 @@ class TelegramBot:
     """Long-polls ``getUpdates`` and answers the commands above."""
 
     def __init__(
-        self,
-        config: TelegramConfig,
-        subscriptions: Subscriptions,
-        clock: Callable[[], datetime],
-        *,
-        pacing: TelegramPacing | None = None,
+        self, notifier: TelegramNotifier, subscriptions: Subscriptions, clock: Callable[[], datetime]
     ) -> None:
         self._subscriptions = subscriptions
         self._clock = clock
-        self._pacing = pacing or TelegramPacing()  # share the notifier's: one token, one set of limits
-        self.application: Application = (  # type: ignore[type-arg]
-            ApplicationBuilder().token(config.token.get_secret_value()).base_url(config.api_base_url).build()
-        )
+        self._pacing = notifier.pacing  # the notifier's: one token, one set of limits
+        self.application: Application = ApplicationBuilder().bot(notifier.bot).build()  # type: ignore[type-arg]
         app = self.application
         app.add_handler(CommandHandler(["start", "help"], self._help, filters=_ANY_CHAT))
         app.add_handler(CommandHandler("subscribe", self._subscribe, filters=_ANY_CHAT))
@@ -87,7 +82,12 @@ class TelegramBot:
         app.add_error_handler(self._error)
 
     async def start(self) -> None:
-        await self.application.initialize()
+        try:
+            await self.application.initialize()
+        except InvalidToken:
+            raise PlatformUnavailable("telegram.token: rejected by the Telegram Bot API") from None
+        except TelegramError as error:
+            raise PlatformUnavailable(f"telegram bot not started: {error.message}") from None
         await self.application.start()
         assert self.application.updater is not None
         await self.application.updater.start_polling(poll_interval=0.0, timeout=10)

@@ -7,27 +7,24 @@ proactively; a 429 that still comes back postpones only that chat, by the ``retr
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from html import escape
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-import aiohttp
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from telegram import Bot, LinkPreviewOptions
+from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 
-from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
-from dockwatch.bot.model import ChangeKind, Message
-from dockwatch.notifiers.base import Target, http_url
+from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
+from dockwatch.bot.model import ChangeKind, Message, Receipt
+from dockwatch.notifiers.base import Target
 from dockwatch.notifiers.pacing import KeyedWindows, SlidingWindow
+from dockwatch.notifiers.telegram import PLATFORM, PREFIX, TelegramConfig, chat_key, chat_of
 from dockwatch.notifiers.text import details, headline
 
-PREFIX = "telegram:"
 MAX_FIELD = 200  # characters of one LL2 string; keeps every message far below 4096
 MAX_URL = 1000
 EMOJI = {
@@ -36,38 +33,6 @@ EMOJI = {
     ChangeKind.RELOCATED: "🔁",
     ChangeKind.WEBCAST_STARTED: "🔴",
 }
-
-
-class TelegramConfig(BaseModel):
-    """The ``[telegram]`` table."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    token: SecretStr
-    chat_ids: list[int | str] = []
-    api_base_url: str = "https://api.telegram.org/bot"
-
-    @field_validator("chat_ids")
-    @classmethod
-    def _chat_ids(cls, value: list[int | str]) -> list[int | str]:
-        for chat in value:
-            if isinstance(chat, str) and not (chat.startswith("@") and len(chat) > 1):
-                raise ValueError(f"{chat!r} is neither a numeric chat id nor an @channelusername")
-        return value
-
-    @field_validator("api_base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return http_url(value)
-
-
-def chat_key(chat_id: int | str) -> str:
-    return f"{PREFIX}{chat_id}"
-
-
-def chat_of(target_key: str) -> int | str:
-    raw = target_key.removeprefix(PREFIX)
-    return int(raw) if raw.lstrip("-").isdigit() else raw
 
 
 def render_html(message: Message) -> str:
@@ -123,56 +88,69 @@ def _is_group(chat: int | str) -> bool:
 
 
 class TelegramNotifier:
-    """Sends to static chats from the config and to chats that subscribed with /subscribe."""
+    """Sends to static chats from the config and to chats that subscribed with /subscribe.
+
+    ``bot`` and ``pacing`` are shared with the chat front-end: one token, one set of limits.
+    """
 
     name = "telegram"
 
     def __init__(self, config: TelegramConfig, bot: Bot, *, pacing: TelegramPacing | None = None) -> None:
-        self._config = config
+        self.config = config
         self.bot = bot
         self.pacing = pacing or TelegramPacing()
 
     @classmethod
-    def from_settings(cls, settings: TelegramConfig, _session: aiohttp.ClientSession) -> TelegramNotifier:
-        bot = Bot(settings.token.get_secret_value(), base_url=settings.api_base_url)
-        return cls(settings, bot)
+    def from_settings(cls, settings: TelegramConfig) -> TelegramNotifier:
+        return cls(settings, Bot(settings.token.get_secret_value(), base_url=settings.api_base_url))
 
-    async def __aenter__(self) -> Self:
-        with contextlib.suppress(TelegramError):  # a bad token or an outage surfaces per delivery
+    async def start(self) -> None:
+        """``getMe``: a refused token or an unreachable Bot API is reported here, once."""
+        try:
             await self.bot.initialize()
-        return self
+        except InvalidToken:
+            raise PlatformUnavailable("telegram.token: rejected by the Telegram Bot API") from None
+        except TelegramError as error:
+            raise PlatformUnavailable(
+                f"telegram: getMe failed: {type(error).__name__}: {error.message}"
+            ) from None
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def close(self) -> None:
         await self.bot.shutdown()
 
     def targets(self) -> Sequence[Target]:
-        return [Target(chat_key(chat), self.name, f"Telegram chat {chat}") for chat in self._config.chat_ids]
+        return PLATFORM.targets(self.config)
 
     def handles(self, target_key: str) -> bool:
         return target_key.startswith(PREFIX) and len(target_key) > len(PREFIX)
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> str | None:
+    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
         chat = chat_of(target_key)
         try:
-            await self._send(chat, message)
-            return None
+            sent = await self._send(chat, message)
+            return self._receipt(sent)
         except ChatMigrated as migrated:
             # The group became a supergroup: deliver there, once, and tell the dispatcher.
             new_chat = migrated.new_chat_id
             try:
-                await self._send(new_chat, message)
+                sent = await self._send(new_chat, message)
             except TelegramError as error:
                 raise _delivery_error(new_chat, error) from None
-            return chat_key(new_chat)
+            return self._receipt(sent, moved_to=chat_key(new_chat))
         except TelegramError as error:
             raise _delivery_error(chat, error) from None
 
-    async def _send(self, chat: int | str, message: Message) -> None:
+    def _receipt(self, sent: TelegramMessage, moved_to: str | None = None) -> Receipt:
+        return Receipt(
+            platform=self.name,
+            message={"chat_id": sent.chat_id, "message_id": sent.message_id},
+            moved_to=moved_to,
+        )
+
+    async def _send(self, chat: int | str, message: Message) -> TelegramMessage:
         preview = preview_url(message)
         async with self.pacing.slot(chat):
-            await self.bot.send_message(
+            return await self.bot.send_message(
                 chat,
                 render_html(message),
                 parse_mode=ParseMode.HTML,

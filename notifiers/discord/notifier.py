@@ -8,28 +8,29 @@ mode sends through discord.py's REST client with a nonce derived from the delive
 
 from __future__ import annotations
 
-import contextlib
-import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Self
 
 import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from dockwatch.bot.durations import humanize
-from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
-from dockwatch.bot.model import ChangeKind, Message
+from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
+from dockwatch.bot.model import ChangeKind, Message, Receipt
 from dockwatch.notifiers.base import Target
+from dockwatch.notifiers.discord import (
+    DEFAULT_API,
+    PLATFORM,
+    PREFIX,
+    WEBHOOK_URL,
+    DiscordConfig,
+    webhook_key,
+)
 from dockwatch.notifiers.text import headline
 
-PREFIX = "discord:"
-DEFAULT_API = "https://discord.com/api/v10"
 COLOURS = {
     ChangeKind.DOCKED: 0x2ECC71,
     ChangeKind.DEPARTED: 0xE67E22,
@@ -40,28 +41,6 @@ MAX_FIELD_TEXT = 200  # one LL2 string; all of them together stay far below the 
 GONE_CODES = {10003, 10004, 10015, 50027}  # unknown channel, guild, webhook; invalid webhook token
 PAUSE_CODES = {50001: "Missing Access", 50013: "Missing Permissions"}
 PAUSE = 3600.0
-_WEBHOOK_URL = re.compile(r"/webhooks/(?P<id>\d{15,21})/(?P<token>[\w.-]+)/?$")
-
-
-class DiscordConfig(BaseModel):
-    """The ``[discord]`` table."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    webhook_urls: list[str] = []
-    token: SecretStr | None = None
-    channel_ids: list[int] = []
-    api_base_url: str = DEFAULT_API
-    username: str = "dockwatch"
-    avatar_url: str | None = None
-
-    @field_validator("webhook_urls")
-    @classmethod
-    def _webhooks(cls, value: list[str]) -> list[str]:
-        for url in value:
-            if not url.startswith(("https://", "http://")) or not _WEBHOOK_URL.search(url):
-                raise ValueError("each must look like https://discord.com/api/webhooks/ID/TOKEN")
-        return value
 
 
 def use_api_base(api_base_url: str) -> None:
@@ -77,16 +56,6 @@ def use_api_base(api_base_url: str) -> None:
     url = yarl.URL(base)
     scheme = "wss" if url.scheme == "https" else "ws"
     DiscordWebSocket.DEFAULT_GATEWAY = url.with_scheme(scheme).with_path("/gateway")
-
-
-def webhook_key(url: str) -> str:
-    match = _WEBHOOK_URL.search(url)
-    assert match is not None
-    return f"{PREFIX}webhook:{match['id']}"
-
-
-def channel_key(channel_id: int) -> str:
-    return f"{PREFIX}channel:{channel_id}"
 
 
 def build_embed(message: Message) -> discord.Embed:
@@ -146,67 +115,67 @@ def _is_url(value: str) -> bool:
 
 class DiscordNotifier:
     """Webhook targets from ``webhook_urls``; channel targets (config or slash-command
-    subscriptions) through the bot when a token is configured."""
+    subscriptions) through the bot when a token is configured.
+
+    ``client`` is the process's one discord.py client: the slash-command front-end connects the
+    gateway on it after ``start`` has logged it in.
+    """
 
     name = "discord"
 
     def __init__(self, config: DiscordConfig, session: aiohttp.ClientSession) -> None:
-        self._config = config
+        self.config = config
         self._session = session
         self._webhooks = {webhook_key(url): url for url in config.webhook_urls}
-        self._client: discord.Client | None = None
+        self.client: discord.Client | None = None
         use_api_base(config.api_base_url)
 
-    @classmethod
-    def from_settings(cls, settings: DiscordConfig, session: aiohttp.ClientSession) -> DiscordNotifier:
-        return cls(settings, session)
+    async def start(self) -> None:
+        if self.config.token is None:
+            return
+        if self.client is None or self.client.is_closed():
+            self.client = discord.Client(intents=discord.Intents.none())
+        try:
+            await self.client.login(self.config.token.get_secret_value())
+        except discord.LoginFailure:
+            raise PlatformUnavailable("discord.token: rejected by Discord (HTTP 401)") from None
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise PlatformUnavailable(f"discord: cannot log in: {type(error).__name__}: {error}") from None
 
-    async def __aenter__(self) -> Self:
-        if self._config.token is not None:
-            self._client = discord.Client(intents=discord.Intents.none())
-            # An outage or a bad token surfaces per delivery, where it is retried.
-            with contextlib.suppress(discord.HTTPException, aiohttp.ClientError, TimeoutError):
-                await self._client.login(self._config.token.get_secret_value())
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._client is not None:
-            await self._client.close()
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
 
     def targets(self) -> Sequence[Target]:
-        hooks = [Target(key, self.name, f"Discord webhook {key.rsplit(':', 1)[1]}") for key in self._webhooks]
-        channels = [
-            Target(channel_key(c), self.name, f"Discord channel {c}") for c in self._config.channel_ids
-        ]
-        return hooks + (channels if self._config.token is not None else [])
+        return PLATFORM.targets(self.config)
 
     def handles(self, target_key: str) -> bool:
         if target_key in self._webhooks:
             return True
-        return self._config.token is not None and target_key.startswith(f"{PREFIX}channel:")
+        return self.config.token is not None and target_key.startswith(f"{PREFIX}channel:")
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> None:
+    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
         embed = build_embed(message)
         none = discord.AllowedMentions.none()
         try:
             if target_key in self._webhooks:
                 webhook = discord.Webhook.from_url(self._webhook_url(target_key), session=self._session)
-                await webhook.send(
+                sent = await webhook.send(
                     embed=embed,
-                    username=self._config.username,
-                    avatar_url=self._config.avatar_url or discord.utils.MISSING,
+                    username=self.config.username,
+                    avatar_url=self.config.avatar_url or discord.utils.MISSING,
                     wait=True,
                     allowed_mentions=none,
                 )
-            else:
-                if self._client is None or self._config.token is None:
-                    raise RetryLater(f"{target_key}: no Discord bot token configured")
-                if self._client.http.token is None:  # the login at start failed (an outage): retry it
-                    await self._client.login(self._config.token.get_secret_value())
-                channel = self._client.get_partial_messageable(int(target_key.rsplit(":", 1)[1]))
-                await channel.send(embed=embed, nonce=f"dw{delivery_id}", allowed_mentions=none)
+                return Receipt(
+                    platform=self.name,
+                    message={"webhook_id": webhook.id, "channel_id": sent.channel.id, "message_id": sent.id},
+                )
+            if self.client is None or self.client.http.token is None:
+                raise RetryLater(f"{target_key}: the Discord bot is not logged in")
+            channel = self.client.get_partial_messageable(int(target_key.rsplit(":", 1)[1]))
+            posted = await channel.send(embed=embed, nonce=f"dw{delivery_id}", allowed_mentions=none)
+            return Receipt(platform=self.name, message={"channel_id": channel.id, "message_id": posted.id})
         except discord.RateLimited as error:
             raise RetryLater(f"{target_key}: rate limited", retry_after=error.retry_after) from None
         except discord.HTTPException as error:
@@ -216,7 +185,7 @@ class DiscordNotifier:
 
     def _webhook_url(self, target_key: str) -> str:
         """discord.py parses webhook URLs on discord.com only; keep the id and token, drop the host."""
-        match = _WEBHOOK_URL.search(self._webhooks[target_key])
+        match = WEBHOOK_URL.search(self._webhooks[target_key])
         assert match is not None
         return f"https://discord.com/api/webhooks/{match['id']}/{match['token']}"
 

@@ -8,6 +8,7 @@ are for everyone); anyone else gets an ephemeral refusal.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from dockwatch.bot.errors import PlatformUnavailable
 from dockwatch.bot.model import SubscriptionFilter
 from dockwatch.bot.subscriptions import (
     KIND_WORDS,
@@ -29,6 +31,7 @@ from dockwatch.bot.subscriptions import (
     toggled_station,
 )
 from dockwatch.notifiers.discord import channel_key
+from dockwatch.notifiers.discord.notifier import DiscordNotifier
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +168,42 @@ async def _on_error(interaction: discord.Interaction, error: app_commands.AppCom
         await interaction.followup.send(text, ephemeral=True)
     else:
         await interaction.response.send_message(text, ephemeral=True)
+
+
+class SlashCommands:
+    """The front-end: serves the command tree over the gateway of the notifier's logged-in client."""
+
+    def __init__(
+        self, notifier: DiscordNotifier, subscriptions: Subscriptions, clock: Callable[[], datetime]
+    ) -> None:
+        self._notifier = notifier
+        self._subscriptions = subscriptions
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        client = self._notifier.client
+        if client is None or client.http.token is None:
+            raise PlatformUnavailable("discord: the bot is not logged in")
+        tree = build_tree(client, self._subscriptions, self._clock)
+        try:
+            await tree.sync()
+        except discord.DiscordException as error:  # commands registered earlier still work
+            log.warning("discord slash commands not synced error=%s", error)
+        self._task = asyncio.create_task(self._connect(client), name="discord-gateway")
+
+    async def _connect(self, client: discord.Client) -> None:
+        try:
+            await client.connect(reconnect=True)
+        except (discord.DiscordException, OSError) as error:
+            log.warning("discord slash commands unavailable error=%s", error)
+
+    async def stop(self) -> None:
+        if self._notifier.client is not None:
+            await self._notifier.client.close()  # ends the gateway session cleanly first
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
 
 def build_tree(

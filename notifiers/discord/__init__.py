@@ -1,0 +1,95 @@
+"""The Discord platform: channel webhooks, or a bot posting to channels and serving /dockwatch.
+
+This module imports without discord.py: the CLI lists, labels and masks Discord targets from the
+config alone; ``notifier.py`` and ``commands.py`` (discord.py) are imported when the platform is used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+
+from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target
+
+PREFIX = "discord:"
+DEFAULT_API = "https://discord.com/api/v10"
+WEBHOOK_URL = re.compile(r"/webhooks/(?P<id>\d{15,21})/(?P<token>[\w.-]+)/?$")
+
+
+class DiscordConfig(BaseModel):
+    """The ``[discord]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook_urls: list[str] = []
+    token: SecretStr | None = None
+    channel_ids: list[int] = []
+    api_base_url: str = DEFAULT_API
+    username: str = "dockwatch"
+    avatar_url: str | None = None
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _webhooks(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("https://", "http://")) or not WEBHOOK_URL.search(url):
+                raise ValueError("each must look like https://discord.com/api/webhooks/ID/TOKEN")
+        return value
+
+
+def webhook_key(url: str) -> str:
+    match = WEBHOOK_URL.search(url)
+    assert match is not None
+    return f"{PREFIX}webhook:{match['id']}"
+
+
+def channel_key(channel_id: int) -> str:
+    return f"{PREFIX}channel:{channel_id}"
+
+
+class DiscordPlatform:
+    """``[discord]``: webhook targets always; channel targets and slash commands with a bot token."""
+
+    name = "discord"
+    table = "discord"
+    many = False
+    settings_model = DiscordConfig
+
+    def targets(self, settings: DiscordConfig) -> Sequence[Target]:
+        hooks = [
+            Target(key, self.name, f"Discord webhook {key.rsplit(':', 1)[1]}")
+            for key in dict.fromkeys(webhook_key(url) for url in settings.webhook_urls)
+        ]
+        if settings.token is None:
+            return hooks
+        return hooks + [
+            Target(channel_key(c), self.name, f"Discord channel {c}") for c in settings.channel_ids
+        ]
+
+    def describe(self, settings: DiscordConfig) -> list[str]:
+        lines = [f"discord webhook {webhook_key(url)}  token: hidden" for url in settings.webhook_urls]
+        if settings.token is not None:
+            lines += [f"discord channel {channel}  bot token: hidden" for channel in settings.channel_ids]
+            lines.append("discord bot            channels may /dockwatch subscribe (with dockwatch run)")
+        return lines
+
+    def notifier(self, settings: DiscordConfig, context: PlatformContext) -> Notifier:
+        from dockwatch.notifiers.discord.notifier import DiscordNotifier
+
+        return DiscordNotifier(settings, context.session)
+
+    def front_end(
+        self, settings: DiscordConfig, notifier: Notifier, context: PlatformContext
+    ) -> FrontEnd | None:
+        if settings.token is None or context.subscriptions is None:
+            return None
+        from dockwatch.notifiers.discord.commands import SlashCommands
+        from dockwatch.notifiers.discord.notifier import DiscordNotifier
+
+        assert isinstance(notifier, DiscordNotifier)
+        return SlashCommands(notifier, context.subscriptions, context.clock)
+
+
+PLATFORM = DiscordPlatform()

@@ -1,0 +1,82 @@
+"""The Telegram platform: HTML messages to chats, and a bot that lets chats subscribe themselves.
+
+This module imports without python-telegram-bot: the CLI lists and masks Telegram targets from the
+config alone; ``notifier.py`` and ``chat.py`` (python-telegram-bot) are imported when it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+
+from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url
+
+PREFIX = "telegram:"
+
+
+class TelegramConfig(BaseModel):
+    """The ``[telegram]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: SecretStr
+    chat_ids: list[int | str] = []
+    api_base_url: str = "https://api.telegram.org/bot"
+
+    @field_validator("chat_ids")
+    @classmethod
+    def _chat_ids(cls, value: list[int | str]) -> list[int | str]:
+        for chat in value:
+            if isinstance(chat, str) and not (chat.startswith("@") and len(chat) > 1):
+                raise ValueError(f"{chat!r} is neither a numeric chat id nor an @channelusername")
+        return value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return http_url(value)
+
+
+def chat_key(chat_id: int | str) -> str:
+    return f"{PREFIX}{chat_id}"
+
+
+def chat_of(target_key: str) -> int | str:
+    raw = target_key.removeprefix(PREFIX)
+    return int(raw) if raw.lstrip("-").isdigit() else raw
+
+
+class TelegramPlatform:
+    """``[telegram]``: static chats from the config, and chats that /subscribe (with ``run``)."""
+
+    name = "telegram"
+    table = "telegram"
+    many = False
+    settings_model = TelegramConfig
+
+    def targets(self, settings: TelegramConfig) -> Sequence[Target]:
+        return [Target(chat_key(chat), self.name, f"Telegram chat {chat}") for chat in settings.chat_ids]
+
+    def describe(self, settings: TelegramConfig) -> list[str]:
+        lines = [f"telegram chat {chat}  token: hidden" for chat in settings.chat_ids]
+        return [*lines, "telegram bot           chats may /subscribe themselves (with dockwatch run)"]
+
+    def notifier(self, settings: TelegramConfig, context: PlatformContext) -> Notifier:
+        from dockwatch.notifiers.telegram.notifier import TelegramNotifier
+
+        return TelegramNotifier.from_settings(settings)
+
+    def front_end(
+        self, settings: TelegramConfig, notifier: Notifier, context: PlatformContext
+    ) -> FrontEnd | None:
+        if context.subscriptions is None:
+            return None
+        from dockwatch.notifiers.telegram.chat import TelegramBot
+        from dockwatch.notifiers.telegram.notifier import TelegramNotifier
+
+        assert isinstance(notifier, TelegramNotifier)
+        return TelegramBot(notifier, context.subscriptions, context.clock)
+
+
+PLATFORM = TelegramPlatform()
