@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     with_config("status", "what is docked now, the last poll and the delivery queue")
     enable = with_config("enable-target", "re-enable a target that was disabled (e.g. after HTTP 410)")
     enable.add_argument("target", metavar="TARGET_KEY", help="the key `status` shows, e.g. webhook:1a2b...")
+    init = commands.add_parser(
+        "init-config",
+        help="write the example configuration (every key with its default) to PATH",
+        description="write the example configuration (every key with its default) to PATH",
+    )
+    init.add_argument("path", nargs="?", type=Path, default=Path("dockwatch.toml"), metavar="PATH")
     commands.add_parser(
         "demo",
         help="replay recorded LL2 pages through the real pipeline; no config or network needed",
@@ -90,6 +96,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "demo":
         return asyncio.run(commands.demo(sys.stdout))
+    if args.command == "init-config":
+        print(commands.init_config(args.path))
+        return EXIT_OK
     config = _load(args.config)
     if args.command == "status":
         print(asyncio.run(commands.status(config)))

@@ -208,3 +208,18 @@ async def demo(stream: TextIO) -> int:
 
     await run_demo(stream)
     return 0
+
+
+def init_config(path: Path) -> str:
+    """Write the packaged example config; an existing file is never overwritten."""
+    from importlib import resources
+
+    example = resources.files("dockwatch.bot").joinpath("config.example.toml").read_text(encoding="utf-8")
+    try:
+        with path.open("x", encoding="utf-8") as file:
+            file.write(example)
+    except FileExistsError:
+        raise ConfigError(f"{path}: already exists; not overwriting it") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot write: {error.strerror}") from None
+    return f"wrote {path}: add a [[webhooks]] table (or another platform), then run `dockwatch check-config --config {path}`"

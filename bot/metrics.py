@@ -19,6 +19,12 @@ class Metrics:
         self.budget_remaining = Gauge(
             "dockwatch_ll2_budget_remaining", "LL2 calls left in the rolling hour.", registry=self.registry
         )
+        self.platform_up = Gauge(
+            "dockwatch_platform_up",
+            "1 while a configured platform is running, 0 while it cannot start.",
+            ["platform"],
+            registry=self.registry,
+        )
         self.notifications = Counter(
             "dockwatch_notifications", "Notifications announced, by type.", ["type"], registry=self.registry
         )

@@ -61,6 +61,11 @@ async def healthz(request: web.Request) -> web.Response:
             "dead": counts.get("dead", 0),
         },
         "budget_left": budget_left,
+        # A platform that cannot start is named here; polling still works, so the status stays 200.
+        "platforms": {
+            unit.name: {"ok": unit.available, **({"error": unit.error} if unit.error else {})}
+            for unit in app.platforms.units
+        },
     }
     if health_error is not None:
         body["error"] = health_error
@@ -70,6 +75,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     service, app = request.app[_SERVICE], request.app[_RUNTIME]
     service.metrics.budget_remaining.set(await app.budget.remaining(app.clock()))
+    for unit in app.platforms.units:
+        service.metrics.platform_up.labels(platform=unit.name).set(1 if unit.available else 0)
     return web.Response(body=service.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
