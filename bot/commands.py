@@ -222,4 +222,4 @@ def init_config(path: Path) -> str:
         raise ConfigError(f"{path}: already exists; not overwriting it") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot write: {error.strerror}") from None
-    return f"wrote {path}: add a [[webhooks]] table (or another platform), then run `dockwatch check-config --config {path}`"
+    return f"wrote {path}: add a platform table, then run `dockwatch check-config --config {path}`"
