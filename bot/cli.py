@@ -13,11 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from dockwatch import DISTRIBUTION, __version__
-from dockwatch.bot.config import Config, load_config, require_targets
 from dockwatch.bot.errors import ConfigError, DockwatchError, StorageError, UpstreamError
+
+if TYPE_CHECKING:
+    from dockwatch.bot.config import Config
 
 EXIT_OK = 0
 EXIT_UPSTREAM = 1
@@ -92,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `--version` and usage errors need neither pydantic nor SQLAlchemy.
     from dockwatch.bot import commands
+    from dockwatch.bot.config import require_targets
 
     if args.command == "demo":
         return asyncio.run(commands.demo(sys.stdout))
@@ -121,6 +125,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _load(path: Path) -> Config:
+    from dockwatch.bot.config import load_config
+
     return load_config(path, os.environ)
 
 
