@@ -109,14 +109,16 @@ class PlatformHost:
                 continue
             unit.front_end_running = True
 
-    async def keep_starting(self, context: PlatformContext, stop: asyncio.Event) -> None:
+    async def keep_starting(
+        self, context: PlatformContext, stop: asyncio.Event, *, first_retry: timedelta = FIRST_RETRY
+    ) -> None:
         """Retry unavailable platforms with backoff (10 s doubling to 10 min) until ``stop``."""
-        delay = FIRST_RETRY
+        delay = first_retry
         while not stop.is_set():
             if self.unavailable():
                 await self.start()
                 await self.start_front_ends(context)
-                delay = FIRST_RETRY if not self.unavailable() else min(delay * 2, MAX_RETRY)
+                delay = first_retry if not self.unavailable() else min(delay * 2, MAX_RETRY)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay.total_seconds())
             except TimeoutError:

@@ -30,6 +30,7 @@ RESERVED_TABLES = frozenset({"api", "storage", "detect", "poll", "run", "web"})
 def platforms() -> Mapping[str, Platform]:
     """Every installed platform by config table name, in a stable order."""
     found: dict[str, Platform] = {}
+    names: set[str] = set()
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
             platform: Platform = entry.load()
