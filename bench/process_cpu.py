@@ -71,7 +71,8 @@ def main() -> None:
     version = subprocess.run([args.dockwatch, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"{version} ({args.dockwatch}), {args.rounds} rounds, CPU seconds (user + system)")
     for name, values in results.items():
-        print(f"  {name:<18} median {statistics.median(values):.3f}  min {min(values):.3f}  max {max(values):.3f}")
+        median = statistics.median(values)
+        print(f"  {name:<18} median {median:.3f}  min {min(values):.3f}  max {max(values):.3f}")
 
 
 if __name__ == "__main__":

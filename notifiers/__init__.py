@@ -42,11 +42,12 @@ def platforms() -> Mapping[str, Platform]:
         for attribute in ("name", "table", "many", "settings_model", "targets", "notifier"):
             if not hasattr(platform, attribute):
                 raise ConfigError(f"platform plugin {entry.name!r} ({entry.value}) has no {attribute!r}")
-        if platform.table in RESERVED_TABLES or platform.table in found:
+        if platform.table in RESERVED_TABLES or platform.table in found or platform.name in names:
             raise ConfigError(
-                f"platform plugin {entry.name!r} uses the config table [{platform.table}] twice"
+                f"platform plugin {entry.name!r}: table [{platform.table}] or name {platform.name!r} is taken"
             )
         found[platform.table] = platform
+        names.add(platform.name)
     return found
 
 
