@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,7 +19,7 @@ PartyKind = Literal["spacecraft_flight", "payload_flight", "space_station"]
 
 
 class ChangeKind(StrEnum):
-    """The four things dockwatch announces; the values are the webhook ``type`` strings."""
+    """The things dockwatch announces; the values are stored and are the webhook ``type`` strings."""
 
     DOCKED = "docking.docked"
     DEPARTED = "docking.departed"
@@ -26,21 +27,83 @@ class ChangeKind(StrEnum):
     WEBCAST_STARTED = "event.webcast_started"
 
 
+class Moment(StrEnum):
+    """What the planner polls for so a kind is announced soon after it happens."""
+
+    DOCKING = "docking"
+    """A docking record's planned ``docking`` time."""
+    DEPARTURE = "departure"
+    """A docking record's planned ``departure`` time."""
+    EVENT_WINDOW = "event_window"
+    """An event's planned webcast starts, and a dense window around the event's date."""
+
+
+@dataclass(frozen=True, slots=True)
+class KindSpec:
+    """Everything about one kind that is not per message: its row of the kinds table."""
+
+    key_prefix: str
+    """Notification keys are ``<key_prefix>:<LL2 id>``, so the same fact always has the same key."""
+    webhook_type: str
+    """The webhook body's ``type``: a public contract, never renamed."""
+    title: str
+    word: str
+    """The word chat commands use for the kind: ``/subscribe docked``."""
+    colour: int
+    """The Discord embed colour."""
+    emoji: str
+    """The mark before a Telegram headline."""
+    moment: Moment
+
+    def key(self, ll2_id: int) -> str:
+        return f"{self.key_prefix}:{ll2_id}"
+
+
+def _spec(kind: ChangeKind) -> KindSpec:
+    # A match rather than a dict literal: mypy rejects this function when a kind has no row.
+    match kind:
+        case ChangeKind.DOCKED:
+            return KindSpec("docked", "docking.docked", "Docked", "docked", 0x2ECC71, "🛰", Moment.DOCKING)
+        case ChangeKind.DEPARTED:
+            return KindSpec(
+                "departed", "docking.departed", "Departed", "departed", 0xE67E22, "👋", Moment.DEPARTURE
+            )
+        case ChangeKind.RELOCATED:
+            return KindSpec(
+                "relocated", "docking.relocated", "Relocated", "relocated", 0x3498DB, "🔁", Moment.DOCKING
+            )
+        case ChangeKind.WEBCAST_STARTED:
+            return KindSpec(
+                "webcast",
+                "event.webcast_started",
+                "Webcast started",
+                "webcast",
+                0xE74C3C,
+                "🔴",
+                Moment.EVENT_WINDOW,
+            )
+        case _:
+            assert_never(kind)
+
+
+KINDS: Mapping[ChangeKind, KindSpec] = MappingProxyType({kind: _spec(kind) for kind in ChangeKind})
+"""The kinds table: one row per ``ChangeKind``, in the enum's order."""
+
+
 def docked_key(record_id: int) -> str:
-    """Notification keys are derived from LL2 ids, so the same fact always has the same key."""
-    return f"docked:{record_id}"
+    return KINDS[ChangeKind.DOCKED].key(record_id)
 
 
 def departed_key(record_id: int) -> str:
-    return f"departed:{record_id}"
+    return KINDS[ChangeKind.DEPARTED].key(record_id)
 
 
 def relocated_key(record_id: int) -> str:
-    return f"relocated:{record_id}"
+    return KINDS[ChangeKind.RELOCATED].key(record_id)
 
 
 def webcast_key(event_id: int) -> str:
-    return f"webcast:{event_id}"
+    return KINDS[ChangeKind.WEBCAST_STARTED].key(event_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import assert_never
 
-from dockwatch.bot.model import DockingRecord, Event, webcast_key
+from dockwatch.bot.model import KINDS, DockingRecord, Event, Moment
 
 WINDOW = timedelta(hours=1)
 SETTLE = timedelta(seconds=20)
@@ -72,23 +73,36 @@ class BudgetView:
 def moments_from(
     dockings: Iterable[DockingRecord], events: Iterable[Event], recorded_keys: frozenset[str], now: datetime
 ) -> tuple[tuple[datetime, ...], tuple[tuple[datetime, datetime], ...]]:
-    """Exact moments and webcast windows worth polling for, from what LL2 last told us."""
+    """Exact moments and webcast windows worth polling for, from what LL2 last told us.
+
+    Each kind's row in the kinds table names the moment that kind happens at; kinds sharing a
+    moment (docked and relocated) share its polls.
+    """
+    dockings, events = tuple(dockings), tuple(events)
     exact: set[datetime] = set()
-    windows: list[tuple[datetime, datetime]] = []
+    windows: set[tuple[datetime, datetime]] = set()
     horizon = now + HORIZON
-    for record in dockings:
-        if record.docking is not None and now < record.docking <= horizon:
-            exact.add(record.docking)
-        if record.departure is not None and now < record.departure <= horizon:
-            exact.add(record.departure)
-    for event in events:
-        if webcast_key(event.id) in recorded_keys or event.is_live:
-            continue
-        for webcast in event.webcasts:
-            if webcast.start_time is not None and now < webcast.start_time <= horizon:
-                exact.add(webcast.start_time)
-        if event.date is not None and now - WEBCAST_TAIL < event.date <= horizon:
-            windows.append((event.date - WEBCAST_LEAD, event.date + WEBCAST_TAIL))
+    for spec in KINDS.values():
+        match spec.moment:
+            case Moment.DOCKING:
+                exact.update(
+                    r.docking for r in dockings if r.docking is not None and now < r.docking <= horizon
+                )
+            case Moment.DEPARTURE:
+                exact.update(
+                    r.departure for r in dockings if r.departure is not None and now < r.departure <= horizon
+                )
+            case Moment.EVENT_WINDOW:
+                for event in events:
+                    if spec.key(event.id) in recorded_keys or event.is_live:
+                        continue
+                    for webcast in event.webcasts:
+                        if webcast.start_time is not None and now < webcast.start_time <= horizon:
+                            exact.add(webcast.start_time)
+                    if event.date is not None and now - WEBCAST_TAIL < event.date <= horizon:
+                        windows.add((event.date - WEBCAST_LEAD, event.date + WEBCAST_TAIL))
+            case _:
+                assert_never(spec.moment)
     return tuple(sorted(exact)), tuple(sorted(windows))
 
 

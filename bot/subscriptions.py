@@ -10,25 +10,20 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from dockwatch.bot.durations import humanize
-from dockwatch.bot.model import ChangeKind, DockingRecord, Event, SubscriptionFilter
+from dockwatch.bot.model import KINDS, ChangeKind, DockingRecord, Event, SubscriptionFilter
 from dockwatch.storage import Store
 
-KIND_WORDS: dict[str, ChangeKind] = {
-    "docked": ChangeKind.DOCKED,
-    "departed": ChangeKind.DEPARTED,
-    "relocated": ChangeKind.RELOCATED,
-    "webcast": ChangeKind.WEBCAST_STARTED,
-}
+KIND_WORDS: Mapping[str, ChangeKind] = MappingProxyType({spec.word: kind for kind, spec in KINDS.items()})
+"""The words chat commands accept for each kind, from the kinds table."""
 _STATION_WORD = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 MAX_STATIONS = 5
-SUBSCRIBE_USAGE = (
-    "usage: /subscribe [docked|departed|relocated|webcast ...] [station ...], e.g. /subscribe docked iss"
-)
+SUBSCRIBE_USAGE = f"usage: /subscribe [{'|'.join(KIND_WORDS)} ...] [station ...], e.g. /subscribe docked iss"
 
 
 class UsageError(ValueError):
@@ -71,9 +66,9 @@ def describe(subscription: SubscriptionFilter) -> str:
 
 def toggled(subscription: SubscriptionFilter, kind: ChangeKind) -> SubscriptionFilter:
     """The filter with ``kind`` switched; switching off the last kind leaves that kind only off."""
-    current = set(subscription.kinds) if subscription.kinds is not None else set(KIND_WORDS.values())
+    current = set(subscription.kinds) if subscription.kinds is not None else set(KINDS)
     current ^= {kind}
-    kinds = None if current == set(KIND_WORDS.values()) else frozenset(current)
+    kinds = None if current == set(KINDS) else frozenset(current)
     return SubscriptionFilter(kinds, subscription.stations)
 
 

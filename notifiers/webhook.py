@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from dockwatch import __version__
 from dockwatch.bot.errors import RetryLater, TargetGone
-from dockwatch.bot.model import Message, Receipt
+from dockwatch.bot.model import KINDS, Message, Receipt
 from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url
 
 TIMEOUT_SECONDS = 15
@@ -74,7 +74,7 @@ def webhook_body(message: Message) -> dict[str, Any]:
     """The public contract: ``{"type", "timestamp", "data"}``; see ``webhook.schema.json``."""
     data = message.model_dump(mode="json", exclude={"kind", "key", "occurred_at"}, exclude_none=True)
     return {
-        "type": message.kind.value,
+        "type": KINDS[message.kind].webhook_type,
         "timestamp": message.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "data": data,
     }

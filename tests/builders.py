@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dockwatch.bot.model import ChangeKind, Message, Ref, VehicleRef
+from dockwatch.bot.detect import detect
+from dockwatch.bot.ll2.wire import parse_dockings, parse_events
+from dockwatch.bot.model import ChangeKind, KnownState, Message, Ref, Snapshot, VehicleRef
 
+_NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 ISS = {"id": 4, "name": "International Space Station", "image": {"image_url": "https://img.test/iss.jpg"}}
 
 
@@ -91,3 +94,36 @@ def message_with(
         event_date=now,
         webcast_url=webcast_url,
     )
+
+
+def messages_of_every_kind() -> dict[ChangeKind, Message]:
+    """Real detection output for a docking, a departure, a relocation and a webcast start."""
+    records = parse_dockings(
+        [
+            ll2_docking(1, docking=_NOW - timedelta(minutes=5), vehicle=(10, "Cygnus NG-23")),
+            ll2_docking(
+                2,
+                docking=_NOW - timedelta(days=30),
+                departure=_NOW - timedelta(minutes=50),
+                vehicle=(20, "Soyuz MS-27"),
+                port=(42, "Prichal nadir"),
+            ),
+            ll2_docking(
+                3,
+                docking=_NOW - timedelta(minutes=20),
+                vehicle=(20, "Soyuz MS-27"),
+                port=(2, "Rassvet nadir"),
+            ),
+            ll2_docking(
+                4,
+                docking=_NOW - timedelta(days=20),
+                departure=_NOW - timedelta(minutes=1),
+                vehicle=(30, "Progress MS-32"),
+            ),
+        ],
+        "test",
+        legacy=False,
+    )
+    events = parse_events([ll2_event(9, date=_NOW + timedelta(minutes=20), live=True)], "test")
+    changes = detect(KnownState(baseline_done=True), Snapshot(tuple(records), tuple(events)), _NOW)
+    return {c.kind: c.message for c in changes if c.announce}

@@ -12,50 +12,15 @@ import aiohttp
 import jsonschema
 import pytest
 
-from dockwatch.bot.detect import detect
 from dockwatch.bot.errors import RetryLater, TargetGone
-from dockwatch.bot.ll2.wire import parse_dockings, parse_events
-from dockwatch.bot.model import ChangeKind, KnownState, Message, Snapshot
+from dockwatch.bot.model import ChangeKind, Message
 from dockwatch.notifiers.webhook import WebhookConfig, WebhookNotifier, mask_url, target_key, webhook_body
-from tests.builders import ll2_docking, ll2_event
+from tests.builders import messages_of_every_kind
 from tests.conftest import SECRET
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "notifiers" / "webhook.schema.json").read_text())
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
-
-
-def messages_of_every_kind() -> dict[ChangeKind, Message]:
-    """Real detection output for a docking, a departure, a relocation and a webcast start."""
-    records = parse_dockings(
-        [
-            ll2_docking(1, docking=NOW - timedelta(minutes=5), vehicle=(10, "Cygnus NG-23")),
-            ll2_docking(
-                2,
-                docking=NOW - timedelta(days=30),
-                departure=NOW - timedelta(minutes=50),
-                vehicle=(20, "Soyuz MS-27"),
-                port=(42, "Prichal nadir"),
-            ),
-            ll2_docking(
-                3,
-                docking=NOW - timedelta(minutes=20),
-                vehicle=(20, "Soyuz MS-27"),
-                port=(2, "Rassvet nadir"),
-            ),
-            ll2_docking(
-                4,
-                docking=NOW - timedelta(days=20),
-                departure=NOW - timedelta(minutes=1),
-                vehicle=(30, "Progress MS-32"),
-            ),
-        ],
-        "test",
-        legacy=False,
-    )
-    events = parse_events([ll2_event(9, date=NOW + timedelta(minutes=20), live=True)], "test")
-    changes = detect(KnownState(baseline_done=True), Snapshot(tuple(records), tuple(events)), NOW)
-    return {c.kind: c.message for c in changes if c.announce}
 
 
 @pytest.fixture

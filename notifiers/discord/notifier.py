@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import assert_never
 
 import aiohttp
 import discord
@@ -19,7 +20,7 @@ from discord.http import Route
 
 from dockwatch.bot.durations import humanize
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
-from dockwatch.bot.model import ChangeKind, Message, Receipt
+from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt
 from dockwatch.notifiers.base import Target
 from dockwatch.notifiers.discord import (
     DEFAULT_API,
@@ -31,12 +32,6 @@ from dockwatch.notifiers.discord import (
 )
 from dockwatch.notifiers.text import headline
 
-COLOURS = {
-    ChangeKind.DOCKED: 0x2ECC71,
-    ChangeKind.DEPARTED: 0xE67E22,
-    ChangeKind.RELOCATED: 0x3498DB,
-    ChangeKind.WEBCAST_STARTED: 0xE74C3C,
-}
 MAX_FIELD_TEXT = 200  # one LL2 string; all of them together stay far below the 6000 total
 GONE_CODES = {10003, 10004, 10015, 50027}  # unknown channel, guild, webhook; invalid webhook token
 PAUSE_CODES = {50001: "Missing Access", 50013: "Missing Permissions"}
@@ -62,35 +57,46 @@ def build_embed(message: Message) -> discord.Embed:
     """The message as an embed, every LL2 string clipped and markdown-escaped, within every limit."""
     embed = discord.Embed(
         title=_clip(discord.utils.escape_mentions(discord.utils.escape_markdown(headline(message))), 256),
-        colour=COLOURS[message.kind],
+        colour=KINDS[message.kind].colour,
         timestamp=message.occurred_at,
     )
-    if message.kind is ChangeKind.WEBCAST_STARTED:
-        if message.location:
-            embed.add_field(name="Where", value=_text(message.location), inline=True)
-        if message.event_date is not None:
-            embed.add_field(name="Event", value=_when(message.event_date), inline=True)
-        if message.webcast_url and _is_url(message.webcast_url):
-            embed.url = message.webcast_url
-            embed.description = f"[Watch the webcast]({message.webcast_url})"
-    else:
-        embed.add_field(name="Station", value=_text(message.place), inline=True)
-        port = message.port.name if message.port else "?"
-        if message.previous_port is not None:
-            port = f"{message.previous_port.name} → {port}"
-        embed.add_field(name="Port", value=_text(port), inline=True)
-        embed.add_field(name="Vehicle", value=_text(message.vehicle_name), inline=True)
-        if message.kind is ChangeKind.DEPARTED and message.departure is not None:
-            embed.add_field(name="Departed", value=_when(message.departure), inline=False)
-            if message.docked_seconds is not None:
-                stayed = humanize(timedelta(seconds=message.docked_seconds))
-                embed.add_field(name="Stayed", value=stayed, inline=True)
-        elif message.docking is not None:
-            embed.add_field(name="Docked", value=_when(message.docking), inline=False)
+    match message.kind:
+        case ChangeKind.DOCKED | ChangeKind.RELOCATED:
+            _add_docking_fields(embed, message)
+            if message.docking is not None:
+                embed.add_field(name="Docked", value=_when(message.docking), inline=False)
+        case ChangeKind.DEPARTED:
+            _add_docking_fields(embed, message)
+            if message.departure is not None:
+                embed.add_field(name="Departed", value=_when(message.departure), inline=False)
+                if message.docked_seconds is not None:
+                    stayed = humanize(timedelta(seconds=message.docked_seconds))
+                    embed.add_field(name="Stayed", value=stayed, inline=True)
+            elif message.docking is not None:
+                embed.add_field(name="Docked", value=_when(message.docking), inline=False)
+        case ChangeKind.WEBCAST_STARTED:
+            if message.location:
+                embed.add_field(name="Where", value=_text(message.location), inline=True)
+            if message.event_date is not None:
+                embed.add_field(name="Event", value=_when(message.event_date), inline=True)
+            if message.webcast_url and _is_url(message.webcast_url):
+                embed.url = message.webcast_url
+                embed.description = f"[Watch the webcast]({message.webcast_url})"
+        case _:
+            assert_never(message.kind)
     if message.image_url and _is_url(message.image_url):
         embed.set_thumbnail(url=message.image_url)
     embed.set_footer(text="dockwatch · data: The Space Devs' Launch Library 2")
     return embed
+
+
+def _add_docking_fields(embed: discord.Embed, message: Message) -> None:
+    embed.add_field(name="Station", value=_text(message.place), inline=True)
+    port = message.port.name if message.port else "?"
+    if message.previous_port is not None:
+        port = f"{message.previous_port.name} → {port}"
+    embed.add_field(name="Port", value=_text(port), inline=True)
+    embed.add_field(name="Vehicle", value=_text(message.vehicle_name), inline=True)
 
 
 def _when(moment: datetime) -> str:

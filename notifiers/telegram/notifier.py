@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from html import escape
-from typing import Any
+from typing import Any, assert_never
 
 from telegram import Bot, LinkPreviewOptions
 from telegram import Message as TelegramMessage
@@ -19,7 +19,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
-from dockwatch.bot.model import ChangeKind, Message, Receipt
+from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt
 from dockwatch.notifiers.base import Target
 from dockwatch.notifiers.pacing import KeyedWindows, SlidingWindow
 from dockwatch.notifiers.telegram import PLATFORM, PREFIX, TelegramConfig, chat_key, chat_of
@@ -27,24 +27,24 @@ from dockwatch.notifiers.text import details, headline
 
 MAX_FIELD = 200  # characters of one LL2 string; keeps every message far below 4096
 MAX_URL = 1000
-EMOJI = {
-    ChangeKind.DOCKED: "🛰",
-    ChangeKind.DEPARTED: "👋",
-    ChangeKind.RELOCATED: "🔁",
-    ChangeKind.WEBCAST_STARTED: "🔴",
-}
 
 
 def render_html(message: Message) -> str:
     """The message in Telegram's HTML: every LL2 string escaped and bounded."""
-    lines = [f"{EMOJI[message.kind]} <b>{_text(headline(message))}</b>"]
-    for label, value in details(message):
-        if label == "Watch":
-            continue
-        lines.append(f"<b>{escape(label)}:</b> {_text(value)}")
-    url = message.webcast_url
-    if url and len(url) <= MAX_URL and url.startswith(("http://", "https://")):
-        lines.append(f'<a href="{escape(url, quote=True)}">Watch the webcast</a>')
+    lines = [f"{KINDS[message.kind].emoji} <b>{_text(headline(message))}</b>"]
+    lines += [
+        f"<b>{escape(label)}:</b> {_text(value)}" for label, value in details(message) if label != "Watch"
+    ]
+    match message.kind:
+        case ChangeKind.DOCKED | ChangeKind.DEPARTED | ChangeKind.RELOCATED:
+            pass
+        case ChangeKind.WEBCAST_STARTED:
+            # A link rather than the "Watch" row: the URL would be clipped like any LL2 string.
+            url = message.webcast_url
+            if url and len(url) <= MAX_URL and url.startswith(("http://", "https://")):
+                lines.append(f'<a href="{escape(url, quote=True)}">Watch the webcast</a>')
+        case _:
+            assert_never(message.kind)
     return "\n".join(lines)
 
 

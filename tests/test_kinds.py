@@ -1,0 +1,116 @@
+"""The kinds table: complete, unique, and rendered for every kind by every built-in platform."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from dockwatch.bot.model import KINDS, ChangeKind
+from dockwatch.bot.subscriptions import KIND_WORDS
+from dockwatch.notifiers import platforms
+from dockwatch.notifiers.console import render
+from dockwatch.notifiers.discord.notifier import build_embed
+from dockwatch.notifiers.telegram.notifier import render_html
+from dockwatch.notifiers.webhook import webhook_body
+from tests.builders import messages_of_every_kind
+
+SCHEMA = json.loads((Path(__file__).parents[1] / "notifiers" / "webhook.schema.json").read_text())
+PLATFORMS = ["console", "discord", "telegram", "webhooks"]
+WEBHOOK_TYPES = {
+    # The public contract: receivers switch on these strings; never rename one.
+    ChangeKind.DOCKED: "docking.docked",
+    ChangeKind.DEPARTED: "docking.departed",
+    ChangeKind.RELOCATED: "docking.relocated",
+    ChangeKind.WEBCAST_STARTED: "event.webcast_started",
+}
+HEADLINES = {
+    ChangeKind.DOCKED: "Cygnus NG-23 docked at International Space Station",
+    ChangeKind.DEPARTED: "Progress MS-32 departed International Space Station",
+    ChangeKind.RELOCATED: "Soyuz MS-27 moved to another port at International Space Station",
+    ChangeKind.WEBCAST_STARTED: "Webcast live: Crew-12 Docking",
+}
+DISCORD_FIELDS = {
+    ChangeKind.DOCKED: ["Station", "Port", "Vehicle", "Docked"],
+    ChangeKind.DEPARTED: ["Station", "Port", "Vehicle", "Departed", "Stayed"],
+    ChangeKind.RELOCATED: ["Station", "Port", "Vehicle", "Docked"],
+    ChangeKind.WEBCAST_STARTED: ["Where", "Event"],
+}
+KIND_IDS = [kind.name.lower() for kind in ChangeKind]
+
+
+def test_the_table_has_one_row_per_kind_in_the_enums_order() -> None:
+    assert list(KINDS) == list(ChangeKind)
+
+
+@pytest.mark.parametrize(
+    "column", ["key_prefix", "webhook_type", "title", "word", "colour", "emoji"], ids=str
+)
+def test_no_two_kinds_share_a_value_that_tells_them_apart(column: str) -> None:
+    values = [getattr(spec, column) for spec in KINDS.values()]
+
+    assert len(set(values)) == len(values)
+
+
+def test_webhook_types_are_the_published_contract() -> None:
+    assert {kind: spec.webhook_type for kind, spec in KINDS.items()} == WEBHOOK_TYPES
+    assert SCHEMA["properties"]["type"]["enum"] == [spec.webhook_type for spec in KINDS.values()]
+    assert all(spec.webhook_type == kind.value for kind, spec in KINDS.items())
+
+
+def test_key_prefixes_cannot_be_confused_with_a_key_of_another_kind() -> None:
+    keys = [spec.key(630) for spec in KINDS.values()]
+
+    assert all(":" not in spec.key_prefix and "#" not in spec.key_prefix for spec in KINDS.values())
+    assert len(set(keys)) == len(keys)
+
+
+def test_chat_commands_accept_the_words_from_the_table() -> None:
+    assert KIND_WORDS == {
+        "docked": ChangeKind.DOCKED,
+        "departed": ChangeKind.DEPARTED,
+        "relocated": ChangeKind.RELOCATED,
+        "webcast": ChangeKind.WEBCAST_STARTED,
+    }
+
+
+def test_every_built_in_platform_is_rendered_below() -> None:
+    assert sorted(platforms()) == PLATFORMS
+
+
+@pytest.mark.parametrize("kind", list(ChangeKind), ids=KIND_IDS)
+def test_detection_keys_a_change_with_its_kinds_prefix(kind: ChangeKind) -> None:
+    message = messages_of_every_kind()[kind]
+    ll2_id = message.event_id if message.event_id is not None else message.docking_event_id
+    assert ll2_id is not None
+
+    assert message.key == KINDS[kind].key(ll2_id)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("kind", list(ChangeKind), ids=KIND_IDS)
+def test_every_platform_renders_every_kind(kind: ChangeKind, platform: str) -> None:
+    message = messages_of_every_kind()[kind]
+    spec = KINDS[kind]
+
+    if platform == "console":
+        lines = render(message).splitlines()
+        assert lines[0] == f"▶ {HEADLINES[kind]}"
+        assert len(lines) > 1
+    elif platform == "discord":
+        embed = build_embed(message)
+        assert embed.title == HEADLINES[kind]
+        assert embed.colour is not None and embed.colour.value == spec.colour
+        assert [field.name for field in embed.fields] == DISCORD_FIELDS[kind]
+    elif platform == "telegram":
+        text = render_html(message)
+        assert text.splitlines()[0] == f"{spec.emoji} <b>{HEADLINES[kind]}</b>"
+        assert ("Watch the webcast" in text) == (kind is ChangeKind.WEBCAST_STARTED)
+    elif platform == "webhooks":
+        body = webhook_body(message)
+        jsonschema.validate(body, SCHEMA, format_checker=jsonschema.FormatChecker())
+        assert body["type"] == spec.webhook_type == WEBHOOK_TYPES[kind]
+    else:
+        pytest.fail(f"no rendering check for platform {platform!r}")
