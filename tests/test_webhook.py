@@ -16,6 +16,7 @@ from dockwatch.bot.detect import detect
 from dockwatch.bot.errors import RetryLater, TargetGone
 from dockwatch.bot.ll2.wire import parse_dockings, parse_events
 from dockwatch.bot.model import ChangeKind, KnownState, Message, Snapshot
+from dockwatch.notifiers.base import EditingNotifier
 from dockwatch.notifiers.webhook import WebhookConfig, WebhookNotifier, mask_url, target_key, webhook_body
 from tests.builders import ll2_docking, ll2_event
 from tests.conftest import SECRET
@@ -194,3 +195,9 @@ async def test_configured_webhooks_get_the_15_second_timeout(http: aiohttp.Clien
     notifier = WebhookNotifier([WebhookConfig(url="https://x.test/h", secret=SECRET)], http)
 
     assert notifier.timeout == 15
+
+
+def test_a_webhook_post_cannot_be_edited(http: aiohttp.ClientSession) -> None:
+    notifier = WebhookNotifier([WebhookConfig(url="https://hooks.test/x", secret=SECRET)], http)
+
+    assert not isinstance(notifier, EditingNotifier)
