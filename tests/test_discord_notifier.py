@@ -11,8 +11,9 @@ from discord.http import Route
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dockwatch.bot.errors import RetryLater, TargetGone
-from dockwatch.bot.model import ChangeKind, Message, Ref, VehicleRef
+from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
+from dockwatch.bot.model import ChangeKind, Message, Receipt, Ref, VehicleRef
+from dockwatch.notifiers.base import EditingNotifier
 from dockwatch.notifiers.discord import DEFAULT_API, DiscordConfig, channel_key, webhook_key
 from dockwatch.notifiers.discord.notifier import DiscordNotifier, build_embed
 from tests.builders import message_with
@@ -188,3 +189,88 @@ async def test_a_global_rate_limit_is_waited_out_too(
 
     assert fake_discord.rate_limited == 1
     assert len(fake_discord.messages(CHANNEL_ID)) == 1
+
+
+def stored(receipt: Receipt) -> Receipt:
+    """The receipt as the delivery row gives it back: through JSON."""
+    return Receipt.model_validate(receipt.model_dump(mode="json"))
+
+
+def test_the_discord_notifier_can_edit(notifier: DiscordNotifier) -> None:
+    assert isinstance(notifier, EditingNotifier)
+
+
+@pytest.mark.parametrize("key", ["hook", "channel"], ids=["webhook", "bot channel"])
+async def test_a_correction_edits_the_sent_message_in_place(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord, key: str
+) -> None:
+    target = webhook_key(hook_url(fake_discord)) if key == "hook" else channel_key(CHANNEL_ID)
+    sent = await notifier.send(target, docked(), delivery_id=1)
+
+    edited = await notifier.edit(stored(sent), docked(vehicle="Cargo Dragon C210"))
+
+    assert edited == sent  # same webhook, channel and message id
+    shown = fake_discord.message(sent.message["message_id"])
+    assert shown is not None and shown["edited_timestamp"] is not None
+    assert shown["embeds"][0]["title"] == "Cargo Dragon C210 docked at International Space Station"
+    (edit,) = fake_discord.edits
+    assert edit.body["allowed_mentions"] == {"parse": []}
+    assert len(fake_discord.messages(HOOK_ID if key == "hook" else CHANNEL_ID)) == 1  # nothing new posted
+
+
+@pytest.mark.parametrize(
+    ("key", "setup", "error", "text"),
+    [
+        ("hook", lambda f, m: f.delete(m), PermanentFailure, "10008"),
+        ("channel", lambda f, m: f.delete(m), PermanentFailure, "10008"),
+        ("hook", lambda f, _m: f.unknown.add(HOOK_ID), TargetGone, "10015"),
+        ("channel", lambda f, _m: f.unknown.add(CHANNEL_ID), TargetGone, "10003"),
+    ],
+    ids=["deleted webhook message", "deleted bot message", "deleted webhook", "deleted channel"],
+)
+async def test_edit_failures_map_to_typed_failures(
+    notifier: DiscordNotifier,
+    fake_discord: FakeDiscord,
+    key: str,
+    setup: object,
+    error: type[Exception],
+    text: str,
+) -> None:
+    target = webhook_key(hook_url(fake_discord)) if key == "hook" else channel_key(CHANNEL_ID)
+    sent = await notifier.send(target, docked(), delivery_id=1)
+    setup(fake_discord, sent.message["message_id"])  # type: ignore[operator]
+
+    with pytest.raises(error, match=text):
+        await notifier.edit(stored(sent), docked(vehicle="Cargo Dragon C210"))
+
+
+async def test_an_edit_through_a_webhook_no_longer_configured_is_a_permanent_failure(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    sent = await notifier.send(webhook_key(hook_url(fake_discord)), docked(), delivery_id=1)
+    other = hook_url(fake_discord, hook=HOOK_ID + 1)
+    reconfigured = DiscordNotifier(
+        DiscordConfig(webhook_urls=[other], api_base_url=fake_discord.base_url), http
+    )
+
+    with pytest.raises(PermanentFailure, match="no longer configured"):
+        await reconfigured.edit(stored(sent), docked(vehicle="Cargo Dragon C210"))
+
+    assert fake_discord.edits == []
+
+
+async def test_an_edit_of_a_bot_message_without_a_bot_token_is_a_permanent_failure(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    sent = await notifier.send(channel_key(CHANNEL_ID), docked(), delivery_id=1)
+    hooks_only = DiscordNotifier(DiscordConfig(webhook_urls=[hook_url(fake_discord)]), http)
+
+    with pytest.raises(PermanentFailure, match="no bot token"):
+        await hooks_only.edit(stored(sent), docked(vehicle="Cargo Dragon C210"))
+
+
+async def test_a_receipt_from_another_platform_is_refused(notifier: DiscordNotifier) -> None:
+    receipt = Receipt(platform="telegram", message={"chat_id": 1, "message_id": 2})
+
+    with pytest.raises(PermanentFailure, match="not a Discord message receipt"):
+        await notifier.edit(receipt, docked())

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
-from dockwatch.bot.model import ChangeKind, Message, Ref, VehicleRef
+from dockwatch.bot.model import ChangeKind, Message, Receipt, Ref, VehicleRef
+from dockwatch.notifiers.base import EditingNotifier
 from dockwatch.notifiers.pacing import SlidingWindow
 from dockwatch.notifiers.telegram import TelegramConfig, chat_key
 from dockwatch.notifiers.telegram.notifier import TelegramNotifier, TelegramPacing, render_html
@@ -227,3 +228,59 @@ async def test_a_timed_out_send_is_retried_later(fake_telegram: FakeTelegram) ->
     async with started(TelegramNotifier(config, bot)) as notifier:
         with pytest.raises(RetryLater, match="TimedOut"):
             await notifier.send(chat_key(111), docked(), delivery_id=1)
+
+
+def stored(receipt: Receipt) -> Receipt:
+    """The receipt as the delivery row gives it back: through JSON."""
+    return Receipt.model_validate(receipt.model_dump(mode="json"))
+
+
+def test_the_telegram_notifier_can_edit(notifier: TelegramNotifier) -> None:
+    assert isinstance(notifier, EditingNotifier)
+
+
+async def test_a_correction_edits_the_sent_message_in_place(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    sent = await notifier.send(chat_key(-100222), docked(), delivery_id=1)
+
+    edited = await notifier.edit(stored(sent), docked(vehicle="Cargo Dragon C210"))
+
+    assert edited == sent  # same chat, same message id
+    (edit,) = fake_telegram.edits(-100222)
+    assert edit["parse_mode"] == "HTML" and edit["link_preview_options"]["url"] == "https://img.test/c209.jpg"
+    shown = fake_telegram.message(-100222, int(sent.message["message_id"]))
+    assert shown is not None and "edit_date" in shown
+    assert shown["text"].startswith("🛰 <b>Cargo Dragon C210 docked at International Space Station</b>")
+    assert len(fake_telegram.sent(-100222)) == 1
+
+
+async def test_an_edit_that_changes_nothing_counts_as_done(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    sent = await notifier.send(chat_key(111), docked(), delivery_id=1)
+
+    assert await notifier.edit(stored(sent), docked()) == sent
+
+    assert [c.method for c in fake_telegram.calls].count("editMessageText") == 1
+    assert fake_telegram.edits() == []  # Telegram refused it as "message is not modified"
+
+
+async def test_editing_a_deleted_message_is_a_permanent_failure(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    sent = await notifier.send(chat_key(111), docked(), delivery_id=1)
+    fake_telegram.delete(111, int(sent.message["message_id"]))
+
+    with pytest.raises(PermanentFailure, match=r"(?i)message to edit not found"):
+        await notifier.edit(stored(sent), docked(vehicle="Cargo Dragon C210"))
+
+
+async def test_editing_in_a_chat_that_blocked_the_bot_means_the_chat_is_gone(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    sent = await notifier.send(chat_key(111), docked(), delivery_id=1)
+    fake_telegram.blocked.add(111)
+
+    with pytest.raises(TargetGone, match="blocked"):
+        await notifier.edit(stored(sent), docked(vehicle="Cargo Dragon C210"))

@@ -14,6 +14,7 @@ import pytest
 
 from dockwatch.bot.errors import RetryLater, TargetGone
 from dockwatch.bot.model import ChangeKind, Message
+from dockwatch.notifiers.base import EditingNotifier
 from dockwatch.notifiers.webhook import WebhookConfig, WebhookNotifier, mask_url, target_key, webhook_body
 from tests.builders import messages_of_every_kind
 from tests.conftest import SECRET
@@ -159,3 +160,9 @@ async def test_configured_webhooks_get_the_15_second_timeout(http: aiohttp.Clien
     notifier = WebhookNotifier([WebhookConfig(url="https://x.test/h", secret=SECRET)], http)
 
     assert notifier.timeout == 15
+
+
+def test_a_webhook_post_cannot_be_edited(http: aiohttp.ClientSession) -> None:
+    notifier = WebhookNotifier([WebhookConfig(url="https://hooks.test/x", secret=SECRET)], http)
+
+    assert not isinstance(notifier, EditingNotifier)

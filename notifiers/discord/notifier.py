@@ -4,11 +4,13 @@ Webhook mode needs no bot: the message is executed with ``wait=true`` so a failu
 mode sends through discord.py's REST client with a nonce derived from the delivery and
 ``enforce_nonce``, so a retry after a crash cannot post twice. discord.py itself follows the
 ``X-RateLimit-*`` headers and 429 ``retry_after`` (per bucket and global) before a request is made.
+A sent message is edited in place through its receipt, by the same webhook or the bot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import assert_never
 
@@ -28,12 +30,14 @@ from dockwatch.notifiers.discord import (
     PREFIX,
     WEBHOOK_URL,
     DiscordConfig,
+    channel_key,
     webhook_key,
 )
 from dockwatch.notifiers.text import headline
 
 MAX_FIELD_TEXT = 200  # one LL2 string; all of them together stay far below the 6000 total
 GONE_CODES = {10003, 10004, 10015, 50027}  # unknown channel, guild, webhook; invalid webhook token
+UNKNOWN_MESSAGE = 10008  # deleted by a person: the channel is still there, the message is not
 PAUSE_CODES = {50001: "Missing Access", 50013: "Missing Permissions"}
 PAUSE = 3600.0
 
@@ -163,7 +167,7 @@ class DiscordNotifier:
     async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
         embed = build_embed(message)
         none = discord.AllowedMentions.none()
-        try:
+        with _delivering(target_key):
             if target_key in self._webhooks:
                 webhook = discord.Webhook.from_url(self._webhook_url(target_key), session=self._session)
                 sent = await webhook.send(
@@ -173,21 +177,44 @@ class DiscordNotifier:
                     wait=True,
                     allowed_mentions=none,
                 )
-                return Receipt(
-                    platform=self.name,
-                    message={"webhook_id": webhook.id, "channel_id": sent.channel.id, "message_id": sent.id},
-                )
-            if self.client is None or self.client.http.token is None:
-                raise RetryLater(f"{target_key}: the Discord bot is not logged in")
-            channel = self.client.get_partial_messageable(int(target_key.rsplit(":", 1)[1]))
+                return self._webhook_receipt(webhook.id, sent)
+            channel = self._channel(target_key, int(target_key.rsplit(":", 1)[1]))
             posted = await channel.send(embed=embed, nonce=f"dw{delivery_id}", allowed_mentions=none)
             return Receipt(platform=self.name, message={"channel_id": channel.id, "message_id": posted.id})
-        except discord.RateLimited as error:
-            raise RetryLater(f"{target_key}: rate limited", retry_after=error.retry_after) from None
-        except discord.HTTPException as error:
-            raise _delivery_error(target_key, error) from None
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise RetryLater(f"{target_key}: {type(error).__name__}: {error}") from None
+
+    async def edit(self, receipt: Receipt, message: Message) -> Receipt:
+        """Replace the embed of a message sent earlier, by the webhook or the bot that sent it."""
+        ids = _receipt_ids(receipt)
+        embed = build_embed(message)
+        none = discord.AllowedMentions.none()
+        if "webhook_id" in ids:
+            target_key = f"{PREFIX}webhook:{ids['webhook_id']}"
+            if target_key not in self._webhooks:
+                raise PermanentFailure(f"{target_key}: no longer configured; cannot edit its message")
+            with _delivering(target_key):
+                webhook = discord.Webhook.from_url(self._webhook_url(target_key), session=self._session)
+                edited = await webhook.edit_message(ids["message_id"], embed=embed, allowed_mentions=none)
+                return self._webhook_receipt(webhook.id, edited)
+        target_key = channel_key(ids["channel_id"])
+        if self.config.token is None:
+            raise PermanentFailure(f"{target_key}: no bot token configured; cannot edit its message")
+        with _delivering(target_key):
+            channel = self._channel(target_key, ids["channel_id"])
+            changed = await channel.get_partial_message(ids["message_id"]).edit(
+                embed=embed, allowed_mentions=none
+            )
+            return Receipt(platform=self.name, message={"channel_id": channel.id, "message_id": changed.id})
+
+    def _webhook_receipt(self, webhook_id: int, sent: discord.WebhookMessage) -> Receipt:
+        return Receipt(
+            platform=self.name,
+            message={"webhook_id": webhook_id, "channel_id": sent.channel.id, "message_id": sent.id},
+        )
+
+    def _channel(self, target_key: str, channel_id: int) -> discord.PartialMessageable:
+        if self.client is None or self.client.http.token is None:
+            raise RetryLater(f"{target_key}: the Discord bot is not logged in")
+        return self.client.get_partial_messageable(channel_id)
 
     def _webhook_url(self, target_key: str) -> str:
         """discord.py parses webhook URLs on discord.com only; keep the id and token, drop the host."""
@@ -196,8 +223,34 @@ class DiscordNotifier:
         return f"https://discord.com/api/webhooks/{match['id']}/{match['token']}"
 
 
+def _receipt_ids(receipt: Receipt) -> dict[str, int]:
+    """The receipt's Discord ids as ints (snowflakes), or PermanentFailure if it is not one of ours."""
+    try:
+        ids = {name: int(value) for name, value in receipt.message.items()}
+    except ValueError:
+        ids = {}
+    if receipt.platform != "discord" or not {"channel_id", "message_id"} <= ids.keys():
+        raise PermanentFailure(f"not a Discord message receipt: {receipt.describe()}")
+    return ids
+
+
+@contextmanager
+def _delivering(target_key: str) -> Iterator[None]:
+    """discord.py's and aiohttp's failures as dockwatch's, for a send or an edit."""
+    try:
+        yield
+    except discord.RateLimited as error:
+        raise RetryLater(f"{target_key}: rate limited", retry_after=error.retry_after) from None
+    except discord.HTTPException as error:
+        raise _delivery_error(target_key, error) from None
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise RetryLater(f"{target_key}: {type(error).__name__}: {error}") from None
+
+
 def _delivery_error(target_key: str, error: discord.HTTPException) -> Exception:
     text = f"{target_key}: HTTP {error.status} (code {error.code}) {error.text}".strip()
+    if error.code == UNKNOWN_MESSAGE:
+        return PermanentFailure(f"{text}: the message was deleted")
     if error.code in GONE_CODES or error.status == 404:
         return TargetGone(text)
     if error.code in PAUSE_CODES:

@@ -3,6 +3,7 @@
 Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this): about 30
 messages a second overall, one a second per chat, 20 a minute per group or channel. They are kept
 proactively; a 429 that still comes back postpones only that chat, by the ``retry_after`` it names.
+An edit of a sent message (found through its receipt) takes a place in the same windows.
 """
 
 from __future__ import annotations
@@ -147,17 +148,49 @@ class TelegramNotifier:
             moved_to=moved_to,
         )
 
+    async def edit(self, receipt: Receipt, message: Message) -> Receipt:
+        """Replace the text of a message sent earlier; unchanged text counts as done."""
+        chat, message_id = receipt.message.get("chat_id"), receipt.message.get("message_id")
+        if receipt.platform != self.name or chat is None or not isinstance(message_id, int):
+            raise PermanentFailure(f"not a Telegram message receipt: {receipt.describe()}")
+        try:
+            async with self.pacing.slot(chat):
+                await self.bot.edit_message_text(
+                    render_html(message),
+                    chat_id=chat,
+                    message_id=message_id,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=_preview_options(message),
+                )
+        except BadRequest as error:
+            reason = error.message.lower()
+            if "message is not modified" not in reason:
+                where = f"telegram chat {chat} message {message_id}"
+                if "message to edit not found" in reason:
+                    raise PermanentFailure(f"{where}: {error.message} (deleted?)") from None
+                raise _delivery_error(chat, error) from None
+        except ChatMigrated as error:
+            # The old group is read-only now; its messages stay there, out of our reach.
+            raise PermanentFailure(f"telegram chat {chat}: {error.message}") from None
+        except TelegramError as error:
+            raise _delivery_error(chat, error) from None
+        return Receipt(platform=self.name, message={"chat_id": chat, "message_id": message_id})
+
     async def _send(self, chat: int | str, message: Message) -> TelegramMessage:
-        preview = preview_url(message)
         async with self.pacing.slot(chat):
             return await self.bot.send_message(
                 chat,
                 render_html(message),
                 parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(url=preview, prefer_large_media=True)
-                if preview
-                else LinkPreviewOptions(is_disabled=True),
+                link_preview_options=_preview_options(message),
             )
+
+
+def _preview_options(message: Message) -> LinkPreviewOptions:
+    preview = preview_url(message)
+    if preview is None:
+        return LinkPreviewOptions(is_disabled=True)
+    return LinkPreviewOptions(url=preview, prefer_large_media=True)
 
 
 def _delivery_error(chat: int | str, error: TelegramError) -> Exception:

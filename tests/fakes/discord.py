@@ -3,6 +3,9 @@
 It records calls, validates embed limits, answers 429 the way Discord does (a JSON body with
 ``retry_after``, ``X-RateLimit-*`` headers and a ``Via`` header, which discord.py requires to tell a
 rate limit from a Cloudflare ban), and answers 404/10015, 50027, 50001 or 50013 for chosen targets.
+Accepted messages are kept by id, so the PATCH endpoints edit them the way Discord does: 404/10008
+"Unknown Message" for a deleted message or one that is not in that channel or webhook, 403/50005 for
+a bot editing a message it did not author.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ class FakeDiscord:
     missing_access: set[int] = field(default_factory=set)  # channel ids answering 403/50001
     missing_permissions: set[int] = field(default_factory=set)  # channel ids answering 403/50013
     posts: list[Post] = field(default_factory=list)
+    edits: list[Post] = field(default_factory=list)  # every PATCH, accepted or not
     rate_limited: int = 0
     limit_violations: list[str] = field(default_factory=list)
     base_url: str = ""
     _bucket: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _nonces: dict[str, str] = field(default_factory=dict)
+    _stored: dict[str, dict[str, Any]] = field(default_factory=dict)  # message id -> message object
     _ids: int = 10_000
 
     def app(self) -> web.Application:
@@ -52,6 +57,10 @@ class FakeDiscord:
         app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_post("/api/v10/webhooks/{id}/{token}", self._webhook)
         app.router.add_post("/api/v10/channels/{id}/messages", self._channel)
+        app.router.add_patch(
+            "/api/v10/webhooks/{id}/{token}/messages/{message_id}", self._edit_webhook_message
+        )
+        app.router.add_patch("/api/v10/channels/{id}/messages/{message_id}", self._edit_channel_message)
         return app
 
     async def _application(self, _request: web.Request) -> web.Response:
@@ -74,6 +83,14 @@ class FakeDiscord:
         return [
             p.body for p in self.posts if p.path.split("/")[4] == str(target_id) and p.body.get("_accepted")
         ]
+
+    def message(self, message_id: int | str) -> dict[str, Any] | None:
+        """The message as Discord holds it now (after any edits), or None if absent or deleted."""
+        return self._stored.get(str(message_id))
+
+    def delete(self, message_id: int | str) -> None:
+        """A moderator deletes the message in the Discord client."""
+        del self._stored[str(message_id)]
 
     async def _me(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bot {self.token}":
@@ -105,13 +122,68 @@ class FakeDiscord:
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce") and f"{channel}:{nonce}" in self._nonces:
             body["_duplicate_nonce"] = True  # Discord returns the original message, posting nothing
-            return _json(_message(self._nonces[f"{channel}:{nonce}"], channel, body))
+            original = self._stored.get(self._nonces[f"{channel}:{nonce}"])
+            return _json(original or _message(self._nonces[f"{channel}:{nonce}"], channel, body))
         response = self._accept(f"channel:{channel}", body, channel, webhook=False)
         if nonce is not None and response.status == 200:
             self._nonces[f"{channel}:{nonce}"] = str(self._ids)
         return response
 
+    async def _edit_webhook_message(self, request: web.Request) -> web.Response:
+        hook = int(request.match_info["id"])
+        body = await request.json()
+        self.edits.append(Post(request.path, dict(request.query), body))
+        if hook in self.unknown:
+            return _error(404, 10015, "Unknown Webhook")
+        if hook in self.invalid_token:
+            return _error(401, 50027, "Invalid Webhook Token")
+        stored = self.message(request.match_info["message_id"])
+        if stored is None or stored.get("webhook_id") != str(hook):
+            return _error(404, 10008, "Unknown Message")
+        return self._edit(f"webhook:{hook}:edit", stored, body)
+
+    async def _edit_channel_message(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            return _error(401, 0, "401: Unauthorized")
+        channel = int(request.match_info["id"])
+        body = await request.json()
+        self.edits.append(Post(request.path, dict(request.query), body))
+        if channel in self.unknown:
+            return _error(404, 10003, "Unknown Channel")
+        if channel in self.missing_access:
+            return _error(403, 50001, "Missing Access")
+        stored = self.message(request.match_info["message_id"])
+        if stored is None or stored["channel_id"] != str(channel):
+            return _error(404, 10008, "Unknown Message")
+        if stored["author"]["id"] != BOT_USER["id"]:
+            return _error(403, 50005, "Cannot edit a message authored by another user")
+        return self._edit(f"channel:{channel}:edit", stored, body)
+
+    def _edit(self, bucket: str, stored: dict[str, Any], body: dict[str, Any]) -> web.Response:
+        limited, headers = self._throttle(bucket)
+        if limited is not None:
+            return limited
+        self.limit_violations += _embed_violations(body)
+        for key in ("content", "embeds"):
+            if key in body:
+                stored[key] = body[key]
+        stored["edited_timestamp"] = "2026-01-01T12:05:00+00:00"
+        body["_accepted"] = True
+        return _json(stored, headers=headers)
+
     def _accept(self, bucket: str, body: dict[str, Any], target: int, *, webhook: bool) -> web.Response:
+        limited, headers = self._throttle(bucket)
+        if limited is not None:
+            return limited
+        self.limit_violations += _embed_violations(body)
+        body["_accepted"] = True
+        self._ids += 1
+        message = _message(str(self._ids), target, body, webhook=webhook)
+        self._stored[message["id"]] = message
+        return _json(message, headers=headers)
+
+    def _throttle(self, bucket: str) -> tuple[web.Response | None, dict[str, str]]:
+        """A 429 if ``bucket`` (or the global limit) is exhausted, else the headers of a success."""
         if self.global_limit_once:
             retry, self.global_limit_once = self.global_limit_once, 0.0
             self.rate_limited += 1
@@ -124,7 +196,7 @@ class FakeDiscord:
                     "Retry-After": str(retry),
                     "Via": "1.1 google",
                 },
-            )
+            ), {}
         now = time.monotonic()
         window = self._bucket[bucket]
         while window and window[0] <= now - self.bucket_window:
@@ -144,15 +216,10 @@ class FakeDiscord:
                 {"message": "You are being rate limited.", "retry_after": reset_after, "global": False},
                 status=429,
                 headers=headers,
-            )
+            ), {}
         window.append(now)
         headers["X-RateLimit-Remaining"] = str(remaining - 1)
-        if self.hide_remaining:
-            headers = {}
-        self.limit_violations += _embed_violations(body)
-        body["_accepted"] = True
-        self._ids += 1
-        return _json(_message(str(self._ids), target, body, webhook=webhook), headers=headers)
+        return None, {} if self.hide_remaining else headers
 
 
 def _message(message_id: str, channel: int, body: dict[str, Any], *, webhook: bool = False) -> dict[str, Any]:
@@ -173,8 +240,16 @@ def _message(message_id: str, channel: int, body: dict[str, Any], *, webhook: bo
         "edited_timestamp": None,
         "flags": 0,
     }
-    if webhook:
+    if webhook:  # the fake gives each webhook a channel of the same id
         data["webhook_id"] = str(channel)
+        name = body.get("username") or "Captain Hook"
+        data["author"] = {
+            "id": str(channel),
+            "username": name,
+            "discriminator": "0000",
+            "avatar": None,
+            "bot": True,
+        }
     if "nonce" in body:
         data["nonce"] = body["nonce"]
     return data

@@ -3,7 +3,10 @@
 It records every method call, enforces the documented limits (30 messages/s overall, 1/s per chat,
 20/min per group) by answering 429 with ``retry_after`` and counting the violation, answers 403,
 400 "chat not found" or a ``migrate_to_chat_id`` for chosen chats, and feeds scripted updates to
-``getUpdates`` so command handling is tested end to end.
+``getUpdates`` so command handling is tested end to end. Sent messages are kept, so
+``editMessageText`` answers as the Bot API does: the edited Message, "message to edit not found"
+for a deleted or unknown one, "message is not modified" when text and markup are unchanged.
+Edits are not counted against the sending limits.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class FakeTelegram:
     _updates: deque[dict[str, Any]] = field(default_factory=deque)
     _next_update_id: int = 1
     _message_id: int = 0
+    _messages: dict[tuple[int | str, int], dict[str, Any]] = field(default_factory=dict)
     _sent: deque[float] = field(default_factory=deque)
     _per_chat: dict[Any, deque[float]] = field(default_factory=lambda: defaultdict(deque))
 
@@ -65,6 +69,24 @@ class FakeTelegram:
 
     def replies_to(self, chat_id: int) -> list[str]:
         return [str(p["text"]) for p in self.sent(chat_id)]
+
+    def edits(self, chat_id: int | str | None = None) -> list[dict[str, Any]]:
+        """Edits accepted (not rejected), optionally for one chat."""
+        return [
+            c.params
+            for c in self.calls
+            if c.method == "editMessageText"
+            and c.params.get("_accepted")
+            and (chat_id is None or c.params["chat_id"] == chat_id)
+        ]
+
+    def message(self, chat_id: int | str, message_id: int) -> dict[str, Any] | None:
+        """The message as the chat shows it now (after any edits), or None if absent or deleted."""
+        return self._messages.get((chat_id, message_id))
+
+    def delete(self, chat_id: int | str, message_id: int) -> None:
+        """Someone in the chat deletes the message."""
+        del self._messages[(chat_id, message_id)]
 
     # --- scripted updates ---------------------------------------------------------------------
 
@@ -91,6 +113,13 @@ class FakeTelegram:
     def button(
         self, data: str, *, chat_id: int, user_id: int = 1, message_id: int = 1, chat_type: str = "private"
     ) -> None:
+        shown = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": chat_type},
+            "text": "settings",
+        }
+        self._messages.setdefault((chat_id, message_id), shown)  # the message carrying the button
         self._push(
             {
                 "callback_query": {
@@ -98,12 +127,7 @@ class FakeTelegram:
                     "from": {"id": user_id, "is_bot": False, "first_name": "Tester"},
                     "chat_instance": "ci",
                     "data": data,
-                    "message": {
-                        "message_id": message_id,
-                        "date": int(time.time()),
-                        "chat": {"id": chat_id, "type": chat_type},
-                        "text": "settings",
-                    },
+                    "message": shown,
                 }
             }
         )
@@ -190,24 +214,42 @@ class FakeTelegram:
         params["_accepted"] = True
         self._message_id += 1
         chat_type = "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
-        return _ok(
-            {
-                "message_id": self._message_id,
-                "date": int(time.time()),
-                "chat": {"id": chat_id if isinstance(chat_id, int) else -100, "type": chat_type},
-                "text": params.get("text", ""),
-            }
-        )
+        message: dict[str, Any] = {
+            "message_id": self._message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id if isinstance(chat_id, int) else -100, "type": chat_type},
+            "text": params.get("text", ""),
+        }
+        if "reply_markup" in params:
+            message["reply_markup"] = params["reply_markup"]
+        self._messages[(chat_id, self._message_id)] = message
+        return _ok(message)
 
     async def _editMessageText(self, params: dict[str, Any]) -> web.Response:
-        return _ok(
-            {
-                "message_id": int(params.get("message_id") or 1),
-                "date": int(time.time()),
-                "chat": {"id": _chat(params.get("chat_id", 1)), "type": "private"},
-                "text": params.get("text", ""),
-            }
-        )
+        chat_id = _chat(params["chat_id"])
+        params["chat_id"] = chat_id
+        if chat_id in self.blocked:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.not_found:
+            return _error(400, "Bad Request: chat not found")
+        message = self._messages.get((chat_id, int(params["message_id"])))
+        if message is None:
+            return _error(400, "Bad Request: message to edit not found")
+        text, markup = params.get("text", ""), params.get("reply_markup")
+        if text == message["text"] and markup == message.get("reply_markup"):
+            return _error(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply markup "
+                "are exactly the same as a current content and reply markup of the message",
+            )
+        message["text"] = text
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        message["edit_date"] = int(time.time())
+        params["_accepted"] = True
+        return _ok(message)
 
     def _over_limit(self, chat_id: int | str) -> int | None:
         """The Bot API's limits as sliding windows over arrival times; a retry_after if exceeded."""
