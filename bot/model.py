@@ -216,6 +216,23 @@ class Message(BaseModel):
         return self.location or "an unknown station"
 
 
+class Receipt(BaseModel):
+    """The platform's identity for a delivered message, kept on the delivery row so a correction
+    can edit the message it corrects and ``status`` can show where a message went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    message: dict[str, str | int] = {}
+    moved_to: str | None = None
+
+    def describe(self) -> str:
+        """One line for people: the platform and its message identity."""
+        ids = " ".join(f"{name}={value}" for name, value in sorted(self.message.items()))
+        moved = f" (target moved to {self.moved_to})" if self.moved_to else ""
+        return f"{self.platform} {ids or '(no message id)'}{moved}"
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One detected fact. ``announce`` is false for facts recorded silently (baseline, stale, folded)."""

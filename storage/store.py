@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import delete, func, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import defer
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dockwatch.bot.errors import StorageError
@@ -40,6 +41,7 @@ from dockwatch.storage.rows import (
     event_to_row,
     target_filter,
 )
+from dockwatch.storage.schema import SchemaState, require_current, schema_state, upgrade
 from dockwatch.storage.tables import (
     ApiCallRow,
     ApiHoldRow,
@@ -84,23 +86,51 @@ class RecordedCycle:
 
 
 class Store:
-    """Async access to the dockwatch database; open it with ``Store.open(url)``."""
+    """Async access to the dockwatch database; open it with ``Store.open(url)`` to read and write, or
+    ``Store.open_read_only(url)`` to look without changing a byte."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, schema: SchemaState, upgraded_from: SchemaState | None = None
+    ) -> None:
         self._engine = engine
         self._reader = engine.execution_options(**{READ_ONLY: True})
+        self.schema = schema
+        """The schema revision the database is at."""
+        self.upgraded_from = upgraded_from
+        """Where the schema was before this open upgraded it; ``None`` when it was already current."""
 
     @classmethod
     @asynccontextmanager
     async def open(cls, url: str) -> AsyncIterator[Store]:
+        """Open for reading and writing, first upgrading the schema to this code's (under a lock)."""
         engine = create_engine(url)
         try:
             try:
                 async with engine.begin() as connection:
-                    await connection.run_sync(SQLModel.metadata.create_all)
+                    before, after = await connection.run_sync(upgrade, _safe_url(url))
+            except (SQLAlchemyError, AlembicError, OSError) as error:
+                raise StorageError(f"cannot open database {_safe_url(url)}: {_first_line(error)}") from None
+            yield cls(engine, after, None if before == after else before)
+        finally:
+            await engine.dispose()
+
+    @classmethod
+    @asynccontextmanager
+    async def open_read_only(cls, url: str, *, require_head: bool = True) -> AsyncIterator[Store]:
+        """Open without writing: no schema change, no journal-mode change, no write lock taken.
+
+        The schema must be this code's (``require_head``), else a ``StorageError`` says what to do;
+        ``dockwatch db current`` opens with ``require_head=False`` to report where it stands.
+        """
+        engine = create_engine(url, read_only=True)
+        try:
+            check = require_current if require_head else schema_state
+            try:
+                async with engine.connect() as connection:
+                    state = await connection.run_sync(check, _safe_url(url))
             except (SQLAlchemyError, OSError) as error:
                 raise StorageError(f"cannot open database {_safe_url(url)}: {_first_line(error)}") from None
-            yield cls(engine)
+            yield cls(engine, state)
         finally:
             await engine.dispose()
 
