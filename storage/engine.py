@@ -70,6 +70,12 @@ def sqlite_path(url: str) -> str | None:
     return parsed.database
 
 
+def existing_sqlite_file(url: str) -> bool:
+    """Whether ``url`` names a SQLite file that already exists."""
+    path = sqlite_path(url)
+    return path is not None and Path(path).is_file()
+
+
 def _probe_sqlite(url: str) -> None:
     """Open a SQLite file once with the stdlib driver first: when aiosqlite fails to connect, its
     worker thread outlives the event loop and prints a traceback at exit, after our one-line error.

@@ -29,10 +29,11 @@ from dockwatch.bot.model import (
     Event,
     KnownState,
     Message,
+    Receipt,
     Snapshot,
     SubscriptionFilter,
 )
-from dockwatch.storage.engine import READ_ONLY, create_engine
+from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file
 from dockwatch.storage.rows import (
     docking_from_row,
     docking_to_row,
@@ -103,6 +104,11 @@ class Store:
     @asynccontextmanager
     async def open(cls, url: str) -> AsyncIterator[Store]:
         """Open for reading and writing, first upgrading the schema to this code's (under a lock)."""
+        if existing_sqlite_file(url):
+            # Look before writing: connecting switches SQLite to WAL, which rewrites the file header
+            # of whatever database a mistyped storage.url points at.
+            async with cls.open_read_only(url, require_head=False):
+                pass
         engine = create_engine(url)
         try:
             try:
@@ -360,11 +366,14 @@ class Store:
         lease_until: datetime,
         target_key: str | None = None,
         exclude_targets: Iterable[str] = (),
+        exclude_platforms: Iterable[str] = (),
         limit: int = 500,
     ) -> list[DueDelivery]:
         """Mark due deliveries as sending until ``lease_until`` and return them.
 
         A delivery left in ``sending`` by a crash becomes due again when its lease runs out.
+        ``exclude_platforms`` leaves the deliveries of platforms that cannot send now (one that failed
+        to start) queued, while the others deliver.
         """
         async with self._transaction() as session:
             query = (
@@ -377,9 +386,7 @@ class Store:
             )
             if target_key is not None:
                 query = query.where(col(DeliveryRow.target_key) == target_key)
-            excluded = list(exclude_targets)
-            if excluded:
-                query = query.where(col(DeliveryRow.target_key).not_in(excluded))
+            query = _excluding(query, exclude_targets, exclude_platforms)
             claimed = []
             for delivery, notification in (await session.exec(query)).all():
                 delivery.status = DeliveryStatus.SENDING
@@ -411,19 +418,24 @@ class Store:
             )
             return int(result.rowcount) == 1
 
-    async def next_due(self, *, exclude_targets: Iterable[str] = ()) -> datetime | None:
-        """When the next queued (or leased) delivery falls due, ignoring ``exclude_targets``."""
+    async def next_due(
+        self, *, exclude_targets: Iterable[str] = (), exclude_platforms: Iterable[str] = ()
+    ) -> datetime | None:
+        """When the next queued (or leased) delivery falls due, ignoring ``exclude_targets`` and the
+        targets of ``exclude_platforms``."""
         async with self._reading() as session:
             query = select(func.min(DeliveryRow.next_attempt_at)).where(
                 col(DeliveryRow.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING])
             )
-            excluded = list(exclude_targets)
-            if excluded:
-                query = query.where(col(DeliveryRow.target_key).not_in(excluded))
+            query = _excluding(query, exclude_targets, exclude_platforms)
             value = (await session.exec(query)).one()
             return None if value is None else UTCDateTime().process_result_value(value, self._engine.dialect)
 
-    async def mark_delivered(self, delivery_id: int, now: datetime) -> None:
+    async def mark_delivered(
+        self, delivery_id: int, now: datetime, *, receipt: Receipt | None = None
+    ) -> None:
+        """Record the delivery and the platform's identity for the message (``receipt``), which a
+        correction needs to edit it."""
         await self._set_delivery(
             delivery_id,
             attempted=True,
@@ -431,6 +443,7 @@ class Store:
             delivered_at=now,
             last_error=None,
             updated_at=now,
+            receipt=receipt,
         )
 
     async def mark_retry(
@@ -510,10 +523,19 @@ class Store:
             )
             return [(delivery, key) for delivery, key in rows.all()]
 
+    async def recent_deliveries(self, limit: int = 10) -> list[tuple[DeliveryRow, str]]:
+        """The newest delivered messages with their notification keys (and receipts)."""
+        return await self._deliveries_with_keys(
+            col(DeliveryRow.status) == DeliveryStatus.DELIVERED,
+            col(DeliveryRow.delivered_at).desc(),
+            col(DeliveryRow.id).desc(),
+            limit=limit,
+        )
+
     async def dead_deliveries(self, limit: int = 10) -> list[tuple[DeliveryRow, str]]:
         """The newest dead letters with their notification keys."""
         return await self._deliveries_with_keys(
-            col(DeliveryRow.status) == DeliveryStatus.DEAD, col(DeliveryRow.updated_at).desc(), limit
+            col(DeliveryRow.status) == DeliveryStatus.DEAD, col(DeliveryRow.updated_at).desc(), limit=limit
         )
 
     async def retrying_deliveries(self, limit: int = 10) -> list[tuple[DeliveryRow, str]]:
@@ -521,18 +543,18 @@ class Store:
         return await self._deliveries_with_keys(
             (col(DeliveryRow.status) == DeliveryStatus.QUEUED) & (col(DeliveryRow.attempts) > 0),
             col(DeliveryRow.next_attempt_at).asc(),
-            limit,
+            limit=limit,
         )
 
     async def _deliveries_with_keys(
-        self, condition: Any, order: Any, limit: int
+        self, condition: Any, *order: Any, limit: int
     ) -> list[tuple[DeliveryRow, str]]:
         async with self._reading() as session:
             rows = await session.exec(
                 select(DeliveryRow, NotificationRow.key)
                 .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
                 .where(condition)
-                .order_by(order)
+                .order_by(*order)
                 .limit(limit)
             )
             return [(delivery, key) for delivery, key in rows.all()]
@@ -596,6 +618,17 @@ async def _prune(session: AsyncSession, now: datetime) -> None:
     """Keep the bookkeeping tables bounded; notifications and deliveries are history and stay."""
     await session.exec(delete(ApiCallRow).where(col(ApiCallRow.at) < now - API_CALLS_KEPT))
     await session.exec(delete(PollRow).where(col(PollRow.started_at) < now - POLLS_KEPT))
+
+
+def _excluding(query: Any, targets: Iterable[str], platforms: Iterable[str]) -> Any:
+    """``query`` without the given targets and without any target of the given platforms (target
+    keys are ``<platform>:<address>``)."""
+    excluded = list(targets)
+    if excluded:
+        query = query.where(col(DeliveryRow.target_key).not_in(excluded))
+    for platform in platforms:
+        query = query.where(~col(DeliveryRow.target_key).startswith(f"{platform}:", autoescape=True))
+    return query
 
 
 def _new_delivery(notification_id: int, target_key: str, now: datetime) -> DeliveryRow:

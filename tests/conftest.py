@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,19 @@ OpenApp = Callable[[], AbstractAsyncContextManager[Runtime]]
 
 def load_data(name: str) -> Any:
     return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+def database_from_sql(path: Path, name: str, replacements: Mapping[str, str] | None = None) -> Path:
+    """A SQLite database at ``path`` from a dump under ``tests/data``, in WAL mode as dockwatch leaves
+    its databases; ``replacements`` rewrite strings in the dump first (e.g. target keys, which are
+    derived from URLs, to point at this test's receivers)."""
+    sql = (DATA / name).read_text(encoding="utf-8")
+    for old, new in (replacements or {}).items():
+        sql = sql.replace(old, new)
+    with closing(sqlite3.connect(path)) as database:
+        database.executescript(sql)
+        database.execute("PRAGMA journal_mode=WAL")
+    return path
 
 
 @dataclass
