@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     with_config("status", "what is docked now, the last poll and the delivery queue")
     enable = with_config("enable-target", "re-enable a target that was disabled (e.g. after HTTP 410)")
     enable.add_argument("target", metavar="TARGET_KEY", help="the key `status` shows, e.g. webhook:1a2b...")
+    db = commands.add_parser("db", help="the database schema: upgrade it or show its revision")
+    db_actions = db.add_subparsers(dest="db_action", required=True, metavar="ACTION", parser_class=_Parser)
+    for name, help_text in (
+        ("upgrade", "upgrade the database schema to this version's (run and poll-once do it at start)"),
+        ("current", "show the database's schema revision and whether it is this version's; read-only"),
+    ):
+        action = db_actions.add_parser(name, help=help_text, description=help_text)
+        action.add_argument("--config", required=True, type=Path, metavar="FILE")
     commands.add_parser(
         "demo",
         help="replay recorded LL2 pages through the real pipeline; no config or network needed",
@@ -93,6 +101,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if args.command == "status":
         print(asyncio.run(commands.status(config)))
+        return EXIT_OK
+    if args.command == "db":
+        action = commands.db_upgrade if args.db_action == "upgrade" else commands.db_current
+        print(asyncio.run(action(config)))
         return EXIT_OK
     if args.command == "enable-target":
         print(asyncio.run(commands.enable_target(config, args.target)))
