@@ -246,12 +246,18 @@ class Store:
     # --- targets ----------------------------------------------------------------------------
 
     async def sync_targets(self, targets: Iterable[TargetInfo]) -> None:
-        """Mark exactly ``targets`` as configured; a target disabled earlier stays disabled."""
+        """Mark exactly ``targets`` as configured; a target disabled earlier stays disabled, and a
+        chat that subscribed itself and is now listed in the config becomes a config target."""
         wanted = {t.key: t for t in targets}
         async with self._transaction() as session:
-            rows = await session.exec(select(TargetRow).where(col(TargetRow.source) == "config"))
+            rows = await session.exec(
+                select(TargetRow).where(
+                    (col(TargetRow.source) == "config") | col(TargetRow.key).in_(list(wanted))
+                )
+            )
             for row in rows.all():
                 target = wanted.pop(row.key, None)
+                row.source = "config"
                 row.configured = target is not None
                 if target is not None:
                     row.label = target.label
@@ -283,12 +289,18 @@ class Store:
     async def save_subscription(
         self, key: str, *, notifier: str, label: str, subscription: SubscriptionFilter
     ) -> None:
-        """Create or replace a chat's subscription; (re-)subscribing also re-enables it."""
+        """Create or replace a chat's subscription; (re-)subscribing also re-enables it.
+
+        A target the config lists stays a config target; any other is the chat's own, which
+        ``sync_targets`` leaves alone at the next start.
+        """
         async with self._transaction() as session:
-            row = await session.get(TargetRow, key) or TargetRow(key=key, notifier=notifier, label=label)
-            row.label, row.enabled, row.disabled_reason, row.disabled_at = label, True, None, None
-            if row.source != "config":
+            row = await session.get(TargetRow, key)
+            if row is None:
+                row = TargetRow(key=key, notifier=notifier, label=label, source="chat")
+            elif not (row.source == "config" and row.configured):
                 row.source = "chat"
+            row.label, row.enabled, row.disabled_reason, row.disabled_at = label, True, None, None
             row.kinds = (
                 sorted(k.value for k in subscription.kinds) if subscription.kinds is not None else None
             )

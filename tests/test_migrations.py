@@ -121,6 +121,27 @@ async def test_a_0_1_0_database_is_stamped_at_0001_and_upgraded_in_place(tmp_pat
         assert database.execute("SELECT count(*) FROM notification").fetchone() == (5,)
 
 
+async def test_a_0_1_0_postgresql_database_is_stamped_and_upgraded_with_its_chats_repaired(
+    postgres_url: str,
+) -> None:
+    def make_0_1_0(connection: Connection) -> None:
+        command.upgrade(alembic_config(connection), BASELINE)
+        connection.exec_driver_sql("DROP TABLE alembic_version")
+        connection.exec_driver_sql(
+            "INSERT INTO target (key, notifier, label, source, configured, enabled, kinds, stations) VALUES "
+            "('telegram:1', 'telegram', 'fans', 'config', false, true, '[\"docking.departed\"]', 'null'),"
+            "('webhook:a', 'webhook', 'ops', 'config', true, true, 'null', 'null')"
+        )
+
+    await run_sync_on(postgres_url, make_0_1_0)
+
+    async with Store.open(postgres_url) as store:
+        assert store.upgraded_from is not None and store.upgraded_from.unversioned
+        targets = [(t.key, t.source, t.configured) for t in await store.targets()]
+
+    assert targets == [("telegram:1", "chat", True), ("webhook:a", "config", True)]
+
+
 async def test_the_upgrade_is_logged_once_and_only_when_something_was_applied(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -14,7 +14,7 @@ from dockwatch.bot.detect import detect
 from dockwatch.bot.errors import StorageError
 from dockwatch.bot.ll2.wire import parse_dockings
 from dockwatch.bot.model import KnownState, Snapshot
-from dockwatch.storage import Store
+from dockwatch.storage import Store, TargetInfo
 from dockwatch.storage.engine import async_url
 from tests.builders import ll2_docking
 
@@ -148,9 +148,7 @@ async def test_old_budget_and_poll_bookkeeping_is_pruned_but_recent_rows_stay(
 
 
 async def record_docking_for(store: Store, *target_keys: str) -> None:
-    """One announced docking owed to each of ``target_keys``."""
-    from dockwatch.storage import TargetInfo
-
+    """One announced docking owed to each of ``target_keys`` (and to any subscribed chat)."""
     await store.sync_targets([TargetInfo(key, key.partition(":")[0], key) for key in target_keys])
     snapshot = snapshot_of(ll2_docking(1, docking=NOW - timedelta(minutes=5)))
     await store.record_cycle(
@@ -224,3 +222,30 @@ async def test_a_receipt_is_kept_as_plain_json(store: Store, db_url: str) -> Non
         "message": {"chat_id": -100, "message_id": 9},
         "moved_to": "telegram:-1007",
     }
+
+
+async def test_a_chat_subscription_still_gets_deliveries_after_a_restart(store: Store) -> None:
+    from dockwatch.bot.model import SubscriptionFilter
+
+    await store.save_subscription(
+        "telegram:5", notifier="telegram", label="fans", subscription=SubscriptionFilter()
+    )
+    await store.sync_targets([])  # the next start: the config lists no targets
+
+    await record_docking_for(store)
+
+    assert [d.target_key for d, _key in await store.deliveries()] == ["telegram:5"]
+
+
+async def test_a_chat_the_config_starts_listing_becomes_a_config_target(store: Store) -> None:
+    from dockwatch.bot.model import SubscriptionFilter
+
+    await store.save_subscription(
+        "telegram:5", notifier="telegram", label="fans", subscription=SubscriptionFilter()
+    )
+
+    await store.sync_targets([TargetInfo("telegram:5", "telegram", "Telegram chat 5")])
+
+    assert [(t.source, t.configured, t.label) for t in await store.targets()] == [
+        ("config", True, "Telegram chat 5")
+    ]

@@ -4,7 +4,8 @@ sent twice.
 The fixture (``tests/data/dockwatch-0.1.0.sql``, written by 0.1.0's own code) holds dockings 1, 630
 and 631; ``docked:630`` delivered to webhook A; ``docked:631`` queued to A for a retry; webhook B
 disabled by a 410; and a Telegram chat subscribed to departures from the ISS. Target keys are
-derived from webhook URLs, so the fixture's two are re-pointed at this test's receivers.
+derived from webhook URLs, so the fixture's two are re-pointed at this test's receivers; the chat
+is served by the fake Bot API.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dockwatch.storage.schema import head
 from tests.builders import ll2_docking, ll2_event
 from tests.conftest import SECRET, Clock, ReceiverFactory, database_from_sql
 from tests.fakes.ll2 import FakeLL2, background_docking
+from tests.fakes.telegram import FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 FIXTURE_HOOK_A = "http://127.0.0.1:9/fixture-a"
@@ -55,7 +57,11 @@ class Upgraded:
 
 @pytest.fixture
 async def upgraded(
-    tmp_path: Path, fake_ll2: FakeLL2, start_receiver: ReceiverFactory, clock: Clock
+    tmp_path: Path,
+    fake_ll2: FakeLL2,
+    fake_telegram: FakeTelegram,
+    start_receiver: ReceiverFactory,
+    clock: Clock,
 ) -> AsyncIterator[Upgraded]:
     """The 0.1.0 database opened by today's runtime at 12:00, which upgrades it on the way."""
     hook_a, hook_b = await start_receiver(), await start_receiver()
@@ -74,6 +80,7 @@ async def upgraded(
             "api": {"base_url": fake_ll2.base_url, "requests_per_hour": 1000},
             "storage": {"url": f"sqlite:///{path}"},
             "webhooks": [{"url": hook_a.url, "secret": SECRET}, {"url": hook_b.url, "secret": SECRET}],
+            "telegram": {"token": fake_telegram.token, "api_base_url": fake_telegram.base_url},
         },
         source="test",
         environ={},
@@ -105,6 +112,25 @@ async def test_the_chat_subscription_keeps_its_filter(upgraded: Upgraded) -> Non
     subscription = await upgraded.app.store.subscription("telegram:12345")
 
     assert subscription == SubscriptionFilter(frozenset({ChangeKind.DEPARTED}), frozenset({"iss"}))
+
+
+async def test_the_chat_subscription_still_gets_what_it_asked_for(
+    upgraded: Upgraded, fake_ll2: FakeLL2, fake_telegram: FakeTelegram, clock: Clock
+) -> None:
+    """0.1.0 saved it as a config target, which the first start would have silenced (revision 0003)."""
+    fake_ll2.dockings[2] = ll2_docking(
+        1,
+        docking=T0 - timedelta(days=20),
+        departure=clock.now - timedelta(minutes=1),
+        port=(1, "Unity nadir"),
+    )
+
+    await cycle(upgraded.app)
+
+    assert [m["text"].splitlines()[0] for m in fake_telegram.sent(12345)] == [
+        "👋 <b>Cargo Dragon C209 departed International Space Station</b>"
+    ]
+    assert [r.id for r in upgraded.hook_a.accepted] == ["docked:631", "departed:1"]
 
 
 async def test_the_disabled_target_stays_disabled_and_gets_nothing_new(

@@ -5,7 +5,7 @@ It runs against the 0.1.0 tree (commit 805f2a6, whose packages were the top-leve
 
     mkdir /tmp/dockwatch-0.1.0 && git archive 805f2a6 | tar -x -C /tmp/dockwatch-0.1.0
     cd /tmp/dockwatch-0.1.0 && PYTHONPATH=. python /path/to/tests/data/make_dockwatch_0_1_0.py OUT.db
-    sqlite3 OUT.db .dump > /path/to/tests/data/dockwatch-0.1.0.sql
+    sqlite3 OUT.db .dump  # below the two comment lines that open dockwatch-0.1.0.sql
 
 What it holds (times on 2026-01-01, UTC): a baseline poll at 11:00 (docking 1, event 5), webhook
 ``FIXTURE_HOOK_B`` disabled by a 410 at 11:05, docking 630 announced at 11:10 and delivered to
