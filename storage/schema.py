@@ -47,7 +47,8 @@ VERSION_TABLE = "alembic_version"
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, made in code: users need no ``alembic.ini``."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    # Options go through ConfigParser interpolation, where a literal "%" must be doubled.
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     config.attributes["connection"] = connection
     return config
 
