@@ -8,13 +8,9 @@ PostgreSQL runs too when ``TEST_POSTGRES_URL`` names a server dockwatch may crea
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import os
 import sqlite3
 import sys
-import uuid
-from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
@@ -32,42 +28,11 @@ from dockwatch.bot.errors import StorageError
 from dockwatch.storage import Store
 from dockwatch.storage.engine import async_url
 from dockwatch.storage.schema import BASELINE, alembic_config, head
-from tests.conftest import DATA, database_from_sql
-
-POSTGRES = os.environ.get("TEST_POSTGRES_URL")
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards; skips without a server."""
-    if not POSTGRES:
-        pytest.skip("TEST_POSTGRES_URL is not set")
-    server = create_async_engine(async_url(POSTGRES), isolation_level="AUTOCOMMIT")
-    name = f"dockwatch_test_{uuid.uuid4().hex[:12]}"
-    try:
-        async with server.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-        async with server.connect() as connection:
-            await connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await server.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_url(request: pytest.FixtureRequest, db_url: str) -> str:
-    if request.param == "sqlite":
-        return db_url
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+from tests.conftest import DATA, database_from_sql, file_digest
 
 
 def sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 async def run_sync_on(url: str, work: Any) -> Any:
@@ -85,12 +50,12 @@ def schema_diff(connection: Connection) -> list[Any]:
     return list(compare_metadata(context, SQLModel.metadata))
 
 
-async def test_an_empty_database_is_upgraded_to_exactly_what_the_models_describe(any_url: str) -> None:
+async def test_an_empty_database_is_upgraded_to_exactly_what_the_models_describe(any_db_url: str) -> None:
     """The check that catches a model change made without a revision."""
-    async with Store.open(any_url):
+    async with Store.open(any_db_url):
         pass
 
-    assert await run_sync_on(any_url, schema_diff) == []
+    assert await run_sync_on(any_db_url, schema_diff) == []
 
 
 def sqlite_schema(path: Path) -> dict[str, str]:
@@ -154,37 +119,26 @@ async def test_the_upgrade_is_logged_once_and_only_when_something_was_applied(
     assert upgrades == [f"database upgraded from empty to {head()}"]
 
 
-async def test_a_database_of_a_newer_dockwatch_is_refused_by_name(any_url: str) -> None:
-    async with Store.open(any_url):
+async def test_a_database_of_a_newer_dockwatch_is_refused_by_name(any_db_url: str) -> None:
+    async with Store.open(any_db_url):
         pass
     await run_sync_on(
-        any_url, lambda c: c.exec_driver_sql("UPDATE alembic_version SET version_num = '0099_x'")
+        any_db_url, lambda c: c.exec_driver_sql("UPDATE alembic_version SET version_num = '0099_x'")
     )
 
     with pytest.raises(StorageError, match=r"upgraded by a newer dockwatch \(schema revision 0099_x"):
-        async with Store.open(any_url):
+        async with Store.open(any_db_url):
             pass
 
 
-@pytest.fixture
-def foreign_sqlite(tmp_path: Path) -> Iterator[Path]:
-    """Someone else's SQLite database, in the default (rollback journal) mode."""
-    path = tmp_path / "inventory.db"
-    with closing(sqlite3.connect(path)) as database:
-        database.execute("CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT)")
-        database.execute("INSERT INTO foo (name) VALUES ('bar')")
-        database.commit()
-    yield path
-
-
 async def test_someone_elses_database_is_refused_and_left_byte_identical(foreign_sqlite: Path) -> None:
-    before = digest(foreign_sqlite)
+    before = file_digest(foreign_sqlite)
 
     with pytest.raises(StorageError, match=r"is not a dockwatch database \(it has other tables: foo\)"):
         async with Store.open(f"sqlite:///{foreign_sqlite}"):
             pass
 
-    assert digest(foreign_sqlite) == before
+    assert file_digest(foreign_sqlite) == before
     assert sorted(p.name for p in foreign_sqlite.parent.iterdir()) == ["inventory.db"]
 
 
@@ -266,3 +220,13 @@ def test_the_fixture_is_what_0_1_0_wrote() -> None:
     """Guards the fixture against hand edits: it must stay a plain dump without Alembic's table."""
     sql = (DATA / "dockwatch-0.1.0.sql").read_text()
     assert "alembic_version" not in sql and "receipt" not in sql
+
+
+async def test_a_database_older_than_the_code_is_refused_read_only_with_what_to_run(any_db_url: str) -> None:
+    await run_sync_on(any_db_url, lambda c: command.upgrade(alembic_config(c), BASELINE))
+
+    with pytest.raises(
+        StorageError, match=f"at schema revision {BASELINE}, older .* run `dockwatch db upgrade`"
+    ):
+        async with Store.open_read_only(any_db_url):
+            pass

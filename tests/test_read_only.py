@@ -4,9 +4,7 @@ database, change its journal mode or wait for its write lock, and say what is wr
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,14 +20,10 @@ from dockwatch.bot.model import KnownState, Receipt, Snapshot
 from dockwatch.storage import Store, TargetInfo
 from dockwatch.storage.schema import head
 from tests.builders import ll2_docking
-from tests.conftest import SECRET, database_from_sql
+from tests.conftest import SECRET, database_from_sql, file_digest
 from tests.test_cli import assert_one_line_error, dockwatch
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_config(directory: Path, database: Path) -> Path:
@@ -43,17 +37,6 @@ def write_config(directory: Path, database: Path) -> Path:
 
 def config_for(database: Path) -> Config:
     return config_from_mapping({"storage": {"url": f"sqlite:///{database}"}}, source="test", environ={})
-
-
-@pytest.fixture
-def foreign(tmp_path: Path) -> Iterator[Path]:
-    """Someone else's SQLite database, in the default (rollback journal) mode."""
-    path = tmp_path / "inventory.db"
-    with closing(sqlite3.connect(path)) as database:
-        database.execute("CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT)")
-        database.execute("INSERT INTO foo (name) VALUES ('bar')")
-        database.commit()
-    yield path
 
 
 @pytest.fixture
@@ -74,36 +57,36 @@ async def ours(tmp_path: Path) -> Path:
 
 
 async def test_status_on_someone_elses_database_says_so_exits_3_and_changes_nothing(
-    tmp_path: Path, foreign: Path
+    tmp_path: Path, foreign_sqlite: Path
 ) -> None:
-    before = digest(foreign)
+    before = file_digest(foreign_sqlite)
 
-    run = await dockwatch("status", "--config", str(write_config(tmp_path, foreign)))
+    run = await dockwatch("status", "--config", str(write_config(tmp_path, foreign_sqlite)))
 
     assert run.code == 3
     assert_one_line_error(run, "storage error", "is not a dockwatch database")
-    assert digest(foreign) == before
-    assert not foreign.with_name("inventory.db-wal").exists()
+    assert file_digest(foreign_sqlite) == before
+    assert not foreign_sqlite.with_name("inventory.db-wal").exists()
 
 
 async def test_status_on_a_0_1_0_database_says_to_run_db_upgrade_and_changes_nothing(tmp_path: Path) -> None:
     database = database_from_sql(tmp_path / "dockwatch.db", "dockwatch-0.1.0.sql")
-    before = digest(database)
+    before = file_digest(database)
 
     run = await dockwatch("status", "--config", str(write_config(tmp_path, database)))
 
     assert run.code == 3
     assert_one_line_error(run, "0.1.0 (no revision recorded)", "run `dockwatch db upgrade`")
-    assert digest(database) == before
+    assert file_digest(database) == before
 
 
 async def test_status_leaves_a_dockwatch_database_byte_identical(tmp_path: Path, ours: Path) -> None:
-    before = digest(ours)
+    before = file_digest(ours)
 
     run = await dockwatch("status", "--config", str(write_config(tmp_path, ours)))
 
     assert run.code == 0, run.err
-    assert digest(ours) == before
+    assert file_digest(ours) == before
     with closing(sqlite3.connect(ours)) as database:
         assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
@@ -136,7 +119,7 @@ async def test_status_on_a_database_of_a_newer_dockwatch_says_so(ours: Path) -> 
 async def test_check_config_neither_creates_nor_touches_the_database(tmp_path: Path, ours: Path) -> None:
     missing = tmp_path / "elsewhere" / "new.db"
     (tmp_path / "elsewhere").mkdir()
-    before = digest(ours)
+    before = file_digest(ours)
 
     runs = [
         await dockwatch("check-config", "--config", str(write_config(directory, database)))
@@ -145,12 +128,12 @@ async def test_check_config_neither_creates_nor_touches_the_database(tmp_path: P
 
     assert [run.code for run in runs] == [0, 0], [run.err for run in runs]
     assert list((tmp_path / "elsewhere").iterdir()) == [tmp_path / "elsewhere" / "dockwatch.toml"]
-    assert digest(ours) == before
+    assert file_digest(ours) == before
 
 
 async def test_db_current_reports_an_old_database_without_changing_it(tmp_path: Path) -> None:
     database = database_from_sql(tmp_path / "dockwatch.db", "dockwatch-0.1.0.sql")
-    before = digest(database)
+    before = file_digest(database)
 
     run = await dockwatch("db", "current", "--config", str(write_config(tmp_path, database)))
 
@@ -158,7 +141,7 @@ async def test_db_current_reports_an_old_database_without_changing_it(tmp_path: 
     assert run.out.strip() == (
         f"database at revision 0.1.0 (no revision recorded); head is {head()}: run `dockwatch db upgrade`"
     )
-    assert digest(database) == before
+    assert file_digest(database) == before
 
 
 async def test_db_upgrade_upgrades_an_old_database_once_and_then_reports_it_current(tmp_path: Path) -> None:
@@ -175,12 +158,21 @@ async def test_db_upgrade_upgrades_an_old_database_once_and_then_reports_it_curr
 
 
 async def test_db_upgrade_refuses_someone_elses_database_and_changes_nothing(
-    tmp_path: Path, foreign: Path
+    tmp_path: Path, foreign_sqlite: Path
 ) -> None:
-    before = digest(foreign)
+    before = file_digest(foreign_sqlite)
 
-    run = await dockwatch("db", "upgrade", "--config", str(write_config(tmp_path, foreign)))
+    run = await dockwatch("db", "upgrade", "--config", str(write_config(tmp_path, foreign_sqlite)))
 
     assert run.code == 3
     assert_one_line_error(run, "is not a dockwatch database")
-    assert digest(foreign) == before
+    assert file_digest(foreign_sqlite) == before
+
+
+async def test_a_read_only_store_cannot_write(any_db_url: str) -> None:
+    async with Store.open(any_db_url):
+        pass
+
+    async with Store.open_read_only(any_db_url) as store:
+        with pytest.raises(StorageError, match=r"read-?only"):
+            await store.record_api_call(NOW, "/docking_events/")
