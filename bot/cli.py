@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="write the example configuration (every key with its default) to PATH",
     )
     init.add_argument("path", nargs="?", type=Path, default=Path("dockwatch.toml"), metavar="PATH")
+    db = commands.add_parser("db", help="the database schema: upgrade it or show its revision")
+    db_actions = db.add_subparsers(dest="db_action", required=True, metavar="ACTION", parser_class=_Parser)
+    for name, help_text in (
+        ("upgrade", "upgrade the database schema to this version's (run and poll-once do it at start)"),
+        ("current", "show the database's schema revision and whether it is this version's; read-only"),
+    ):
+        action = db_actions.add_parser(name, help=help_text, description=help_text)
+        action.add_argument("--config", required=True, type=Path, metavar="FILE")
     commands.add_parser(
         "demo",
         help="replay recorded LL2 pages through the real pipeline; no config or network needed",
@@ -106,6 +114,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if args.command == "status":
         print(asyncio.run(commands.status(config)))
+        return EXIT_OK
+    if args.command == "db":
+        action = commands.db_upgrade if args.db_action == "upgrade" else commands.db_current
+        print(asyncio.run(action(config)))
         return EXIT_OK
     if args.command == "enable-target":
         print(asyncio.run(commands.enable_target(config, args.target)))

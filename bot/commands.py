@@ -20,6 +20,7 @@ from dockwatch.bot.ll2.budget import WINDOW
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.runtime import open_runtime, utc_now
 from dockwatch.storage import Store
+from dockwatch.storage.schema import head as schema_head
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,27 @@ async def enable_target(config: Config, target_key: str) -> str:
     return f"{target_key} enabled; new notifications will be delivered to it"
 
 
+async def db_upgrade(config: Config) -> str:
+    """``dockwatch db upgrade``: what ``run`` and ``poll-once`` do at start, on its own."""
+    async with Store.open(config.storage.url) as store:
+        before, after = store.upgraded_from, store.schema
+    if before is None:
+        return f"database at revision {after.describe()}"
+    return f"upgraded from {before.describe()} to {after.describe()}"
+
+
+async def db_current(config: Config) -> str:
+    """``dockwatch db current``: the schema revision, read-only."""
+    async with Store.open_read_only(_existing_database(config), require_head=False) as store:
+        state = store.schema
+    if state.at_head:
+        return f"database at revision {state.describe()} (head)"
+    return f"database at revision {state.describe()}; head is {schema_head()}: run `dockwatch db upgrade`"
+
+
 async def status(config: Config, now: datetime | None = None) -> str:
     now = now or utc_now()
-    async with Store.open(_existing_database(config)) as store:
+    async with Store.open_read_only(_existing_database(config)) as store:
         docked = await store.docked_at(now)
         last = await store.last_poll()
         last_ok = await store.last_successful_poll()
@@ -150,6 +169,7 @@ async def status(config: Config, now: datetime | None = None) -> str:
         targets = await store.targets()
         dead = await store.dead_deliveries()
         retrying = await store.retrying_deliveries()
+        recent = await store.recent_deliveries()
         calls = await store.api_calls_since(now - WINDOW)
 
     lines = ["Docked now (as LL2 last reported):"]
@@ -183,6 +203,11 @@ async def status(config: Config, now: datetime | None = None) -> str:
             if not target.configured:
                 state += ", no longer in config"
             lines.append(f"  {target.key}  {target.label}  {state}")
+    if recent:
+        lines.append("Recent deliveries:")
+        for delivery, key in recent:
+            receipt = delivery.receipt.describe() if delivery.receipt else "no receipt"
+            lines.append(f"  {key} -> {delivery.target_key}: {receipt}")
     if retrying:
         lines.append("Retrying:")
         for delivery, key in retrying:

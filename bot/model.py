@@ -296,9 +296,10 @@ class Receipt(BaseModel):
     moved_to: str | None = None
 
     def describe(self) -> str:
-        """One line for ``dockwatch status``: ``telegram chat_id=-100 message_id=42``."""
-        fields = " ".join(f"{name}={value}" for name, value in sorted(self.message.items()))
-        return f"{self.platform} {fields}".strip()
+        """One line for people: the platform and its message identity."""
+        ids = " ".join(f"{name}={value}" for name, value in sorted(self.message.items()))
+        moved = f" (target moved to {self.moved_to})" if self.moved_to else ""
+        return f"{self.platform} {ids or '(no message id)'}{moved}"
 
 
 @dataclass(frozen=True, slots=True)

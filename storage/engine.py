@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -27,7 +29,7 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     """Create the engine; for SQLite: WAL, a busy timeout and ``BEGIN IMMEDIATE`` for every write
     (reads, marked with the ``READ_ONLY`` execution option, begin deferred: WAL lets them run beside
     a writer).
@@ -35,21 +37,77 @@ def create_engine(url: str) -> AsyncEngine:
     pysqlite's own transaction handling starts transactions lazily and as DEFERRED, so two
     processes could both read and then fail to upgrade to a write lock; taking the write lock up
     front (SQLAlchemy's documented recipe) makes concurrent cycles queue instead.
+
+    ``read_only`` is for the commands that only look (``status``, ``db current``): SQLite opens the
+    file with ``mode=ro``, so no statement can write it, and nothing is set that would (the journal
+    mode is a property of the file); PostgreSQL starts read-only transactions.
     """
-    engine = create_async_engine(async_url(url))
+    target = async_url(url)
+    path = sqlite_path(url)
+    if read_only and path is not None:
+        if not Path(path).is_file():
+            raise StorageError(f"no database at {path}")
+        target = URL.create(
+            "sqlite+aiosqlite", database=Path(path).absolute().as_uri(), query={"mode": "ro", "uri": "true"}
+        ).render_as_string()
+    _probe_sqlite(target)
+    engine = create_async_engine(target)
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine.sync_engine, "connect", _sqlite_reader if read_only else _sqlite_on_connect)
+        event.listen(
+            engine.sync_engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate
+        )
+    elif read_only:
+        engine = engine.execution_options(postgresql_readonly=True)
     return engine
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file behind a SQLite URL; ``None`` for PostgreSQL and in-memory SQLite."""
+    parsed = make_url(async_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
+def existing_sqlite_file(url: str) -> bool:
+    """Whether ``url`` names a SQLite file that already exists."""
+    path = sqlite_path(url)
+    return path is not None and Path(path).is_file()
+
+
+def _probe_sqlite(url: str) -> None:
+    """Open a SQLite file once with the stdlib driver first: when aiosqlite fails to connect, its
+    worker thread outlives the event loop and prints a traceback at exit, after our one-line error.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    uri = parsed.query.get("uri") == "true"
+    database = f"{parsed.database}?mode=ro" if uri else str(parsed.database)
+    try:
+        sqlite3.connect(database, uri=uri).close()
+    except sqlite3.Error as error:
+        raise StorageError(f"cannot open database {parsed.database}: {error}") from None
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # The timeout first: switching to WAL needs a lock another process starting may hold.
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_reader(dbapi_connection: Any, _record: Any) -> None:
+    """Connection settings only; ``query_only`` refuses writes even if a bug attempts one."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA query_only=ON")
     cursor.close()
 
 
@@ -60,3 +118,7 @@ READ_ONLY = "dockwatch_read_only"
 def _sqlite_begin_immediate(connection: Any) -> None:
     read_only = connection.get_execution_options().get(READ_ONLY, False)
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_deferred(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")

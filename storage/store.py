@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import delete, func, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import defer
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dockwatch.bot.errors import StorageError
@@ -32,7 +33,7 @@ from dockwatch.bot.model import (
     Snapshot,
     SubscriptionFilter,
 )
-from dockwatch.storage.engine import READ_ONLY, create_engine
+from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file
 from dockwatch.storage.rows import (
     docking_from_row,
     docking_to_row,
@@ -41,6 +42,7 @@ from dockwatch.storage.rows import (
     event_to_row,
     target_filter,
 )
+from dockwatch.storage.schema import SchemaState, require_current, schema_state, upgrade
 from dockwatch.storage.tables import (
     ApiCallRow,
     ApiHoldRow,
@@ -85,23 +87,56 @@ class RecordedCycle:
 
 
 class Store:
-    """Async access to the dockwatch database; open it with ``Store.open(url)``."""
+    """Async access to the dockwatch database; open it with ``Store.open(url)`` to read and write, or
+    ``Store.open_read_only(url)`` to look without changing a byte."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, schema: SchemaState, upgraded_from: SchemaState | None = None
+    ) -> None:
         self._engine = engine
         self._reader = engine.execution_options(**{READ_ONLY: True})
+        self.schema = schema
+        """The schema revision the database is at."""
+        self.upgraded_from = upgraded_from
+        """Where the schema was before this open upgraded it; ``None`` when it was already current."""
 
     @classmethod
     @asynccontextmanager
     async def open(cls, url: str) -> AsyncIterator[Store]:
+        """Open for reading and writing, first upgrading the schema to this code's (under a lock)."""
+        if existing_sqlite_file(url):
+            # Look before writing: connecting switches SQLite to WAL, which rewrites the file header
+            # of whatever database a mistyped storage.url points at.
+            async with cls.open_read_only(url, require_head=False):
+                pass
         engine = create_engine(url)
         try:
             try:
                 async with engine.begin() as connection:
-                    await connection.run_sync(SQLModel.metadata.create_all)
+                    before, after = await connection.run_sync(upgrade, _safe_url(url))
+            except (SQLAlchemyError, AlembicError, OSError) as error:
+                raise StorageError(f"cannot open database {_safe_url(url)}: {_first_line(error)}") from None
+            yield cls(engine, after, None if before == after else before)
+        finally:
+            await engine.dispose()
+
+    @classmethod
+    @asynccontextmanager
+    async def open_read_only(cls, url: str, *, require_head: bool = True) -> AsyncIterator[Store]:
+        """Open without writing: no schema change, no journal-mode change, no write lock taken.
+
+        The schema must be this code's (``require_head``), else a ``StorageError`` says what to do;
+        ``dockwatch db current`` opens with ``require_head=False`` to report where it stands.
+        """
+        engine = create_engine(url, read_only=True)
+        try:
+            check = require_current if require_head else schema_state
+            try:
+                async with engine.connect() as connection:
+                    state = await connection.run_sync(check, _safe_url(url))
             except (SQLAlchemyError, OSError) as error:
                 raise StorageError(f"cannot open database {_safe_url(url)}: {_first_line(error)}") from None
-            yield cls(engine)
+            yield cls(engine, state)
         finally:
             await engine.dispose()
 
@@ -211,12 +246,18 @@ class Store:
     # --- targets ----------------------------------------------------------------------------
 
     async def sync_targets(self, targets: Iterable[TargetInfo]) -> None:
-        """Mark exactly ``targets`` as configured; a target disabled earlier stays disabled."""
+        """Mark exactly ``targets`` as configured; a target disabled earlier stays disabled, and a
+        chat that subscribed itself and is now listed in the config becomes a config target."""
         wanted = {t.key: t for t in targets}
         async with self._transaction() as session:
-            rows = await session.exec(select(TargetRow).where(col(TargetRow.source) == "config"))
+            rows = await session.exec(
+                select(TargetRow).where(
+                    (col(TargetRow.source) == "config") | col(TargetRow.key).in_(list(wanted))
+                )
+            )
             for row in rows.all():
                 target = wanted.pop(row.key, None)
+                row.source = "config"
                 row.configured = target is not None
                 if target is not None:
                     row.label = target.label
@@ -248,12 +289,18 @@ class Store:
     async def save_subscription(
         self, key: str, *, notifier: str, label: str, subscription: SubscriptionFilter
     ) -> None:
-        """Create or replace a chat's subscription; (re-)subscribing also re-enables it."""
+        """Create or replace a chat's subscription; (re-)subscribing also re-enables it.
+
+        A target the config lists stays a config target; any other is the chat's own, which
+        ``sync_targets`` leaves alone at the next start.
+        """
         async with self._transaction() as session:
-            row = await session.get(TargetRow, key) or TargetRow(key=key, notifier=notifier, label=label)
-            row.label, row.enabled, row.disabled_reason, row.disabled_at = label, True, None, None
-            if row.source != "config":
+            row = await session.get(TargetRow, key)
+            if row is None:
+                row = TargetRow(key=key, notifier=notifier, label=label, source="chat")
+            elif not (row.source == "config" and row.configured):
                 row.source = "chat"
+            row.label, row.enabled, row.disabled_reason, row.disabled_at = label, True, None, None
             row.kinds = (
                 sorted(k.value for k in subscription.kinds) if subscription.kinds is not None else None
             )
@@ -337,6 +384,8 @@ class Store:
         """Mark due deliveries as sending until ``lease_until`` and return them.
 
         A delivery left in ``sending`` by a crash becomes due again when its lease runs out.
+        ``exclude_platforms`` leaves the deliveries of platforms that cannot send now (one that failed
+        to start) queued, while the others deliver.
         """
         async with self._transaction() as session:
             query = (
@@ -349,11 +398,7 @@ class Store:
             )
             if target_key is not None:
                 query = query.where(col(DeliveryRow.target_key) == target_key)
-            excluded = list(exclude_targets)
-            if excluded:
-                query = query.where(col(DeliveryRow.target_key).not_in(excluded))
-            for platform in exclude_platforms:
-                query = query.where(col(DeliveryRow.target_key).not_like(f"{platform}:%"))
+            query = _excluding(query, exclude_targets, exclude_platforms)
             claimed = []
             for delivery, notification in (await session.exec(query)).all():
                 delivery.status = DeliveryStatus.SENDING
@@ -388,22 +433,21 @@ class Store:
     async def next_due(
         self, *, exclude_targets: Iterable[str] = (), exclude_platforms: Iterable[str] = ()
     ) -> datetime | None:
-        """When the next queued (or leased) delivery falls due, ignoring ``exclude_targets``."""
+        """When the next queued (or leased) delivery falls due, ignoring ``exclude_targets`` and the
+        targets of ``exclude_platforms``."""
         async with self._reading() as session:
             query = select(func.min(DeliveryRow.next_attempt_at)).where(
                 col(DeliveryRow.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING])
             )
-            excluded = list(exclude_targets)
-            if excluded:
-                query = query.where(col(DeliveryRow.target_key).not_in(excluded))
-            for platform in exclude_platforms:
-                query = query.where(col(DeliveryRow.target_key).not_like(f"{platform}:%"))
+            query = _excluding(query, exclude_targets, exclude_platforms)
             value = (await session.exec(query)).one()
             return None if value is None else UTCDateTime().process_result_value(value, self._engine.dialect)
 
     async def mark_delivered(
         self, delivery_id: int, now: datetime, *, receipt: Receipt | None = None
     ) -> None:
+        """Record the delivery and the platform's identity for the message (``receipt``), which a
+        correction needs to edit it."""
         await self._set_delivery(
             delivery_id,
             attempted=True,
@@ -411,6 +455,7 @@ class Store:
             delivered_at=now,
             last_error=None,
             updated_at=now,
+            receipt=receipt,
         )
 
     async def mark_retry(
@@ -490,10 +535,19 @@ class Store:
             )
             return [(delivery, key) for delivery, key in rows.all()]
 
+    async def recent_deliveries(self, limit: int = 10) -> list[tuple[DeliveryRow, str]]:
+        """The newest delivered messages with their notification keys (and receipts)."""
+        return await self._deliveries_with_keys(
+            col(DeliveryRow.status) == DeliveryStatus.DELIVERED,
+            col(DeliveryRow.delivered_at).desc(),
+            col(DeliveryRow.id).desc(),
+            limit=limit,
+        )
+
     async def dead_deliveries(self, limit: int = 10) -> list[tuple[DeliveryRow, str]]:
         """The newest dead letters with their notification keys."""
         return await self._deliveries_with_keys(
-            col(DeliveryRow.status) == DeliveryStatus.DEAD, col(DeliveryRow.updated_at).desc(), limit
+            col(DeliveryRow.status) == DeliveryStatus.DEAD, col(DeliveryRow.updated_at).desc(), limit=limit
         )
 
     async def retrying_deliveries(self, limit: int = 10) -> list[tuple[DeliveryRow, str]]:
@@ -501,18 +555,18 @@ class Store:
         return await self._deliveries_with_keys(
             (col(DeliveryRow.status) == DeliveryStatus.QUEUED) & (col(DeliveryRow.attempts) > 0),
             col(DeliveryRow.next_attempt_at).asc(),
-            limit,
+            limit=limit,
         )
 
     async def _deliveries_with_keys(
-        self, condition: Any, order: Any, limit: int
+        self, condition: Any, *order: Any, limit: int
     ) -> list[tuple[DeliveryRow, str]]:
         async with self._reading() as session:
             rows = await session.exec(
                 select(DeliveryRow, NotificationRow.key)
                 .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
                 .where(condition)
-                .order_by(order)
+                .order_by(*order)
                 .limit(limit)
             )
             return [(delivery, key) for delivery, key in rows.all()]
@@ -576,6 +630,17 @@ async def _prune(session: AsyncSession, now: datetime) -> None:
     """Keep the bookkeeping tables bounded; notifications and deliveries are history and stay."""
     await session.exec(delete(ApiCallRow).where(col(ApiCallRow.at) < now - API_CALLS_KEPT))
     await session.exec(delete(PollRow).where(col(PollRow.started_at) < now - POLLS_KEPT))
+
+
+def _excluding(query: Any, targets: Iterable[str], platforms: Iterable[str]) -> Any:
+    """``query`` without the given targets and without any target of the given platforms (target
+    keys are ``<platform>:<address>``)."""
+    excluded = list(targets)
+    if excluded:
+        query = query.where(col(DeliveryRow.target_key).not_in(excluded))
+    for platform in platforms:
+        query = query.where(~col(DeliveryRow.target_key).startswith(f"{platform}:", autoescape=True))
+    return query
 
 
 def _new_delivery(notification_id: int, target_key: str, now: datetime) -> DeliveryRow:

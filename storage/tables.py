@@ -10,6 +10,8 @@ from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConst
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+from dockwatch.bot.model import Receipt
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in and out, whatever the backend keeps (SQLite keeps naive text)."""
@@ -29,6 +31,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ReceiptJSON(TypeDecorator[Receipt]):
+    """A ``Receipt`` kept as JSON, so the row hands back the domain type and not a bare dict."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Receipt | None, dialect: Dialect) -> Any:
+        return None if value is None else value.model_dump(mode="json")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Receipt | None:
+        return None if value is None else Receipt.model_validate(value)
 
 
 def _time(*, nullable: bool = False, index: bool = False) -> Any:
@@ -124,6 +139,8 @@ class DeliveryRow(SQLModel, table=True):
     created_at: datetime = _time()
     updated_at: datetime = _time()
     delivered_at: datetime | None = _time(nullable=True)
+    receipt: Receipt | None = Field(default=None, sa_column=Column(ReceiptJSON(), nullable=True))
+    """The platform's message identity once delivered (revision 0002; ``None`` before it)."""
 
 
 class TargetRow(SQLModel, table=True):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import os
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,11 +19,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from dockwatch.bot.config import Config, config_from_mapping
 from dockwatch.bot.runtime import Runtime, open_runtime
 from dockwatch.notifiers import Notifier
 from dockwatch.storage import Store
+from dockwatch.storage.engine import async_url
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord_gateway import FakeGateway
 from tests.fakes.ll2 import FakeLL2
@@ -47,6 +54,19 @@ async def started(notifier: N) -> AsyncIterator[N]:
 
 def load_data(name: str) -> Any:
     return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+def database_from_sql(path: Path, name: str, replacements: Mapping[str, str] | None = None) -> Path:
+    """A SQLite database at ``path`` from a dump under ``tests/data``, in WAL mode as dockwatch leaves
+    its databases; ``replacements`` rewrite strings in the dump first (e.g. target keys, which are
+    derived from URLs, to point at this test's receivers)."""
+    sql = (DATA / name).read_text(encoding="utf-8")
+    for old, new in (replacements or {}).items():
+        sql = sql.replace(old, new)
+    with closing(sqlite3.connect(path)) as database:
+        database.executescript(sql)
+        database.execute("PRAGMA journal_mode=WAL")
+    return path
 
 
 @dataclass
@@ -151,6 +171,51 @@ def webhook_secret() -> str:
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'dockwatch.db'}"
+
+
+POSTGRES = os.environ.get("TEST_POSTGRES_URL")
+"""A PostgreSQL server the tests may create databases on, e.g. ``postgresql://postgres@127.0.0.1/postgres``."""
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards; skips without a server."""
+    if not POSTGRES:
+        pytest.skip("TEST_POSTGRES_URL is not set")
+    server = create_async_engine(async_url(POSTGRES), isolation_level="AUTOCOMMIT")
+    name = f"dockwatch_test_{uuid.uuid4().hex[:12]}"
+    try:
+        async with server.connect() as connection:
+            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+        async with server.connect() as connection:
+            await connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await server.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request: pytest.FixtureRequest, db_url: str) -> str:
+    """A fresh database on each backend: a temp SQLite file, then PostgreSQL (when available)."""
+    if request.param == "sqlite":
+        return db_url
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def foreign_sqlite(tmp_path: Path) -> Iterator[Path]:
+    """Someone else's SQLite database, in the default (rollback journal) mode."""
+    path = tmp_path / "inventory.db"
+    with closing(sqlite3.connect(path)) as database:
+        database.execute("CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT)")
+        database.execute("INSERT INTO foo (name) VALUES ('bar')")
+        database.commit()
+    yield path
 
 
 @pytest.fixture

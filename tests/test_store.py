@@ -14,7 +14,7 @@ from dockwatch.bot.detect import detect
 from dockwatch.bot.errors import StorageError
 from dockwatch.bot.ll2.wire import parse_dockings
 from dockwatch.bot.model import KnownState, Snapshot
-from dockwatch.storage import Store
+from dockwatch.storage import Store, TargetInfo
 from dockwatch.storage.engine import async_url
 from tests.builders import ll2_docking
 
@@ -145,3 +145,107 @@ async def test_old_budget_and_poll_bookkeeping_is_pruned_but_recent_rows_stay(
 
     assert await store.api_calls_since(NOW - timedelta(days=1)) == [NOW - timedelta(minutes=30)]
     assert query(db_url, "SELECT result FROM poll_log") == [("ok",)]
+
+
+async def record_docking_for(store: Store, *target_keys: str) -> None:
+    """One announced docking owed to each of ``target_keys`` (and to any subscribed chat)."""
+    await store.sync_targets([TargetInfo(key, key.partition(":")[0], key) for key in target_keys])
+    snapshot = snapshot_of(ll2_docking(1, docking=NOW - timedelta(minutes=5)))
+    await store.record_cycle(
+        snapshot, detect(KnownState(baseline_done=True), snapshot, NOW), started_at=NOW, now=NOW
+    )
+
+
+async def test_a_platform_that_cannot_send_keeps_its_deliveries_queued_while_others_are_claimed(
+    store: Store,
+) -> None:
+    await record_docking_for(store, "discord:webhook:1", "telegram:7", "webhook:a", "discord_x:1")
+
+    claimed = await store.claim_due(
+        NOW, lease_until=NOW + timedelta(minutes=2), exclude_platforms=["discord"]
+    )
+
+    assert sorted(d.target_key for d in claimed) == ["discord_x:1", "telegram:7", "webhook:a"]
+    statuses = {d.target_key: d.status for d, _key in await store.deliveries()}
+    assert statuses["discord:webhook:1"] == "queued"
+
+
+async def test_next_due_ignores_the_platforms_that_cannot_send(store: Store) -> None:
+    await record_docking_for(store, "discord:webhook:1", "telegram:7")
+    await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2), target_key="telegram:7")
+
+    assert await store.next_due(exclude_platforms=["discord"]) == NOW + timedelta(minutes=2)
+    assert await store.next_due(exclude_platforms=["discord", "telegram"]) is None
+    assert await store.next_due() == NOW
+
+
+async def test_a_platform_name_is_matched_literally_not_as_a_pattern(store: Store) -> None:
+    await record_docking_for(store, "web_hook:1", "webxhook:1")
+
+    claimed = await store.claim_due(
+        NOW, lease_until=NOW + timedelta(minutes=2), exclude_platforms=["web_hook"]
+    )
+
+    assert [d.target_key for d in claimed] == ["webxhook:1"]
+
+
+async def test_the_receipt_is_stored_on_the_delivery_and_listed_with_recent_deliveries(store: Store) -> None:
+    from dockwatch.bot.model import Receipt
+
+    await record_docking_for(store, "telegram:7", "webhook:a")
+    telegram, hook = sorted(
+        await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2)), key=lambda d: d.target_key
+    )
+    receipt = Receipt(platform="telegram", message={"chat_id": 7, "message_id": 4242})
+    await store.mark_delivered(telegram.id, NOW + timedelta(seconds=1), receipt=receipt)
+    await store.mark_delivered(hook.id, NOW + timedelta(seconds=2))
+
+    recent = [(key, d.target_key, d.receipt) for d, key in await store.recent_deliveries()]
+
+    assert recent == [("docked:1", "webhook:a", None), ("docked:1", "telegram:7", receipt)]
+
+
+async def test_a_receipt_is_kept_as_plain_json(store: Store, db_url: str) -> None:
+    from dockwatch.bot.model import Receipt
+
+    await record_docking_for(store, "telegram:7")
+    (delivery,) = await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2))
+    receipt = Receipt(
+        platform="telegram", message={"chat_id": -100, "message_id": 9}, moved_to="telegram:-1007"
+    )
+
+    await store.mark_delivered(delivery.id, NOW, receipt=receipt)
+
+    ((stored,),) = query(db_url, "SELECT receipt FROM delivery")
+    assert json.loads(str(stored)) == {
+        "platform": "telegram",
+        "message": {"chat_id": -100, "message_id": 9},
+        "moved_to": "telegram:-1007",
+    }
+
+
+async def test_a_chat_subscription_still_gets_deliveries_after_a_restart(store: Store) -> None:
+    from dockwatch.bot.model import SubscriptionFilter
+
+    await store.save_subscription(
+        "telegram:5", notifier="telegram", label="fans", subscription=SubscriptionFilter()
+    )
+    await store.sync_targets([])  # the next start: the config lists no targets
+
+    await record_docking_for(store)
+
+    assert [d.target_key for d, _key in await store.deliveries()] == ["telegram:5"]
+
+
+async def test_a_chat_the_config_starts_listing_becomes_a_config_target(store: Store) -> None:
+    from dockwatch.bot.model import SubscriptionFilter
+
+    await store.save_subscription(
+        "telegram:5", notifier="telegram", label="fans", subscription=SubscriptionFilter()
+    )
+
+    await store.sync_targets([TargetInfo("telegram:5", "telegram", "Telegram chat 5")])
+
+    assert [(t.source, t.configured, t.label) for t in await store.targets()] == [
+        ("config", True, "Telegram chat 5")
+    ]

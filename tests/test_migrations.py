@@ -1,0 +1,232 @@
+"""Alembic owns the schema: the revisions build what the models describe, 0001 is exactly 0.1.0's
+schema, starts upgrade once under a lock, and a database that is not ours (or is newer) is refused.
+
+PostgreSQL runs too when ``TEST_POSTGRES_URL`` names a server dockwatch may create databases on
+(e.g. ``postgresql://postgres@127.0.0.1/postgres``); each test gets a fresh database there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import sys
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
+
+from dockwatch.bot.errors import StorageError
+from dockwatch.storage import Store
+from dockwatch.storage.engine import async_url
+from dockwatch.storage.schema import BASELINE, alembic_config, head
+from tests.conftest import DATA, database_from_sql, file_digest
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+async def run_sync_on(url: str, work: Any) -> Any:
+    """Run ``work(connection)`` on a plain connection (no dockwatch engine settings)."""
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(work)
+    finally:
+        await engine.dispose()
+
+
+def schema_diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, SQLModel.metadata))
+
+
+async def test_an_empty_database_is_upgraded_to_exactly_what_the_models_describe(any_db_url: str) -> None:
+    """The check that catches a model change made without a revision."""
+    async with Store.open(any_db_url):
+        pass
+
+    assert await run_sync_on(any_db_url, schema_diff) == []
+
+
+def sqlite_schema(path: Path) -> dict[str, str]:
+    with closing(sqlite3.connect(path)) as database:
+        rows = database.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall()
+    return {name: sql for name, sql in rows if name != "alembic_version"}
+
+
+def test_revision_0001_creates_exactly_the_0_1_0_schema(tmp_path: Path) -> None:
+    released = database_from_sql(tmp_path / "released.db", "dockwatch-0.1.0.sql")
+    engine = create_sync_engine(f"sqlite:///{tmp_path / 'revision.db'}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), BASELINE)
+    engine.dispose()
+
+    assert sqlite_schema(tmp_path / "revision.db") == sqlite_schema(released)
+
+
+async def test_a_0_1_0_database_is_stamped_at_0001_and_upgraded_in_place(tmp_path: Path) -> None:
+    path = database_from_sql(tmp_path / "dockwatch.db", "dockwatch-0.1.0.sql")
+
+    async with Store.open(f"sqlite:///{path}") as store:
+        before, after = store.upgraded_from, store.schema
+
+    assert before is not None and before.unversioned
+    assert after.revision == head()
+    with closing(sqlite3.connect(path)) as database:
+        assert database.execute("SELECT count(*) FROM notification").fetchone() == (5,)
+
+
+async def test_a_0_1_0_postgresql_database_is_stamped_and_upgraded_with_its_chats_repaired(
+    postgres_url: str,
+) -> None:
+    def make_0_1_0(connection: Connection) -> None:
+        command.upgrade(alembic_config(connection), BASELINE)
+        connection.exec_driver_sql("DROP TABLE alembic_version")
+        connection.exec_driver_sql(
+            "INSERT INTO target (key, notifier, label, source, configured, enabled, kinds, stations) VALUES "
+            "('telegram:1', 'telegram', 'fans', 'config', false, true, '[\"docking.departed\"]', 'null'),"
+            "('webhook:a', 'webhook', 'ops', 'config', true, true, 'null', 'null')"
+        )
+
+    await run_sync_on(postgres_url, make_0_1_0)
+
+    async with Store.open(postgres_url) as store:
+        assert store.upgraded_from is not None and store.upgraded_from.unversioned
+        targets = [(t.key, t.source, t.configured) for t in await store.targets()]
+
+    assert targets == [("telegram:1", "chat", True), ("webhook:a", "config", True)]
+
+
+async def test_the_upgrade_is_logged_once_and_only_when_something_was_applied(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="dockwatch"):
+        for _ in range(3):
+            async with Store.open(db_url):
+                pass
+
+    upgrades = [r.getMessage() for r in caplog.records if r.name.startswith("dockwatch")]
+    assert upgrades == [f"database upgraded from empty to {head()}"]
+
+
+async def test_a_database_of_a_newer_dockwatch_is_refused_by_name(any_db_url: str) -> None:
+    async with Store.open(any_db_url):
+        pass
+    await run_sync_on(
+        any_db_url, lambda c: c.exec_driver_sql("UPDATE alembic_version SET version_num = '0099_x'")
+    )
+
+    with pytest.raises(StorageError, match=r"upgraded by a newer dockwatch \(schema revision 0099_x"):
+        async with Store.open(any_db_url):
+            pass
+
+
+async def test_someone_elses_database_is_refused_and_left_byte_identical(foreign_sqlite: Path) -> None:
+    before = file_digest(foreign_sqlite)
+
+    with pytest.raises(StorageError, match=r"is not a dockwatch database \(it has other tables: foo\)"):
+        async with Store.open(f"sqlite:///{foreign_sqlite}"):
+            pass
+
+    assert file_digest(foreign_sqlite) == before
+    assert sorted(p.name for p in foreign_sqlite.parent.iterdir()) == ["inventory.db"]
+
+
+async def test_someone_elses_postgresql_database_is_refused(postgres_url: str) -> None:
+    await run_sync_on(postgres_url, lambda c: c.exec_driver_sql("CREATE TABLE foo (id integer)"))
+
+    with pytest.raises(StorageError, match="is not a dockwatch database"):
+        async with Store.open(postgres_url):
+            pass
+
+
+def test_every_revision_downgrades_and_upgrades_again(tmp_path: Path) -> None:
+    engine = create_sync_engine(f"sqlite:///{tmp_path / 'dockwatch.db'}")
+    with engine.begin() as connection:
+        config = alembic_config(connection)
+        command.upgrade(config, "head")
+        command.downgrade(config, "base")
+        command.upgrade(config, "head")
+        assert schema_diff(connection) == []
+    engine.dispose()
+
+
+START = """
+import asyncio, sys
+from dockwatch.storage import Store
+
+async def main(url):
+    sys.stdout.write("ready\\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
+    async with Store.open(url) as store:
+        print(store.upgraded_from.describe() if store.upgraded_from else "current")
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def start_simultaneously(url: str, count: int) -> list[tuple[int, str, str]]:
+    """``count`` processes open ``url`` at the same moment (each waits for "go" once imported)."""
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            START,
+            url,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(count)
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        assert await asyncio.wait_for(process.stdout.readline(), 60) == b"ready\n"
+    results = await asyncio.gather(*(p.communicate(b"go\n") for p in processes))
+    return [
+        (p.returncode or 0, out.decode().strip(), err.decode())
+        for p, (out, err) in zip(processes, results, strict=True)
+    ]
+
+
+async def test_simultaneous_starts_on_a_fresh_file_all_succeed_and_upgrade_it_once(db_url: str) -> None:
+    results = await start_simultaneously(db_url, 8)
+
+    assert [code for code, _, _ in results] == [0] * 8, [err for _, _, err in results]
+    assert sorted(out for _, out, _ in results) == ["current"] * 7 + ["empty"]
+    with closing(sqlite3.connect(sqlite_path(db_url))) as database:
+        assert database.execute("SELECT version_num FROM alembic_version").fetchall() == [(head(),)]
+
+
+async def test_simultaneous_starts_on_postgresql_upgrade_it_once(postgres_url: str) -> None:
+    results = await start_simultaneously(postgres_url, 8)
+
+    assert [code for code, _, _ in results] == [0] * 8, [err for _, _, err in results]
+    assert sorted(out for _, out, _ in results) == ["current"] * 7 + ["empty"]
+
+
+def test_the_fixture_is_what_0_1_0_wrote() -> None:
+    """Guards the fixture against hand edits: it must stay a plain dump without Alembic's table."""
+    sql = (DATA / "dockwatch-0.1.0.sql").read_text()
+    assert "alembic_version" not in sql and "receipt" not in sql
+
+
+async def test_a_database_older_than_the_code_is_refused_read_only_with_what_to_run(any_db_url: str) -> None:
+    await run_sync_on(any_db_url, lambda c: command.upgrade(alembic_config(c), BASELINE))
+
+    with pytest.raises(
+        StorageError, match=f"at schema revision {BASELINE}, older .* run `dockwatch db upgrade`"
+    ):
+        async with Store.open_read_only(any_db_url):
+            pass
