@@ -53,7 +53,14 @@ async def run_service(config: Config) -> int:
                 ) from None
             log.info("web listening url=http://%s/", config.web.listen)
         await app.platforms.start_front_ends(app.context)
-        retrying = asyncio.create_task(app.platforms.keep_starting(app.context, stop), name="platforms")
+        await app.store.record_platform_states(app.platforms.states(), app.clock())  # front-ends too
+
+        async def record(states: dict[str, str | None]) -> None:
+            await app.store.record_platform_states(states, app.clock())
+
+        retrying = asyncio.create_task(
+            app.platforms.keep_starting(app.context, stop, on_change=record), name="platforms"
+        )
         try:
             await service.run(stop, stop_bound=config.run.stop_timeout)
         finally:
@@ -170,6 +177,7 @@ async def status(config: Config, now: datetime | None = None) -> str:
         dead = await store.dead_deliveries()
         retrying = await store.retrying_deliveries()
         recent = await store.recent_deliveries()
+        platform_states = {row.name: row for row in await store.platform_states()}
         calls = await store.api_calls_since(now - WINDOW)
 
     lines = ["Docked now (as LL2 last reported):"]
@@ -203,6 +211,17 @@ async def status(config: Config, now: datetime | None = None) -> str:
             if not target.configured:
                 state += ", no longer in config"
             lines.append(f"  {target.key}  {target.label}  {state}")
+    configured = [platform.name for platform, _ in config.configured_platforms()]
+    if configured:
+        lines.append("Platforms:")
+        for name in configured:
+            row = platform_states.get(name)
+            if row is None:
+                lines.append(f"  {name}  not started yet")
+            elif row.error is None:
+                lines.append(f"  {name}  ok (checked {_ago(row.checked_at, now)})")
+            else:
+                lines.append(f"  {name}  UNAVAILABLE since {_ago(row.since, now)}: {row.error}")
     if recent:
         lines.append("Recent deliveries:")
         for delivery, key in recent:

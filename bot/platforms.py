@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from dockwatch.bot.config import Config
-from dockwatch.bot.errors import PlatformUnavailable
+from dockwatch.bot.errors import DockwatchError, PlatformUnavailable
 from dockwatch.notifiers import FrontEnd, Notifier, Platform, PlatformContext, Target
 from dockwatch.notifiers.console import PLATFORM as CONSOLE
 from dockwatch.notifiers.console import ConsoleConfig
@@ -67,6 +67,10 @@ class PlatformHost:
         """Every configured target, the unavailable platforms' included (they are still configured)."""
         return [t for unit in self.units for t in unit.platform.targets(unit.settings)]
 
+    def states(self) -> dict[str, str | None]:
+        """Platform name to why it is not running, or ``None`` while it runs."""
+        return {unit.name: unit.error for unit in self.units}
+
     def unavailable(self) -> dict[str, str]:
         """Platform name to the reason it is not running."""
         return {unit.name: unit.error for unit in self.units if unit.error is not None}
@@ -110,15 +114,27 @@ class PlatformHost:
             unit.front_end_running = True
 
     async def keep_starting(
-        self, context: PlatformContext, stop: asyncio.Event, *, first_retry: timedelta = FIRST_RETRY
+        self,
+        context: PlatformContext,
+        stop: asyncio.Event,
+        *,
+        on_change: Callable[[dict[str, str | None]], Awaitable[None]] | None = None,
+        first_retry: timedelta = FIRST_RETRY,
     ) -> None:
-        """Retry unavailable platforms with backoff (10 s doubling to 10 min) until ``stop``."""
+        """Retry unavailable platforms with backoff (10 s doubling to 10 min) until ``stop``;
+        ``on_change`` hears the new states whenever a retry changed one."""
         delay = first_retry
         while not stop.is_set():
             if self.unavailable():
+                before = self.states()
                 await self.start()
                 await self.start_front_ends(context)
                 delay = first_retry if not self.unavailable() else min(delay * 2, MAX_RETRY)
+                if on_change is not None and self.states() != before:
+                    try:
+                        await on_change(self.states())
+                    except DockwatchError as error:  # health bookkeeping must not stop the retries
+                        log.warning("platform state not recorded error=%s", error)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay.total_seconds())
             except TimeoutError:

@@ -61,6 +61,7 @@ async def open_runtime(
         host = PlatformHost.build(config, context, console=console is not None)
         try:
             await host.start()
+            await store.record_platform_states(host.states(), clock())
             await store.sync_targets(TargetInfo(t.key, t.notifier, t.label) for t in host.targets())
             budget = CallBudget(store, config.api.requests_per_hour)
             ll2 = LL2Client(

@@ -7,7 +7,7 @@ complete new one, and a recorded notification always has its deliveries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,6 +51,7 @@ from dockwatch.storage.tables import (
     DockingRow,
     EventRow,
     NotificationRow,
+    PlatformStateRow,
     PollRow,
     TargetRow,
     UTCDateTime,
@@ -343,6 +344,23 @@ class Store:
     async def targets(self) -> list[TargetRow]:
         async with self._reading() as session:
             return list((await session.exec(select(TargetRow).order_by(TargetRow.key))).all())
+
+    # --- platforms ----------------------------------------------------------------------------
+
+    async def record_platform_states(self, states: Mapping[str, str | None], now: datetime) -> None:
+        """Remember each platform's start result (``None``: running); ``since`` moves only on a change."""
+        async with self._transaction() as session:
+            for name, error in states.items():
+                row = await session.get(PlatformStateRow, name)
+                if row is None or row.error != error:
+                    row = row or PlatformStateRow(name=name, since=now, checked_at=now)
+                    row.error, row.since = error, now
+                row.checked_at = now
+                session.add(row)
+
+    async def platform_states(self) -> list[PlatformStateRow]:
+        async with self._reading() as session:
+            return list((await session.exec(select(PlatformStateRow).order_by(PlatformStateRow.name))).all())
 
     # --- LL2 budget -------------------------------------------------------------------------
 

@@ -193,3 +193,15 @@ class ApiHoldRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     until: datetime = _time()
     reason: str
+
+
+class PlatformStateRow(SQLModel, table=True):
+    """Whether a configured platform could start, as the last ``poll-once`` or ``run`` found it,
+    so ``dockwatch status`` (another process) can say which one is down and why."""
+
+    __tablename__ = "platform_state"
+
+    name: str = Field(primary_key=True)
+    error: str | None = None
+    since: datetime = _time()
+    checked_at: datetime = _time()

@@ -68,6 +68,9 @@ async def test_the_unavailable_platforms_deliveries_wait_and_land_once_it_starts
     assert (await dockwatch("poll-once", "--config", str(bad), env=ENV)).code == 0
     status = await dockwatch("status", "--config", str(bad), env=ENV)
     assert "queued 1" in status.out, status.out
+    assert "  discord  UNAVAILABLE since " in status.out
+    assert ": discord.token: rejected by Discord (HTTP 401)" in status.out
+    assert "  webhook  ok (checked " in status.out
 
     good = write_config(tmp_path / "good.toml", fake_ll2, webhook_receiver, fake_discord, fake_discord.token)
     run = await dockwatch("poll-once", "--config", str(good), env=ENV)
@@ -75,6 +78,7 @@ async def test_the_unavailable_platforms_deliveries_wait_and_land_once_it_starts
     assert run.code == 0, run.err
     assert len(fake_discord.messages(CHANNEL_ID)) == 1
     assert [r.id for r in webhook_receiver.accepted] == ["docked:630"]
+    assert "  discord  ok (checked " in (await dockwatch("status", "--config", str(good), env=ENV)).out
 
 
 async def test_a_refused_telegram_token_is_one_line_and_webhooks_still_deliver(
