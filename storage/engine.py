@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -36,11 +39,38 @@ def create_engine(url: str) -> AsyncEngine:
     processes could both read and then fail to upgrade to a write lock; taking the write lock up
     front (SQLAlchemy's documented recipe) makes concurrent cycles queue instead.
     """
-    engine = create_async_engine(async_url(url))
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+    target = make_url(async_url(url))
+    if target.get_backend_name() != "sqlite":
+        return create_async_engine(target)
+    connect_args, connect_kwargs = target.get_dialect()().create_connect_args(target)
+    engine = create_async_engine(
+        target, async_creator=partial(_connect_sqlite, *connect_args, **connect_kwargs)
+    )
+    event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+async def _connect_sqlite(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+    """``aiosqlite.connect`` as SQLAlchemy calls it, except that a failed open returns only once
+    aiosqlite's worker thread has ended.
+
+    When opening fails, aiosqlite queues its thread's stop without awaiting it; the thread then
+    posts the stop's result to the event loop, which may be closed by then (``poll-once`` exits
+    with the storage error at once): "RuntimeError: Event loop is closed" raised in the thread
+    and a traceback on stderr. Joining the thread keeps the loop open until the thread is done.
+    """
+    connection = aiosqlite.connect(*args, **kwargs)
+    # As SQLAlchemy's own aiosqlite connect does: a worker thread never holds up interpreter exit.
+    connection._thread.daemon = True
+    try:
+        return await connection
+    except BaseException:
+        await asyncio.to_thread(connection._thread.join, _WORKER_JOIN_TIMEOUT_S)
+        raise
+
+
+_WORKER_JOIN_TIMEOUT_S = 10.0
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
