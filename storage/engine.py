@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -51,14 +54,14 @@ def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
             "sqlite+aiosqlite", database=Path(path).absolute().as_uri(), query={"mode": "ro", "uri": "true"}
         ).render_as_string()
     _probe_sqlite(target)
-    engine = create_async_engine(target)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_reader if read_only else _sqlite_on_connect)
-        event.listen(
-            engine.sync_engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate
-        )
-    elif read_only:
-        engine = engine.execution_options(postgresql_readonly=True)
+    parsed = make_url(target)
+    if parsed.get_backend_name() != "sqlite":
+        engine = create_async_engine(parsed)
+        return engine.execution_options(postgresql_readonly=True) if read_only else engine
+    connect_args, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
+    engine = create_async_engine(parsed, async_creator=partial(_connect_sqlite, *connect_args, **connect_kwargs))
+    event.listen(engine.sync_engine, "connect", _sqlite_reader if read_only else _sqlite_on_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate)
     return engine
 
 
@@ -89,6 +92,28 @@ def _probe_sqlite(url: str) -> None:
         sqlite3.connect(database, uri=uri).close()
     except sqlite3.Error as error:
         raise StorageError(f"cannot open database {parsed.database}: {error}") from None
+
+
+async def _connect_sqlite(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+    """``aiosqlite.connect`` as SQLAlchemy calls it, except that a failed open returns only once
+    aiosqlite's worker thread has ended.
+
+    When opening fails, aiosqlite queues its thread's stop without awaiting it; the thread then
+    posts the stop's result to the event loop, which may be closed by then (``poll-once`` exits
+    with the storage error at once): "RuntimeError: Event loop is closed" raised in the thread
+    and a traceback on stderr. Joining the thread keeps the loop open until the thread is done.
+    """
+    connection = aiosqlite.connect(*args, **kwargs)
+    # As SQLAlchemy's own aiosqlite connect does: a worker thread never holds up interpreter exit.
+    connection._thread.daemon = True
+    try:
+        return await connection
+    except BaseException:
+        await asyncio.to_thread(connection._thread.join, _WORKER_JOIN_TIMEOUT_S)
+        raise
+
+
+_WORKER_JOIN_TIMEOUT_S = 10.0
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -100,6 +101,18 @@ async def test_a_baseline_needs_a_successful_poll_not_just_a_failed_one(store: S
 )
 def test_plain_urls_get_the_async_driver(url: str, expected: str) -> None:
     assert async_url(url) == expected
+
+
+async def test_a_database_that_cannot_be_opened_leaves_no_sqlite_thread_running() -> None:
+    before = set(threading.enumerate())
+
+    with pytest.raises(StorageError, match="cannot open database"):
+        async with Store.open("sqlite:////nonexistent-dir/deeper/dockwatch.db"):
+            pass
+
+    # A worker still running would post to this event loop after the test (or the CLI) closed it.
+    started = [thread.name for thread in threading.enumerate() if thread not in before]
+    assert [name for name in started if "_connection_worker_thread" in name] == []
 
 
 def test_an_unsupported_database_is_named(tmp_path: Path) -> None:
