@@ -172,3 +172,6 @@ def _configure_logging(*, verbose: bool, quiet: bool) -> None:
     root.setLevel(logging.WARNING)
     for name in ("dockwatch", "py.warnings"):
         logging.getLogger(name).setLevel(level)
+    # discord.py warns at every login about voice and intents dockwatch never uses: cron would mail
+    # them on every quiet run. Its errors still show; -v shows everything.
+    logging.getLogger("discord").setLevel(logging.DEBUG if verbose else logging.ERROR)

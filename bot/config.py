@@ -141,11 +141,20 @@ class Config(_Section):
 
 
 def require_targets(config: Config, source: str) -> None:
-    """Polling with nowhere to deliver would record notifications that nobody ever receives."""
-    if not config.platforms:
-        raise ConfigError(
-            f"{source}: no delivery targets: add a [[webhooks]] table (see config.example.toml)"
-        )
+    """Polling with nowhere to deliver would record notifications that nobody ever receives.
+
+    A platform counts when it lists a target or lets chats subscribe (its optional
+    ``subscribable(settings)``: Telegram always, Discord with a bot token).
+    """
+    for platform, settings in config.configured_platforms():
+        subscribable = getattr(platform, "subscribable", None)
+        if platform.targets(settings) or (subscribable is not None and subscribable(settings)):
+            return
+    tables = ", ".join(f"[{platform.table}]" for platform, _ in config.configured_platforms())
+    reason = f"{tables} configure{'s' if len(config.platforms) == 1 else ''} none" if tables else "none"
+    raise ConfigError(
+        f"{source}: no delivery targets ({reason}): add a [[webhooks]] table (see config.example.toml)"
+    )
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:

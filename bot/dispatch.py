@@ -73,7 +73,8 @@ class Dispatcher:
         self._clock = clock
         self.observer = observer
         self.unavailable = unavailable
-        """Platforms that cannot send now: their deliveries stay queued, unclaimed."""
+        """Target-key prefixes (``discord``, ``discord:channel``) of platforms that cannot send now:
+        their deliveries stay queued, unclaimed, until the platform starts."""
         self._notifiers: Mapping[str, Notifier] = {notifier.name: notifier for notifier in notifiers}
 
     def _route(self, target_key: str) -> Notifier | None:
@@ -106,6 +107,13 @@ class Dispatcher:
         for index, delivery in enumerate(deliveries):
             if notifier is None:
                 await self._dead(delivery, "target is no longer configured", report, attempted=False)
+                continue
+            if delivery.attempt == 1 and self._clock() >= delivery.notification_created_at + DEAD_AFTER:
+                # Never tried within 24 h: its platform could not start all that time. News that old
+                # (a webcast long over) would mislead; it is dead-lettered where status shows it.
+                await self._dead(
+                    delivery, "expired: not sent within 24 h of the change", report, attempted=False
+                )
                 continue
             if not await self._store.renew_claim(delivery, self._clock() + LEASE):
                 # A slow batch outlived the lease and another process claimed this one: let it send.

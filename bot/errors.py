@@ -30,7 +30,15 @@ class StorageError(DockwatchError):
 
 
 class PlatformUnavailable(DockwatchError):
-    """A platform cannot start (a rejected token, its API unreachable); the others carry on."""
+    """A platform cannot start (a rejected token, its API unreachable); the others carry on.
+
+    ``scope`` narrows what waits: ``"channel"`` holds back only the platform's ``<name>:channel:``
+    targets (a Discord bot token refused while its channel webhooks still work).
+    """
+
+    def __init__(self, message: str, *, scope: str | None = None) -> None:
+        super().__init__(message)
+        self.scope = scope
 
 
 class DeliveryError(DockwatchError):

@@ -78,7 +78,7 @@ async def open_runtime(
                 budget=budget,
                 platforms=host,
                 context=context,
-                dispatcher=Dispatcher(store, host.notifiers, clock, unavailable=host.unavailable),
+                dispatcher=Dispatcher(store, host.notifiers, clock, unavailable=host.held_back),
                 clock=clock,
             )
         finally:

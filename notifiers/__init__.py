@@ -9,6 +9,7 @@ takes. Loading a platform imports its module only, never its SDK.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 
@@ -23,6 +24,8 @@ from dockwatch.notifiers.base import (
     Target,
 )
 
+NAME = re.compile(r"[a-z][a-z0-9_-]*")
+"""Platform names prefix target keys (``<name>:...``), matched case-sensitively: no ``:`` in them."""
 RESERVED_TABLES = frozenset({"api", "storage", "detect", "poll", "run", "web"})
 
 
@@ -39,9 +42,14 @@ def platforms() -> Mapping[str, Platform]:
                 f"platform plugin {entry.name!r} ({entry.value}) cannot be loaded: "
                 f"{type(error).__name__}: {error}"
             ) from None
-        for attribute in ("name", "table", "many", "settings_model", "targets", "notifier"):
+        for attribute in ("name", "table", "many", "settings_model", "targets", "describe", "notifier"):
             if not hasattr(platform, attribute):
                 raise ConfigError(f"platform plugin {entry.name!r} ({entry.value}) has no {attribute!r}")
+        if not NAME.fullmatch(platform.name) or not NAME.fullmatch(platform.table):
+            raise ConfigError(
+                f"platform plugin {entry.name!r}: name {platform.name!r} and table {platform.table!r} "
+                "must be lower-case letters, digits, '_' or '-'"
+            )
         if platform.table in RESERVED_TABLES or platform.table in found or platform.name in names:
             raise ConfigError(
                 f"platform plugin {entry.name!r}: table [{platform.table}] or name {platform.name!r} is taken"

@@ -134,5 +134,8 @@ class Platform(Protocol):
         ...
 
     def front_end(self, settings: Any, notifier: Notifier, context: PlatformContext) -> FrontEnd | None:
-        """The chat front-end sharing ``notifier``'s client, if the platform has one configured."""
+        """The chat front-end sharing ``notifier``'s client, if the platform has one configured.
+
+        Optional: a platform object without ``front_end`` has no chat front-end.
+        """
         ...

@@ -59,9 +59,13 @@ def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
         engine = create_async_engine(parsed)
         return engine.execution_options(postgresql_readonly=True) if read_only else engine
     connect_args, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
-    engine = create_async_engine(parsed, async_creator=partial(_connect_sqlite, *connect_args, **connect_kwargs))
+    engine = create_async_engine(
+        parsed, async_creator=partial(_connect_sqlite, *connect_args, **connect_kwargs)
+    )
     event.listen(engine.sync_engine, "connect", _sqlite_reader if read_only else _sqlite_on_connect)
-    event.listen(engine.sync_engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate)
+    event.listen(
+        engine.sync_engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate
+    )
     return engine
 
 

@@ -409,3 +409,36 @@ def test_the_example_config_documents_every_key_with_its_default() -> None:
         assert opening in text, table
         for key in platform.settings_model.model_fields:
             assert f"# {key} = " in text, (table, key)
+
+
+@pytest.mark.parametrize(
+    ("tables", "accepted"),
+    [
+        ({"discord": {}}, False),
+        ({"discord": {"api_base_url": "https://proxy.example.org/api/v10"}}, False),
+        ({"discord": {"token": "x"}}, True),  # channels subscribe with /dockwatch subscribe
+        ({"telegram": {"token": "1:x"}}, True),  # chats subscribe with /subscribe
+        ({"console": {}}, True),
+    ],
+    ids=["empty discord", "discord without targets", "discord bot", "telegram bot", "console"],
+)
+def test_a_config_that_can_never_deliver_is_refused(tables: dict[str, object], accepted: bool) -> None:
+    from dockwatch.bot.config import require_targets
+    from dockwatch.bot.errors import ConfigError
+
+    config = config_from_mapping(tables, source="inline", environ={})
+
+    if accepted:
+        require_targets(config, "inline")
+    else:
+        with pytest.raises(
+            ConfigError, match=r"^inline: no delivery targets \(\[discord\] configures none\)"
+        ):
+            require_targets(config, "inline")
+
+
+def test_a_discord_api_base_url_must_be_a_url() -> None:
+    from dockwatch.bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"discord\.api_base_url: must be an http"):
+        config_from_mapping({"discord": {"api_base_url": "notaurl"}}, source="inline", environ={})

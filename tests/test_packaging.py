@@ -77,15 +77,21 @@ def test_light_commands_import_no_platform_sdk(tmp_path: Path, args: list[str]) 
         '[telegram]\ntoken = "1:x"\nchat_ids = [1]\n'
         '[discord]\ntoken = "x"\nchannel_ids = [223456789012345678]\n'
     )
+    if "status" in args:  # a real database, so status goes all the way through
+        subprocess.run(
+            [sys.executable, "-m", "dockwatch", "db", "upgrade", "--config", str(config)],
+            check=True,
+            timeout=60,
+        )
     argv = [a.format(config=config) for a in args]
     probe = (
         "import sys\nfrom dockwatch.bot.cli import main\n"
-        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-        f"print(sorted(m for m in {SDKS!r} if m in sys.modules), file=sys.stderr)\n"
+        f"try:\n    code = main({argv!r})\nexcept SystemExit as done:\n    code = done.code\n"
+        f"print(code, sorted(m for m in {SDKS!r} if m in sys.modules), file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
 
-    assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "0 []", result.stderr
 
 
 async def test_init_config_writes_the_example_and_refuses_to_overwrite(tmp_path: Path) -> None:

@@ -7,10 +7,16 @@ from datetime import timedelta
 
 import aiohttp
 
-from dockwatch.bot.config import config_from_mapping
+from dockwatch.bot.config import Config, config_from_mapping
+from dockwatch.bot.pipeline import run_cycle
 from dockwatch.bot.platforms import PlatformHost
+from dockwatch.bot.runtime import open_runtime
+from dockwatch.bot.subscriptions import Subscriptions
 from dockwatch.notifiers import PlatformContext
+from dockwatch.storage import Store
+from tests.builders import ll2_docking
 from tests.conftest import SECRET, Clock
+from tests.fakes.ll2 import FakeLL2
 from tests.fakes.telegram import FakeTelegram
 from tests.service_harness import eventually
 
@@ -30,7 +36,7 @@ async def test_a_platform_that_cannot_start_is_unavailable_and_the_others_are_no
         host = PlatformHost.build(config, PlatformContext(session, clock))
         await host.start()
         try:
-            assert host.unavailable() == {"telegram": "telegram.token: rejected by the Telegram Bot API"}
+            assert host.held_back() == {"telegram": "telegram.token: rejected by the Telegram Bot API"}
             assert {t.key for t in host.targets()} >= {"telegram:111"}  # still configured
         finally:
             await host.close()
@@ -47,12 +53,68 @@ async def test_run_keeps_retrying_a_platform_until_it_starts(
         context = PlatformContext(session, clock)
         host = PlatformHost.build(config, context)
         await host.start()
-        assert "telegram" in host.unavailable()
+        assert host.unavailable_names() == ["telegram"]
         retrying = asyncio.create_task(host.keep_starting(context, stop, first_retry=timedelta(seconds=0.05)))
         try:
             fake_telegram.token = token
-            await eventually(lambda: not host.unavailable(), within=10)
+            await eventually(lambda: not host.unavailable_names(), within=10)
         finally:
             stop.set()
             await retrying
             await host.close()
+
+
+async def test_a_chat_front_end_that_fails_to_start_marks_its_platform_down_until_a_retry_succeeds(
+    fake_telegram: FakeTelegram, store: Store, clock: Clock
+) -> None:
+    fake_telegram.failing.add("deleteWebhook")  # the Bot API answers 502 while polling starts
+    config = config_from_mapping(telegram_config(fake_telegram, fake_telegram.token), source="t", environ={})
+    stop = asyncio.Event()
+    async with aiohttp.ClientSession() as session:
+        context = PlatformContext(session, clock, Subscriptions(store))
+        host = PlatformHost.build(config, context)
+        await host.start()
+        await host.start_front_ends(context)
+        retrying = asyncio.create_task(host.keep_starting(context, stop, first_retry=timedelta(seconds=0.05)))
+        try:
+            (reason,) = host.held_back().values()
+            assert reason.startswith("telegram bot not started: Bad Gateway (502)")
+            fake_telegram.failing.clear()
+            telegram = next(u for u in host.units if u.name == "telegram")
+            await eventually(lambda: not host.unavailable_names() and telegram.front_end_running)
+            await eventually(lambda: any(call.method == "getUpdates" for call in fake_telegram.calls))
+        finally:
+            stop.set()
+            await retrying
+            await host.close()
+
+
+async def test_a_delivery_held_back_for_24_hours_is_dead_lettered_unsent(
+    config: Config, fake_ll2: FakeLL2, fake_telegram: FakeTelegram, clock: Clock
+) -> None:
+    tables = telegram_config(fake_telegram, fake_telegram.token)
+    with_telegram = config.model_copy(
+        update={
+            "platforms": {
+                **config.platforms,
+                "telegram": config_from_mapping(tables, source="t", environ={}).platforms["telegram"],
+            }
+        }
+    )
+    fake_telegram.failing.add("getMe")
+    async with open_runtime(with_telegram, clock=clock) as app:
+        await run_cycle(app, stale_after=timedelta(hours=48))
+        fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=1))]
+        await run_cycle(app, stale_after=timedelta(hours=48))
+    clock.advance(timedelta(hours=25))
+    fake_telegram.failing.clear()
+
+    async with open_runtime(with_telegram, clock=clock) as app:
+        report = await app.dispatcher.deliver_due()
+        dead = await app.store.dead_deliveries()
+
+    assert fake_telegram.sent(111) == []
+    assert report.dead == 1
+    assert [(row.target_key, row.last_error, row.attempts) for row, _ in dead] == [
+        ("telegram:111", "expired: not sent within 24 h of the change", 0)
+    ]

@@ -124,6 +124,7 @@ async def test_run_names_the_unavailable_platform_in_healthz_and_metrics_and_kee
     running = await start_run(fake_ll2, [], tables=table)
     await eventually(lambda: len(fake_ll2.counted_requests) >= 2)
 
+    await eventually(lambda: len(fake_ll2.counted_requests) >= 4)  # a second poll, so the first committed
     status, body = await running.get("/healthz")
     _, metrics = await running.get("/metrics")
     code, err = await running.stop()
@@ -136,3 +137,26 @@ async def test_run_names_the_unavailable_platform_in_healthz_and_metrics_and_kee
     }
     assert 'dockwatch_platform_up{platform="discord"} 0.0' in metrics
     assert code == 0 and "Traceback" not in err
+
+
+async def test_a_rejected_discord_bot_token_holds_back_only_the_bot_channels_not_the_webhooks(
+    tmp_path: Path, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, fake_discord: FakeDiscord
+) -> None:
+    hook_id = 123456789012345678
+    config = write_config(tmp_path / "dockwatch.toml", fake_ll2, webhook_receiver, fake_discord, "wrong")
+    config.write_text(
+        config.read_text().replace(
+            "[discord]\n",
+            f'[discord]\nwebhook_urls = ["{fake_discord.base_url}/webhooks/{hook_id}/{"T" * 68}"]\n',
+        )
+    )
+    assert (await dockwatch("poll-once", "--config", str(config), env=ENV)).code == 0
+    fake_ll2.dockings = [ll2_docking(630, docking=datetime.now(UTC) - timedelta(minutes=1))]
+
+    run = await dockwatch("poll-once", "--config", str(config), env=ENV)
+    status = await dockwatch("status", "--config", str(config), env=ENV)
+
+    assert run.code == 0, run.err
+    assert len(fake_discord.messages(hook_id)) == 1
+    assert fake_discord.messages(CHANNEL_ID) == []
+    assert "queued 1" in status.out and "discord  UNAVAILABLE since " in status.out

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target
+from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url
 
 PREFIX = "discord:"
 DEFAULT_API = "https://discord.com/api/v10"
@@ -37,6 +37,11 @@ class DiscordConfig(BaseModel):
             if not url.startswith(("https://", "http://")) or not WEBHOOK_URL.search(url):
                 raise ValueError("each must look like https://discord.com/api/webhooks/ID/TOKEN")
         return value
+
+    @field_validator("api_base_url", "avatar_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return http_url(value) if value else value
 
 
 def webhook_key(url: str) -> str:
@@ -67,6 +72,10 @@ class DiscordPlatform:
         return hooks + [
             Target(channel_key(c), self.name, f"Discord channel {c}") for c in settings.channel_ids
         ]
+
+    def subscribable(self, settings: DiscordConfig) -> bool:
+        """With a bot token, channels subscribe themselves with /dockwatch subscribe."""
+        return settings.token is not None
 
     def describe(self, settings: DiscordConfig) -> list[str]:
         lines = [f"discord webhook {webhook_key(url)}  token: hidden" for url in settings.webhook_urls]

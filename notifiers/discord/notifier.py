@@ -141,6 +141,8 @@ class DiscordNotifier:
         use_api_base(config.api_base_url)
 
     async def start(self) -> None:
+        """Log the bot in; a failure holds back only the bot's channel targets (``scope``): channel
+        webhooks need no bot and keep delivering."""
         if self.config.token is None:
             return
         if self.client is None or self.client.is_closed():
@@ -148,9 +150,15 @@ class DiscordNotifier:
         try:
             await self.client.login(self.config.token.get_secret_value())
         except discord.LoginFailure:
-            raise PlatformUnavailable("discord.token: rejected by Discord (HTTP 401)") from None
+            reason = "discord.token: rejected by Discord (HTTP 401)"
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as error:
-            raise PlatformUnavailable(f"discord: cannot log in: {type(error).__name__}: {error}") from None
+            reason = f"discord: cannot log in: {type(error).__name__}: {error}"
+        else:
+            return
+        # A new client next time: discord.py would leave this one's HTTP session open otherwise.
+        await self.client.close()
+        self.client = None
+        raise PlatformUnavailable(reason, scope="channel")
 
     async def close(self) -> None:
         if self.client is not None:

@@ -58,6 +58,10 @@ class TelegramPlatform:
     def targets(self, settings: TelegramConfig) -> Sequence[Target]:
         return [Target(chat_key(chat), self.name, f"Telegram chat {chat}") for chat in settings.chat_ids]
 
+    def subscribable(self, settings: TelegramConfig) -> bool:
+        """Chats subscribe themselves with /subscribe (with ``dockwatch run``)."""
+        return True
+
     def describe(self, settings: TelegramConfig) -> list[str]:
         lines = [f"telegram chat {chat}  token: hidden" for chat in settings.chat_ids]
         return [*lines, "telegram bot           chats may /subscribe themselves (with dockwatch run)"]

@@ -84,13 +84,13 @@ class TelegramBot:
     async def start(self) -> None:
         try:
             await self.application.initialize()
+            await self.application.start()
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(poll_interval=0.0, timeout=10)
         except InvalidToken:
             raise PlatformUnavailable("telegram.token: rejected by the Telegram Bot API") from None
         except TelegramError as error:
             raise PlatformUnavailable(f"telegram bot not started: {error.message}") from None
-        await self.application.start()
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(poll_interval=0.0, timeout=10)
         log.info("telegram bot polling username=%s", self.application.bot.username)
 
     async def stop(self) -> None:

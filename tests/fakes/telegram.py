@@ -40,6 +40,7 @@ class FakeTelegram:
     slow: dict[int | str, float] = field(default_factory=dict)  # chat id -> seconds to hang
     migrate: dict[int | str, int] = field(default_factory=dict)
     admins: dict[int, set[int]] = field(default_factory=dict)  # chat id -> admin user ids
+    failing: set[str] = field(default_factory=set)  # Bot API methods answering 502 Bad Gateway
     calls: list[Call] = field(default_factory=list)
     violations: int = 0
     base_url: str = ""
@@ -150,6 +151,8 @@ class FakeTelegram:
         method = request.match_info["method"]
         call = Call(method, params, time.monotonic())
         self.calls.append(call)
+        if method in self.failing:
+            return web.Response(status=502, text="<html>502 Bad Gateway</html>", content_type="text/html")
         handler = getattr(self, f"_{method}", None)
         if handler is None:
             return _ok(True)
