@@ -20,6 +20,7 @@ from dockwatch.bot.ll2.budget import WINDOW
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.runtime import open_runtime, utc_now
 from dockwatch.storage import Store
+from dockwatch.storage.engine import sqlite_path
 from dockwatch.storage.schema import head as schema_head
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,24 @@ def describe_outcome(outcome: CycleOutcome) -> str:
     return ", ".join(parts)
 
 
-def config_summary(config: Config, path: Path) -> str:
+async def database_summary(config: Config) -> str:
+    """Where the configured database stands, read-only: a database that is not dockwatch's (or is
+    newer than this code) can never work, so ``check-config`` refuses it like ``status`` does."""
+    if _missing_sqlite_file(config):
+        return "new (created by the first poll-once or run)"
+    async with Store.open_read_only(config.storage.url, require_head=False) as store:
+        state = store.schema
+    if state.at_head:
+        return f"at revision {state.describe()} (current)"
+    return f"at revision {state.describe()}; upgraded to {schema_head()} at the next start"
+
+
+def _missing_sqlite_file(config: Config) -> bool:
+    path = sqlite_path(config.storage.url)
+    return path is not None and not Path(path).exists()
+
+
+def config_summary(config: Config, path: Path, *, database: str | None = None) -> str:
     api_key = config.api.api_key.get_secret_value()
     targets = _target_lines(config)
     lines = [
@@ -109,6 +127,7 @@ def config_summary(config: Config, path: Path) -> str:
         f"  api.api_key            {'set (hidden)' if api_key else 'not set (free tier)'}",
         f"  api.requests_per_hour  {config.api.requests_per_hour}",
         f"  storage.url            {make_url(config.storage.url).render_as_string(hide_password=True)}",
+        *([f"  database               {database}"] if database is not None else []),
         f"  detect.stale_after     {format_duration(config.detect.stale_after)}",
         f"  poll.interval          {format_duration(config.poll.interval)} "
         f"(min {format_duration(config.poll.min_interval)})",

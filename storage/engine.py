@@ -42,16 +42,22 @@ def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     front (SQLAlchemy's documented recipe) makes concurrent cycles queue instead.
 
     ``read_only`` is for the commands that only look (``status``, ``db current``): SQLite opens the
-    file with ``mode=ro``, so no statement can write it, and nothing is set that would (the journal
-    mode is a property of the file); PostgreSQL starts read-only transactions.
+    file with ``mode=ro`` (and ``immutable=1`` when no writer is live), so no statement can write it
+    and no file is created beside it; PostgreSQL starts read-only transactions.
     """
     target = async_url(url)
     path = sqlite_path(url)
     if read_only and path is not None:
         if not Path(path).is_file():
             raise StorageError(f"no database at {path}")
+        query = {"mode": "ro", "uri": "true"}
+        if not Path(f"{path}-wal").exists():
+            # No writer has the file open (the last one checkpointed and removed its WAL): read it as
+            # immutable, or SQLite would create -wal and -shm files beside it (and fail where only
+            # reading is allowed). With a WAL present, a writer is live: read through it as usual.
+            query["immutable"] = "1"
         target = URL.create(
-            "sqlite+aiosqlite", database=Path(path).absolute().as_uri(), query={"mode": "ro", "uri": "true"}
+            "sqlite+aiosqlite", database=Path(path).absolute().as_uri(), query=query
         ).render_as_string()
     _probe_sqlite(target)
     parsed = make_url(target)
@@ -91,7 +97,8 @@ def _probe_sqlite(url: str) -> None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
     uri = parsed.query.get("uri") == "true"
-    database = f"{parsed.database}?mode=ro" if uri else str(parsed.database)
+    options = "&".join(f"{k}={v}" for k, v in {**parsed.query, "mode": "ro"}.items() if k != "uri")
+    database = f"{parsed.database}?{options}" if uri else str(parsed.database)
     try:
         sqlite3.connect(database, uri=uri).close()
     except sqlite3.Error as error:

@@ -4,6 +4,7 @@ database, change its journal mode or wait for its write lock, and say what is wr
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -81,14 +82,31 @@ async def test_status_on_a_0_1_0_database_says_to_run_db_upgrade_and_changes_not
 
 
 async def test_status_leaves_a_dockwatch_database_byte_identical(tmp_path: Path, ours: Path) -> None:
+    config = write_config(tmp_path, ours)
     before = file_digest(ours)
+    listing = sorted(p.name for p in ours.parent.iterdir())
 
-    run = await dockwatch("status", "--config", str(write_config(tmp_path, ours)))
+    run = await dockwatch("status", "--config", str(config))
+    current = await dockwatch("db", "current", "--config", str(config))
 
-    assert run.code == 0, run.err
+    assert run.code == 0 and current.code == 0, run.err + current.err
     assert file_digest(ours) == before
+    assert sorted(p.name for p in ours.parent.iterdir()) == listing  # no -wal or -shm left beside it
     with closing(sqlite3.connect(ours)) as database:
         assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_status_reads_a_database_in_a_directory_it_cannot_write(tmp_path: Path, ours: Path) -> None:
+    config = write_config(tmp_path, ours)
+    ours.parent.chmod(0o555)
+    try:
+        if os.access(ours.parent, os.W_OK):
+            pytest.skip("running as root: a read-only directory is still writable")
+        run = await dockwatch("status", "--config", str(config))
+    finally:
+        ours.parent.chmod(0o755)
+
+    assert run.code == 0, run.err
 
 
 async def test_status_answers_while_another_process_holds_the_write_lock(ours: Path) -> None:
@@ -129,6 +147,21 @@ async def test_check_config_neither_creates_nor_touches_the_database(tmp_path: P
     assert [run.code for run in runs] == [0, 0], [run.err for run in runs]
     assert list((tmp_path / "elsewhere").iterdir()) == [tmp_path / "elsewhere" / "dockwatch.toml"]
     assert file_digest(ours) == before
+
+
+async def test_check_config_refuses_someone_elses_database_and_changes_nothing(
+    tmp_path: Path, foreign_sqlite: Path
+) -> None:
+    config = write_config(tmp_path, foreign_sqlite)
+    before = file_digest(foreign_sqlite)
+    listing = sorted(p.name for p in foreign_sqlite.parent.iterdir())
+
+    run = await dockwatch("check-config", "--config", str(config))
+
+    assert run.code == 3
+    assert_one_line_error(run, "storage error", "is not a dockwatch database")
+    assert file_digest(foreign_sqlite) == before
+    assert sorted(p.name for p in foreign_sqlite.parent.iterdir()) == listing
 
 
 async def test_db_current_reports_an_old_database_without_changing_it(tmp_path: Path) -> None:
