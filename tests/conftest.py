@@ -181,6 +181,8 @@ POSTGRES = os.environ.get("TEST_POSTGRES_URL")
 async def postgres_url() -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database, dropped afterwards; skips without a server."""
     if not POSTGRES:
+        if os.environ.get("DOCKWATCH_REQUIRE_POSTGRES"):  # scripts/test started a server for these
+            pytest.fail("DOCKWATCH_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not")
         pytest.skip("TEST_POSTGRES_URL is not set")
     server = create_async_engine(async_url(POSTGRES), isolation_level="AUTOCOMMIT")
     name = f"dockwatch_test_{uuid.uuid4().hex[:12]}"
