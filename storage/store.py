@@ -324,10 +324,35 @@ class Store:
                 # The old id no longer exists; keeping it would send every message there and,
                 # migrated once more, to the new chat a second time.
                 await session.delete(row)
+            open_ = [DeliveryStatus.QUEUED, DeliveryStatus.SENDING]
+            # The new id may be subscribed already: each notification still reaches the chat once.
+            at_new = select(DeliveryRow.notification_id).where(col(DeliveryRow.target_key) == new_key)
             await session.exec(
                 update(DeliveryRow)
                 .where(col(DeliveryRow.target_key) == old_key)
-                .where(col(DeliveryRow.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
+                .where(col(DeliveryRow.status).in_(open_))
+                .where(col(DeliveryRow.notification_id).in_(at_new))
+                .values(status=DeliveryStatus.DEAD, last_error=f"duplicate: the chat moved to {new_key}")
+            )
+            delivered_at_old = (
+                select(DeliveryRow.notification_id)
+                .where(col(DeliveryRow.target_key) == old_key)
+                .where(col(DeliveryRow.status) == DeliveryStatus.DELIVERED)
+            )
+            await session.exec(
+                update(DeliveryRow)
+                .where(col(DeliveryRow.target_key) == new_key)
+                .where(col(DeliveryRow.status).in_(open_))
+                .where(col(DeliveryRow.notification_id).in_(delivered_at_old))
+                .values(
+                    status=DeliveryStatus.DEAD,
+                    last_error=f"duplicate: the chat already got it as {old_key} before it moved",
+                )
+            )
+            await session.exec(
+                update(DeliveryRow)
+                .where(col(DeliveryRow.target_key) == old_key)
+                .where(col(DeliveryRow.status).in_(open_))
                 .values(target_key=new_key)
             )
 
