@@ -107,6 +107,23 @@ async def test_a_0_1_0_postgresql_database_is_stamped_and_upgraded_with_its_chat
     assert targets == [("telegram:1", "chat", True), ("webhook:a", "config", True)]
 
 
+async def test_revision_0001_makes_no_sequence_0_1_0_did_not_have_on_postgresql(postgres_url: str) -> None:
+    def sequences(connection: Connection) -> list[str]:
+        command.upgrade(alembic_config(connection), BASELINE)
+        rows = connection.exec_driver_sql("SELECT sequence_name FROM information_schema.sequences")
+        return sorted(row[0] for row in rows)
+
+    # What 0.1.0's create_all made on PostgreSQL 15 (read off a database made by commit 805f2a6).
+    assert await run_sync_on(postgres_url, sequences) == [
+        "api_call_id_seq",
+        "delivery_id_seq",
+        "docking_record_id_seq",
+        "event_record_id_seq",
+        "notification_id_seq",
+        "poll_log_id_seq",
+    ]
+
+
 async def test_the_upgrade_is_logged_once_and_only_when_something_was_applied(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

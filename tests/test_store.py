@@ -115,6 +115,19 @@ async def test_a_database_that_cannot_be_opened_leaves_no_sqlite_thread_running(
     assert [name for name in started if "_connection_worker_thread" in name] == []
 
 
+async def test_a_failed_sqlite_connect_returns_only_once_aiosqlite_s_thread_has_ended() -> None:
+    """The engine's own connect, past the probe: a file that vanishes or turns unreadable later."""
+    from dockwatch.storage.engine import _connect_sqlite
+
+    before = set(threading.enumerate())
+
+    with pytest.raises(sqlite3.OperationalError):
+        await _connect_sqlite("/nonexistent-dir/deeper/dockwatch.db")
+
+    started = [thread for thread in threading.enumerate() if thread not in before]
+    assert [t.name for t in started if "_connection_worker_thread" in t.name] == []
+
+
 def test_an_unsupported_database_is_named(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="unsupported database 'mysql'"):
         async_url("mysql://x/y")

@@ -110,7 +110,8 @@ def upgrade() -> None:
     op.create_index("ix_api_call_at", "api_call", ["at"])
     op.create_table(
         "api_hold",
-        sa.Column("id", sa.Integer(), nullable=False),
+        # One row (id 1): 0.1.0 made no sequence for it on PostgreSQL, and neither does this.
+        sa.Column("id", sa.Integer(), nullable=False, autoincrement=False),
         _time("until"),
         sa.Column("reason", sa.String(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
