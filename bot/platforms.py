@@ -62,8 +62,9 @@ class PlatformUnit:
 class PlatformHost:
     """Every platform unit of one process, and the one place their health is kept."""
 
-    def __init__(self, units: Sequence[PlatformUnit]) -> None:
+    def __init__(self, units: Sequence[PlatformUnit], *, start_timeout: timedelta = START_TIMEOUT) -> None:
         self.units = list(units)
+        self.start_timeout = start_timeout
 
     @classmethod
     def build(cls, config: Config, context: PlatformContext, *, console: bool = False) -> PlatformHost:
@@ -106,13 +107,13 @@ class PlatformHost:
 
     async def _start(self, unit: PlatformUnit) -> None:
         try:
-            await asyncio.wait_for(unit.notifier.start(), timeout=START_TIMEOUT.total_seconds())
+            await asyncio.wait_for(unit.notifier.start(), timeout=self.start_timeout.total_seconds())
         except PlatformUnavailable as error:
             self._down(unit, str(error), error.scope)
             return
         except TimeoutError:
-            seconds = int(START_TIMEOUT.total_seconds())
-            self._down(unit, f"{unit.name}: no answer within {seconds} s at start", None)
+            seconds = self.start_timeout.total_seconds()
+            self._down(unit, f"{unit.name}: no answer within {seconds:g} s at start", None)
             return
         except Exception as error:  # the per-platform boundary: one platform never stops the others
             log.debug("platform start crashed platform=%s", unit.name, exc_info=True)
@@ -138,7 +139,7 @@ class PlatformHost:
             if unit.front_end is None:
                 continue
             try:
-                await asyncio.wait_for(unit.front_end.start(), timeout=START_TIMEOUT.total_seconds())
+                await asyncio.wait_for(unit.front_end.start(), timeout=self.start_timeout.total_seconds())
             except Exception as error:  # the per-platform boundary, as for the notifier's start
                 scope = error.scope if isinstance(error, PlatformUnavailable) else None
                 reason = str(error) if isinstance(error, PlatformUnavailable) else None

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import timedelta
 
 import aiohttp
+from aiohttp import web
 
 from dockwatch.bot.config import Config, config_from_mapping
 from dockwatch.bot.pipeline import run_cycle
-from dockwatch.bot.platforms import PlatformHost
+from dockwatch.bot.platforms import PlatformHost, PlatformUnit
 from dockwatch.bot.runtime import open_runtime
 from dockwatch.bot.subscriptions import Subscriptions
 from dockwatch.notifiers import PlatformContext
+from dockwatch.notifiers.console import ConsoleNotifier
 from dockwatch.storage import Store
 from tests.builders import ll2_docking
-from tests.conftest import SECRET, Clock
+from tests.conftest import SECRET, Clock, serving
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.telegram import FakeTelegram
 from tests.service_harness import eventually
@@ -118,3 +121,47 @@ async def test_a_delivery_held_back_for_24_hours_is_dead_lettered_unsent(
     assert [(row.target_key, row.last_error, row.attempts) for row, _ in dead] == [
         ("telegram:111", "expired: not sent within 24 h of the change", 0)
     ]
+
+
+async def test_a_platform_api_that_never_answers_is_unavailable_after_the_start_timeout(
+    clock: Clock,
+) -> None:
+    silent = web.Application()
+    hold = asyncio.Event()
+
+    async def never(_request: web.Request) -> web.Response:
+        await hold.wait()
+        return web.Response(status=504)
+
+    silent.router.add_route("*", "/{tail:.*}", never)
+    async with serving(silent) as server, aiohttp.ClientSession() as session:
+        tables = {"telegram": {"token": "1:x", "chat_ids": [1], "api_base_url": str(server.make_url("/bot"))}}
+        config = config_from_mapping(tables, source="t", environ={})
+        built = PlatformHost.build(config, PlatformContext(session, clock))
+        host = PlatformHost(built.units, start_timeout=timedelta(seconds=0.3))
+        try:
+            await host.start()
+            assert host.held_back() == {"telegram": "telegram: no answer within 0.3 s at start"}
+        finally:
+            hold.set()
+            await host.close()
+
+
+class PlatformWithoutFrontEnd:
+    """A plugin's platform object that leaves out the optional ``front_end``."""
+
+    name = table = "jsonl"
+    many = False
+    settings_model = Config
+
+
+async def test_a_platform_without_a_front_end_runs_without_one(clock: Clock, store: Store) -> None:
+    unit = PlatformUnit(PlatformWithoutFrontEnd(), None, ConsoleNotifier(io.StringIO()))  # type: ignore[arg-type]
+    host = PlatformHost([unit])
+    async with aiohttp.ClientSession() as session:
+        context = PlatformContext(session, clock, Subscriptions(store))
+        await host.start()
+        await host.start_front_ends(context)
+
+    assert host.held_back() == {}
+    assert (unit.front_end, unit.front_end_running) == (None, False)
