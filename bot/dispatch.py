@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -166,8 +167,9 @@ class Dispatcher:
         failed = deliveries[0]
         # A platform's own retry_after is what it asked for; our backoff is for when it says nothing.
         # At least a second, so a receiver answering "Retry-After: 0" cannot make us spin.
-        if retry_after is not None:
-            delay = timedelta(seconds=max(1.0, retry_after))
+        if retry_after is not None and math.isfinite(retry_after):
+            # Capped: a platform's hint never parks a message past its dead-letter deadline.
+            delay = timedelta(seconds=min(max(1.0, retry_after), DEAD_AFTER.total_seconds()))
         else:
             delay = backoff(failed.attempt)
         for index, delivery in enumerate(deliveries):

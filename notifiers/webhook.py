@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,9 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from dockwatch import __version__
 from dockwatch.bot.errors import RetryLater, TargetGone
 from dockwatch.bot.model import KINDS, Message, Receipt
+from dockwatch.bot.retry_after import parse_retry_after
 from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url
 
 TIMEOUT_SECONDS = 15
+LONGEST_RETRY_AFTER = timedelta(hours=24)
+"""A receiver's ``Retry-After`` never postpones past the dead-letter deadline (24 h) anyway."""
 SECRET_PREFIX = "whsec_"
 
 
@@ -129,7 +132,8 @@ class WebhookNotifier:
     async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
         config = self._hooks[target_key]
         body = json.dumps(webhook_body(message), separators=(",", ":"), ensure_ascii=False).encode()
-        timestamp = int(self._clock().timestamp())
+        now = self._clock()
+        timestamp = int(now.timestamp())
         key = secret_key(config.secret.get_secret_value())
         headers = {
             "content-type": "application/json",
@@ -148,7 +152,9 @@ class WebhookNotifier:
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
             ) as response:
                 status = response.status
-                retry_after = _retry_after(response.headers.get("retry-after"))
+                retry_after = parse_retry_after(
+                    response.headers.get("retry-after"), now, longest=LONGEST_RETRY_AFTER
+                )
         except TimeoutError:
             raise RetryLater(f"{label}: no answer within {self._timeout:g} s") from None
         except aiohttp.ClientError as error:
@@ -159,16 +165,8 @@ class WebhookNotifier:
             raise TargetGone(f"{label}: HTTP 410 Gone")
         if 300 <= status < 400:
             raise RetryLater(f"{label}: HTTP {status} redirect (not followed; fix the URL)")
-        raise RetryLater(f"{label}: HTTP {status}", retry_after=retry_after if status in (429, 503) else None)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+        wait = retry_after.total_seconds() if retry_after is not None and status in (429, 503) else None
+        raise RetryLater(f"{label}: HTTP {status}", retry_after=wait)
 
 
 class WebhookPlatform:

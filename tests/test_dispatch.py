@@ -104,6 +104,22 @@ async def test_a_receivers_retry_after_is_honoured_when_longer_than_the_backoff(
     assert row.next_attempt_at == clock.now + timedelta(seconds=120)
 
 
+@pytest.mark.parametrize(
+    "retry_after", ["inf", "1e12", "9" * 20, "99999999999"], ids=["inf", "1e12", "20 digits", "1e11"]
+)
+async def test_a_hostile_retry_after_never_postpones_past_the_dead_letter_deadline(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock, retry_after: str
+) -> None:
+    webhook_receiver.statuses.append(429)
+    webhook_receiver.headers_for_status[429] = {"Retry-After": retry_after}
+
+    await announce_a_docking(app, fake_ll2, clock)
+
+    row = await only_delivery(app)
+    assert row.status == "queued"
+    assert row.next_attempt_at <= clock.now + DEAD_AFTER
+
+
 async def test_a_delivery_that_keeps_failing_is_dead_lettered_after_24_hours(
     app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
 ) -> None:

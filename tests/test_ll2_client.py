@@ -270,3 +270,52 @@ async def test_a_record_repeated_across_pages_is_kept_once(
     snapshot = await client.fetch_snapshot()
 
     assert [r.id for r in snapshot.dockings] == [2]
+
+
+async def test_a_redirect_from_ll2_is_not_followed_but_an_error_naming_the_status_and_location(
+    client: LL2Client, fake_ll2: FakeLL2
+) -> None:
+    fake_ll2.fail_next.append("redirect")
+
+    with pytest.raises(UpstreamError) as caught:
+        await client.fetch_snapshot()
+
+    assert str(caught.value) == (
+        "LL2 /docking_events/: HTTP 301 redirect to "
+        "http://mirror.example.net/2.3.0/docking_events/ (not followed)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "hold"),
+    [
+        ("inf", timedelta(hours=1)),
+        ("1e12", timedelta(hours=1)),
+        ("9" * 20, timedelta(hours=1)),
+        ("1000000000", timedelta(hours=1)),
+        ("Sun, 01 Jan 2026 12:10:00 GMT", timedelta(minutes=10)),
+    ],
+    ids=["inf", "1e12", "20 digits", "1e9 seconds", "HTTP-date"],
+)
+async def test_a_429_hold_is_parsed_per_rfc_9110_and_never_longer_than_an_hour(
+    client: LL2Client, fake_ll2: FakeLL2, store: Store, clock: Clock, retry_after: str, hold: timedelta
+) -> None:
+    fake_ll2.fail_next.append("http_429")
+    fake_ll2.retry_after = retry_after
+
+    with pytest.raises(UpstreamError, match="429"):
+        await client.fetch_snapshot()
+
+    stored = await store.api_hold()
+    assert stored is not None and stored.until == clock.now + hold
+
+
+async def test_an_absurd_throttle_wait_is_capped_at_an_hour(
+    client: LL2Client, fake_ll2: FakeLL2, store: Store, clock: Clock
+) -> None:
+    fake_ll2.throttle.update({"current_use": 15, "next_use_secs": 1e12})  # read before the first call
+
+    with pytest.raises(BudgetExhausted) as refused:
+        await client.fetch_snapshot()
+
+    assert refused.value.next_allowed_at == clock.now + timedelta(hours=1)

@@ -24,6 +24,7 @@ from dockwatch.bot.errors import BudgetExhausted, UpstreamError
 from dockwatch.bot.ll2.budget import CallBudget
 from dockwatch.bot.ll2.wire import parse_dockings, parse_events, parse_page
 from dockwatch.bot.model import DockingRecord, Event, Snapshot
+from dockwatch.bot.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 _Record = TypeVar("_Record", DockingRecord, Event)
@@ -31,6 +32,8 @@ _Record = TypeVar("_Record", DockingRecord, Event)
 TIMEOUT_SECONDS = 30
 PAGE_SIZE = 100
 MAX_CALLS_PER_CYCLE = 3
+LONGEST_HOLD = timedelta(hours=1)
+"""LL2 counts calls per rolling hour: no hold it asks for needs to last longer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,9 @@ class LL2Client:
             return Throttle(
                 limit=int(payload["your_request_limit"]),
                 current_use=int(payload["current_use"]),
-                next_use_secs=int(payload.get("next_use_secs") or 0),
+                next_use_secs=int(
+                    min(float(payload.get("next_use_secs") or 0), LONGEST_HOLD.total_seconds())
+                ),
             )
         except (AssertionError, KeyError, TypeError, ValueError):
             raise UpstreamError("LL2 /api-throttle/: unexpected payload") from None
@@ -103,7 +108,10 @@ class LL2Client:
         if throttle.limit - throttle.current_use >= needed:
             return
         now = self._clock()
-        until = now + timedelta(seconds=max(throttle.next_use_secs, 1))
+        # LL2's window is an hour: a longer wait is a claim not to trust (1e12 would overflow).
+        until = now + timedelta(
+            seconds=min(max(throttle.next_use_secs, 1), int(LONGEST_HOLD.total_seconds()))
+        )
         await self._budget.hold(until, f"/api-throttle/: {throttle.current_use}/{throttle.limit} used")
         raise BudgetExhausted(
             f"LL2 quota used up ({throttle.current_use}/{throttle.limit} by /api-throttle/); "
@@ -146,14 +154,20 @@ class LL2Client:
                 params=query,
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
+                allow_redirects=False,  # another host's data must never pass for LL2's
             ) as response:
                 body = await response.read()
                 status = response.status
                 retry_after = response.headers.get("retry-after")
+                location = response.headers.get("location")
         except TimeoutError:
             raise UpstreamError(f"LL2 {shown}: no answer within {self._timeout:g} s") from None
         except aiohttp.ClientError as error:
             raise UpstreamError(f"LL2 {shown}: {type(error).__name__}: {error}") from None
+        if 300 <= status < 400:
+            raise UpstreamError(
+                f"LL2 {shown}: HTTP {status} redirect to {location or '(no Location)'} (not followed)"
+            )
         if status == 429:
             await self._after_rate_limit(shown, retry_after)
         if status >= 400:
@@ -161,12 +175,11 @@ class LL2Client:
         return _decode_json(body, shown)
 
     async def _after_rate_limit(self, shown: str, retry_after: str | None) -> None:
-        """Honour ``Retry-After`` (default one hour), then ask ``/api-throttle/`` next time."""
-        try:
-            wait = max(1.0, float(retry_after)) if retry_after else 3600.0
-        except ValueError:
-            wait = 3600.0
-        until = self._clock() + timedelta(seconds=wait)
+        """Honour ``Retry-After`` (seconds or an HTTP-date; absent or unusable: one hour, LL2's
+        window; never longer), then ask ``/api-throttle/`` next time."""
+        now = self._clock()
+        wait = parse_retry_after(retry_after, now, longest=LONGEST_HOLD)
+        until = now + max(wait if wait is not None else LONGEST_HOLD, timedelta(seconds=1))
         await self._budget.hold(until, f"429 on {shown}")
         self._throttle_due = True
         raise UpstreamError(

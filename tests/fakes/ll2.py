@@ -123,6 +123,10 @@ class FakeLL2:
             return web.Response(text=body[: len(body) // 2], content_type="application/json")
         if mode == "invalid":
             return web.json_response({"count": 1, "next": None, "results": [{"id": "x"}]})
+        if mode == "redirect":  # to a host that is not LL2, with a docking only it knows
+            return web.Response(
+                status=301, headers={"Location": "http://mirror.example.net/2.3.0/docking_events/"}
+            )
         if mode == "empty":
             return web.json_response(page([]))
         if mode == "slow":
