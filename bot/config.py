@@ -6,6 +6,7 @@ Every problem becomes one ``ConfigError`` line naming the file and the key, neve
 from __future__ import annotations
 
 import copy
+import importlib.util
 import itertools
 import os
 import re
@@ -77,6 +78,13 @@ class StorageConfig(_Section):
             raise ValueError(f"{value!r} is not a database URL") from None
         if backend not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {backend!r}; use sqlite:/// or postgresql://")
+        if backend == "sqlite" and make_url(value).database in (None, "", ":memory:"):
+            raise ValueError(
+                "an in-memory database forgets everything when the process ends, so every poll would "
+                "be a first one and nothing would ever be announced: name a file (sqlite:///dockwatch.db)"
+            )
+        if backend == "postgresql" and importlib.util.find_spec("asyncpg") is None:
+            raise ValueError("PostgreSQL needs the postgres extra: pip install 'dockwatch-ll2[postgres]'")
         return value
 
 

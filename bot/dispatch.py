@@ -217,7 +217,9 @@ class Dispatcher:
     async def _disable(
         self, target_key: str, delivery: DueDelivery, reason: str, report: DeliveryReport
     ) -> None:
-        dead = await self._store.disable_target(target_key, reason=reason, now=self._clock())
+        # The delivery that met the refusal was attempted: it counts its attempt, the rest do not.
+        await self._store.mark_dead(delivery.id, now=self._clock(), error=reason, attempted=True)
+        dead = 1 + await self._store.disable_target(target_key, reason=reason, now=self._clock())
         report.dead += dead
         for _ in range(dead):
             self.observer(delivery, "dead", self._notifier_name(target_key))

@@ -296,11 +296,10 @@ def test_a_relative_sqlite_path_is_anchored_at_the_config_files_directory(tmp_pa
     "url",
     [
         "sqlite:////var/lib/dockwatch/state.db",
-        "sqlite:///:memory:",
         "postgresql://dockwatch@db.example.org:5432/dockwatch",
         "postgresql+asyncpg://dockwatch@db.example.org/dockwatch",
     ],
-    ids=["absolute sqlite path", "in-memory sqlite", "postgresql", "postgresql with driver"],
+    ids=["absolute sqlite path", "postgresql", "postgresql with driver"],
 )
 def test_other_storage_urls_are_left_untouched(tmp_path: Path, url: str) -> None:
     config = load(tmp_path, f'[storage]\nurl = "{url}"\n')
@@ -442,3 +441,32 @@ def test_a_discord_api_base_url_must_be_a_url() -> None:
 
     with pytest.raises(ConfigError, match=r"discord\.api_base_url: must be an http"):
         config_from_mapping({"discord": {"api_base_url": "notaurl"}}, source="inline", environ={})
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://"])
+def test_an_in_memory_database_is_refused_because_nothing_would_ever_be_announced(url: str) -> None:
+    from dockwatch.bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^inline: storage\.url: an in-memory database forgets everything"):
+        config_from_mapping({"storage": {"url": url}}, source="inline", environ={})
+
+
+def test_postgresql_without_the_postgres_extra_names_the_extra_to_install(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "dockwatch.toml"
+    config.write_text('[storage]\nurl = "postgresql://u@db.example.org/dockwatch"\n[console]\n')
+    probe = (
+        "import sys\nsys.modules['asyncpg'] = None  # as if the extra were not installed\n"
+        "from dockwatch.bot.cli import main\n"
+        f"raise SystemExit(main(['check-config', '--config', {str(config)!r}]))\n"
+    )
+
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        f"dockwatch: config error: {config}: storage.url: PostgreSQL needs the postgres extra: "
+        "pip install 'dockwatch-ll2[postgres]'"
+    )

@@ -178,7 +178,7 @@ async def test_a_410_disables_the_target_and_it_gets_nothing_more(
 
     assert len(webhook_receiver.received) == 1
     row = await only_delivery(app)
-    assert row.status == "dead"
+    assert (row.status, row.attempts) == ("dead", 1)  # the answered attempt is counted
     (target,) = await app.store.targets()
     assert not target.enabled
     assert target.disabled_reason is not None and "410" in target.disabled_reason
