@@ -198,6 +198,7 @@ async def status(config: Config, now: datetime | None = None) -> str:
         recent = await store.recent_deliveries()
         platform_states = {row.name: row for row in await store.platform_states()}
         calls = await store.api_calls_since(now - WINDOW)
+        hold = await store.api_hold()
 
     lines = ["Docked now (as LL2 last reported):"]
     by_place: dict[str, list[str]] = defaultdict(list)
@@ -219,6 +220,8 @@ async def status(config: Config, now: datetime | None = None) -> str:
         if last_ok is not None and last_ok.id != last.id:
             lines.append(f"Last successful poll: {_ago(last_ok.finished_at, now)}")
     lines.append(f"LL2 calls in the last hour: {len(calls)} of {config.api.requests_per_hour}")
+    if hold is not None and hold.until > now:
+        lines.append(f"LL2 asked us to wait: no calls until {_ago(hold.until, now)} ({hold.reason})")
     summary = ", ".join(
         f"{name} {counts.get(name, 0)}" for name in ("queued", "sending", "delivered", "dead")
     )

@@ -209,3 +209,17 @@ async def test_a_read_only_store_cannot_write(any_db_url: str) -> None:
     async with Store.open_read_only(any_db_url) as store:
         with pytest.raises(StorageError, match=r"read-?only"):
             await store.record_api_call(NOW, "/docking_events/")
+
+
+async def test_status_shows_an_ll2_hold_and_when_it_ends(ours: Path) -> None:
+    async with Store.open(f"sqlite:///{ours}") as store:
+        await store.set_api_hold(NOW + timedelta(minutes=40), "429 on /docking_events/")
+
+    shown = await commands.status(config_for(ours), now=NOW)
+    later = await commands.status(config_for(ours), now=NOW + timedelta(hours=1))
+
+    assert (
+        "LL2 asked us to wait: no calls until 2026-01-01 12:40 UTC (in 40 minutes) (429 on /docking_events/)"
+        in shown
+    ), shown
+    assert "LL2 asked us to wait" not in later
