@@ -136,9 +136,13 @@ class Dispatcher:
                 await self._postpone(deliveries[index:], str(error), error.retry_after, report)
                 return report
             except Exception as error:  # the per-delivery boundary: record, never crash the loop
-                log.exception("delivery crashed key=%s target=%s", delivery.message.key, target_key)
-                await self._postpone(deliveries[index:], f"{type(error).__name__}: {error}", None, report)
-                return report
+                # Not a typed delivery error: a bug or a platform answer nobody anticipated. Retrying
+                # would repeat it for 24 h; this message is dead-lettered, the rest carry on.
+                log.debug(
+                    "delivery crashed key=%s target=%s", delivery.message.key, target_key, exc_info=True
+                )
+                await self._dead(delivery, f"unexpected {type(error).__name__}: {error}", report)
+                continue
             await self._store.mark_delivered(delivery.id, self._clock(), receipt=receipt)
             report.delivered += 1
             moved_to = receipt.moved_to

@@ -15,7 +15,8 @@ from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target
 
 PREFIX = "discord:"
 DEFAULT_API = "https://discord.com/api/v10"
-WEBHOOK_URL = re.compile(r"/webhooks/(?P<id>\d{15,21})/(?P<token>[\w.-]+)/?$")
+WEBHOOK_URL = re.compile(r"/webhooks/(?P<id>\d{17,20})/(?P<token>[A-Za-z0-9._-]{60,68})/?$")
+"""What discord.py accepts: a 17-20 digit snowflake and a 60-68 character token."""
 
 
 class DiscordConfig(BaseModel):
@@ -35,7 +36,10 @@ class DiscordConfig(BaseModel):
     def _webhooks(cls, value: list[str]) -> list[str]:
         for url in value:
             if not url.startswith(("https://", "http://")) or not WEBHOOK_URL.search(url):
-                raise ValueError("each must look like https://discord.com/api/webhooks/ID/TOKEN")
+                raise ValueError(
+                    "each must look like https://discord.com/api/webhooks/ID/TOKEN "
+                    "(ID: 17-20 digits; TOKEN: 60-68 letters, digits, '.', '_' or '-')"
+                )
         return value
 
     @field_validator("api_base_url", "avatar_url")

@@ -1,0 +1,79 @@
+"""Delivery when a platform misbehaves in a way nobody typed: one dead letter, one line, no loop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import pytest
+
+from dockwatch.bot.config import config_from_mapping
+from dockwatch.bot.dispatch import Dispatcher
+from dockwatch.bot.errors import ConfigError
+from dockwatch.bot.model import Message, Receipt, SubscriptionFilter
+from dockwatch.notifiers import Target
+from dockwatch.storage import Store
+from tests.conftest import Clock
+from tests.test_telegram_migration import record_docking
+
+
+class CrashingNotifier:
+    """A platform whose send fails with an exception that is not a DeliveryError (a bug)."""
+
+    name = "crashing"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def targets(self) -> Sequence[Target]:
+        return []
+
+    def handles(self, target_key: str) -> bool:
+        return True
+
+    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
+        self.calls += 1
+        raise KeyError("embed")
+
+
+async def test_an_untyped_send_failure_dead_letters_that_message_once_with_one_log_line(
+    store: Store, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await store.save_subscription(
+        "crashing:1", notifier="crashing", label="c", subscription=SubscriptionFilter()
+    )
+    notifier = CrashingNotifier()
+    dispatcher = Dispatcher(store, [notifier], clock)
+    await record_docking(store, clock, 1)
+    await record_docking(store, clock, 2)
+
+    with caplog.at_level(logging.INFO, logger="dockwatch"):
+        first = await dispatcher.deliver_due()
+        again = await dispatcher.deliver_due()
+
+    assert (first.dead, first.retrying, again.dead) == (2, 0, 0)
+    assert notifier.calls == 2  # each message tried once, the second not held behind the first
+    dead = await store.dead_deliveries()
+    assert {row.last_error for row, _ in dead} == {"unexpected KeyError: 'embed'"}
+    assert all(record.exc_info is None for record in caplog.records if record.levelno >= logging.INFO)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://discord.com/api/webhooks/1234567890123456/" + "T" * 68,  # 16-digit id
+        "https://discord.com/api/webhooks/123456789012345678/short-token",
+        "https://discord.com/api/webhooks/123456789012345678/" + "T" * 69,
+        "https://discord.com/api/webhooks/123456789012345678/" + "T" * 59 + "!",
+    ],
+    ids=["short id", "short token", "long token", "bad character"],
+)
+def test_a_discord_webhook_url_discord_py_would_never_accept_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^inline: discord\.webhook_urls: each must look like"):
+        config_from_mapping({"discord": {"webhook_urls": [url]}}, source="inline", environ={})
