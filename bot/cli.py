@@ -1,7 +1,8 @@
 """The ``dockwatch`` console script.
 
 Exit codes (a public contract): 0 success; 1 LL2 failed or the budget refused the cycle (state
-untouched); 2 configuration error; 3 storage error; 70 an internal error (a bug: please report it).
+untouched); 2 configuration error; 3 storage error; 69 a resource is unavailable (web.listen's port is
+in use: a supervisor should retry); 70 an internal error (a bug: please report it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from dockwatch import DISTRIBUTION, __version__
-from dockwatch.bot.errors import ConfigError, DockwatchError, StorageError, UpstreamError
+from dockwatch.bot.errors import (
+    ConfigError,
+    DockwatchError,
+    ResourceUnavailable,
+    StorageError,
+    UpstreamError,
+)
 
 if TYPE_CHECKING:
     from dockwatch.bot.config import Config
@@ -25,6 +32,7 @@ EXIT_OK = 0
 EXIT_UPSTREAM = 1
 EXIT_CONFIG = 2
 EXIT_STORAGE = 3
+EXIT_UNAVAILABLE = 69
 EXIT_INTERNAL = 70
 
 
@@ -89,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"upstream error: {error}", EXIT_UPSTREAM)
     except StorageError as error:
         return _fail(f"storage error: {error}", EXIT_STORAGE)
+    except ResourceUnavailable as error:
+        return _fail(f"unavailable: {error}", EXIT_UNAVAILABLE)
     except DockwatchError as error:
         return _fail(f"error: {error}", EXIT_INTERNAL)
     except KeyboardInterrupt:

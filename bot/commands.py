@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from dockwatch.bot.config import Config
 from dockwatch.bot.durations import format_duration, humanize
-from dockwatch.bot.errors import ConfigError, StorageError
+from dockwatch.bot.errors import ConfigError, ResourceUnavailable, StorageError
 from dockwatch.bot.ll2.budget import WINDOW
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.runtime import open_runtime, utc_now
@@ -49,7 +49,7 @@ async def run_service(config: Config) -> int:
                 await web.TCPSite(runner, address[0], address[1]).start()
             except OSError as error:
                 await runner.cleanup()
-                raise ConfigError(
+                raise ResourceUnavailable(
                     f"web.listen: cannot listen on {config.web.listen}: {error.strerror}"
                 ) from None
             log.info("web listening url=http://%s/", config.web.listen)

@@ -25,6 +25,11 @@ class BudgetExhausted(UpstreamError):
         self.next_allowed_at = next_allowed_at
 
 
+class ResourceUnavailable(DockwatchError):
+    """Something the process needs is taken or missing right now (a port in use): not a config error,
+    so a supervisor restarting on failure tries again (exit 69, EX_UNAVAILABLE)."""
+
+
 class StorageError(DockwatchError):
     """The state store could not be read or written."""
 

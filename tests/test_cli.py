@@ -329,3 +329,25 @@ async def test_check_config_lists_chat_targets_without_their_tokens(tmp_path: Pa
     assert "discord webhook discord:webhook:123456789012345678" in run.out
     assert "SECRET-TOKEN" not in run.out and "S" * 68 not in run.out
     assert "targets                3" in run.out
+
+
+async def test_run_with_its_web_port_in_use_exits_69_so_a_supervisor_retries(
+    tmp_path: Path, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "dockwatch.toml"
+        config.write_text(
+            f'[api]\nbase_url = "{fake_ll2.base_url}"\n[storage]\nurl = "sqlite:///state.db"\n'
+            f'[web]\nlisten = "127.0.0.1:{port}"\n'
+            f'[[webhooks]]\nurl = "{webhook_receiver.url}"\nsecret = "{SECRET}"\n'
+        )
+
+        run = await dockwatch("run", "--config", str(config))
+
+    assert run.code == 69
+    assert_one_line_error(run, "dockwatch: unavailable: web.listen: cannot listen on 127.0.0.1:")
