@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
 from dockwatch.notifiers import Notifier
+from dockwatch.notifiers.base import redact_urls
 from dockwatch.storage import DueDelivery, Store
 
 log = logging.getLogger(__name__)
@@ -127,13 +128,13 @@ class Dispatcher:
             try:
                 receipt = await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
             except TargetGone as error:
-                await self._disable(target_key, delivery, str(error), report)
+                await self._disable(target_key, delivery, redact_urls(str(error)), report)
                 return report
             except PermanentFailure as error:
-                await self._dead(delivery, str(error), report)
+                await self._dead(delivery, redact_urls(str(error)), report)
                 continue
             except RetryLater as error:
-                await self._postpone(deliveries[index:], str(error), error.retry_after, report)
+                await self._postpone(deliveries[index:], redact_urls(str(error)), error.retry_after, report)
                 return report
             except Exception as error:  # the per-delivery boundary: record, never crash the loop
                 # Not a typed delivery error: a bug or a platform answer nobody anticipated. Retrying
@@ -141,7 +142,7 @@ class Dispatcher:
                 log.debug(
                     "delivery crashed key=%s target=%s", delivery.message.key, target_key, exc_info=True
                 )
-                await self._dead(delivery, f"unexpected {type(error).__name__}: {error}", report)
+                await self._dead(delivery, redact_urls(f"unexpected {type(error).__name__}: {error}"), report)
                 continue
             await self._store.mark_delivered(delivery.id, self._clock(), receipt=receipt)
             report.delivered += 1

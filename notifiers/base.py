@@ -8,6 +8,7 @@ without its SDK; the SDK is imported when ``notifier()`` is first called.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,22 @@ def http_url(value: str, *, shown: str | None = None) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"must be an http(s) URL, got {shown if shown is not None else value!r}")
     return value
+
+
+def mask_url(url: str) -> str:
+    """Scheme and host only: webhook paths and queries often carry tokens."""
+    parts = urlsplit(url)
+    tail = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{tail}"
+
+
+_URL_IN_TEXT = re.compile(r"""https?://[^\s'"<>]+""")
+
+
+def redact_urls(text: str) -> str:
+    """Every URL in an error text masked like ``check-config`` shows it: libraries put whole URLs,
+    tokens and all, into their exception messages, and those texts reach logs and ``status``."""
+    return _URL_IN_TEXT.sub(lambda match: mask_url(match.group(0)), text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -24,7 +23,7 @@ from dockwatch import __version__
 from dockwatch.bot.errors import RetryLater, TargetGone
 from dockwatch.bot.model import KINDS, Message, Receipt
 from dockwatch.bot.retry_after import parse_retry_after
-from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url
+from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url, mask_url
 
 TIMEOUT_SECONDS = 15
 LONGEST_RETRY_AFTER = timedelta(hours=24)
@@ -81,13 +80,6 @@ def webhook_body(message: Message) -> dict[str, Any]:
         "timestamp": message.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "data": data,
     }
-
-
-def mask_url(url: str) -> str:
-    """Scheme and host only: webhook paths and queries often carry tokens."""
-    parts = urlsplit(url)
-    tail = "/…" if parts.path.strip("/") or parts.query else ""
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{tail}"
 
 
 def target_key(url: str) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
+import aiohttp
 import pytest
 
 from dockwatch.bot.config import config_from_mapping
@@ -12,8 +14,9 @@ from dockwatch.bot.dispatch import Dispatcher
 from dockwatch.bot.errors import ConfigError
 from dockwatch.bot.model import Message, Receipt, SubscriptionFilter
 from dockwatch.notifiers import Target
-from dockwatch.storage import Store
-from tests.conftest import Clock
+from dockwatch.notifiers.webhook import WebhookConfig, WebhookNotifier, target_key
+from dockwatch.storage import Store, TargetInfo
+from tests.conftest import SECRET, Clock
 from tests.test_telegram_migration import record_docking
 
 
@@ -77,3 +80,33 @@ async def test_an_untyped_send_failure_dead_letters_that_message_once_with_one_l
 def test_a_discord_webhook_url_discord_py_would_never_accept_is_refused(url: str) -> None:
     with pytest.raises(ConfigError, match=r"^inline: discord\.webhook_urls: each must look like"):
         config_from_mapping({"discord": {"webhook_urls": [url]}}, source="inline", environ={})
+
+
+async def test_a_malformed_receiver_answer_never_puts_the_webhook_url_s_secrets_into_errors(
+    store: Store, clock: Clock, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def malformed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nthis is not a header\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(malformed, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/hooks/PATH-TOKEN?key=QUERY-TOKEN"
+    try:
+        notifier = WebhookNotifier([WebhookConfig(url=url, secret=SECRET)], http)
+        await store.sync_targets([TargetInfo(target_key(url), "webhook", "receiver")])
+        await record_docking(store, clock, 1)
+        with caplog.at_level(logging.DEBUG):
+            report = await Dispatcher(store, [notifier], clock).deliver_due()
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    (row, _key), *_ = await store.deliveries()
+    assert report.retrying == 1 and row.last_error is not None
+    assert f"http://127.0.0.1:{port}/…" in row.last_error
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in ("PATH-TOKEN", "QUERY-TOKEN"):
+        assert secret not in row.last_error and secret not in logged
