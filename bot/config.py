@@ -6,6 +6,7 @@ Every problem becomes one ``ConfigError`` line naming the file and the key, neve
 from __future__ import annotations
 
 import copy
+import difflib
 import importlib.util
 import itertools
 import os
@@ -51,6 +52,13 @@ def _duration(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
+def _no_bool(value: object) -> object:
+    """TOML's ``true`` is not a number, whatever Python thinks of ``bool``."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be an integer, got {str(value).lower()}")
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -58,7 +66,8 @@ class _Section(BaseModel):
 class ApiConfig(_Section):
     base_url: str = DEFAULT_BASE_URL
     api_key: SecretStr = SecretStr("")
-    requests_per_hour: int = Field(default=14, ge=2, le=100_000)  # a poll costs two calls
+    requests_per_hour: Annotated[int, BeforeValidator(_no_bool)] = Field(default=14, ge=2, le=100_000)
+    # (a poll costs two calls)
 
     @field_validator("base_url")
     @classmethod
@@ -169,7 +178,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read ``path``, apply environment overrides and ``${VAR}`` references, and validate."""
     environ = os.environ if environ is None else environ
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # an editor's BOM is harmless
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -189,15 +198,15 @@ def config_from_mapping(
     base_dir: Path | None = None,
 ) -> Config:
     data = copy.deepcopy(data)
-    _apply_env_overrides(data, environ, source)
+    from_env = _apply_env_overrides(data, environ, source)
     data = _expand_references(data, environ, source, ())
     if "platforms" in data:
         raise ConfigError(f"{source}: unknown key platforms")
-    data["platforms"] = _platform_tables(data, source)
+    data["platforms"] = _platform_tables(data, source, from_env)
     try:
         config = Config.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(f"{source}: {_describe(error)}") from None
+        raise ConfigError(f"{source}: {_describe(error, model=Config, from_env=from_env)}") from None
     if base_dir is not None:
         config = config.model_copy(
             update={"storage": StorageConfig(url=_anchor_sqlite(config.storage.url, base_dir))}
@@ -205,7 +214,7 @@ def config_from_mapping(
     return config
 
 
-def _platform_tables(data: dict[str, Any], source: str) -> dict[str, Any]:
+def _platform_tables(data: dict[str, Any], source: str, from_env: Mapping[str, str]) -> dict[str, Any]:
     """Take each installed platform's table out of ``data`` and validate it with the platform's model.
 
     An empty ``[[webhooks]]`` list configures nothing and is left out, so "no targets" stays true.
@@ -219,18 +228,22 @@ def _platform_tables(data: dict[str, Any], source: str) -> dict[str, Any]:
         try:
             settings = TypeAdapter(list[model] if platform.many else model).validate_python(raw)  # type: ignore[valid-type]
         except ValidationError as error:
-            raise ConfigError(f"{source}: {_describe(error, prefix=(table,))}") from None
+            described = _describe(error, prefix=(table,), model=model, from_env=from_env, many=platform.many)
+            raise ConfigError(f"{source}: {described}") from None
         if settings or not platform.many:
             validated[table] = settings
     return validated
 
 
-def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str], source: str) -> None:
+def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str], source: str) -> dict[str, str]:
     """``DOCKWATCH_API__API_KEY=x`` sets ``api.api_key``; ``DOCKWATCH_WEBHOOKS__0__URL`` a list item.
 
-    Values stay strings; validation coerces them (``"30"`` to an int) where the key's type asks for it.
+    Values stay strings; validation coerces them (``"30"`` to an int, a JSON array or comma-separated
+    text to a list) where the key's type asks for it. Returns each set key (``api.api_key``) with the
+    variable that set it, so an error names the variable rather than a key the file never had.
     """
     tables = {name.upper() for name in [*Config.model_fields, *platforms()] if name != "platforms"}
+    from_env: dict[str, str] = {}
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -241,12 +254,17 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str], sourc
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         if not all(path):
             raise ConfigError(f"{source}: environment {name}: empty key part")
+        if path[0].upper() not in tables:
+            hint = _suggestion(path[0], tables, lower=True)
+            raise ConfigError(f"{source}: environment {name}: no table {path[0]!r}{hint}")
         node: Any = data
         for part, following in itertools.pairwise(path):
             node = _child(node, part, following, name, source)
         if not isinstance(node, dict):
             raise ConfigError(f"{source}: environment {name}: {path[-1]!r} must name a key in a table")
         node[path[-1]] = environ[name]
+        from_env[".".join(path)] = name
+    return from_env
 
 
 def _child(node: Any, part: str, following: str, name: str, source: str) -> Any:
@@ -278,13 +296,40 @@ def _expand_references(value: Any, environ: Mapping[str, str], source: str, path
     return value
 
 
-def _describe(error: ValidationError, prefix: tuple[str, ...] = ()) -> str:
+def _describe(
+    error: ValidationError,
+    prefix: tuple[str, ...] = (),
+    *,
+    model: type[BaseModel] | None = None,
+    from_env: Mapping[str, str] | None = None,
+    many: bool = False,
+) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in (*prefix, *first["loc"])) or "(top level)"
+    loc = tuple(str(part) for part in (*prefix, *first["loc"]))
+    key = ".".join(loc) or "(top level)"
+    origin = f" (set by environment {from_env[key]})" if from_env and key in from_env else ""
     if first["type"] == "extra_forbidden":
-        return f"unknown key {key}"
+        known = _keys_at(model, loc[len(prefix) + (1 if many else 0) : -1]) if model else set()
+        return f"unknown key {key}{origin}{_suggestion(loc[-1], known)}"
     message = first["msg"].removeprefix("Value error, ")
-    return f"{key}: {message}"
+    return f"{key}{origin}: {message}"
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[str, ...]) -> set[str]:
+    """The keys a table at ``loc`` inside ``model`` accepts (for "did you mean")."""
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return set()
+        current = field.annotation
+    return set(getattr(current, "model_fields", {})) - {"platforms"}
+
+
+def _suggestion(word: str, choices: set[str], *, lower: bool = False) -> str:
+    options = {c.lower() for c in choices} if lower else choices
+    close = difflib.get_close_matches(word, sorted(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _anchor_sqlite(url: str, base_dir: Path) -> str:

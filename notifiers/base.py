@@ -8,6 +8,7 @@ without its SDK; the SDK is imported when ``notifier()`` is first called.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,20 @@ def redact_urls(text: str) -> str:
     """Every URL in an error text masked like ``check-config`` shows it: libraries put whole URLs,
     tokens and all, into their exception messages, and those texts reach logs and ``status``."""
     return _URL_IN_TEXT.sub(lambda match: mask_url(match.group(0)), text)
+
+
+def list_from_text(value: object) -> object:
+    """A list key set from the environment arrives as text: a JSON array or comma-separated items."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError("is neither a JSON array nor comma-separated values") from None
+        return parsed
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 @dataclass(frozen=True, slots=True)

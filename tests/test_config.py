@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from dockwatch.bot.config import Config, config_from_mapping, load_config
 from dockwatch.bot.errors import ConfigError
+from tests.conftest import SECRET
 
 
 def new_secret() -> str:
@@ -470,3 +471,82 @@ def test_postgresql_without_the_postgres_extra_names_the_extra_to_install(tmp_pa
         f"dockwatch: config error: {config}: storage.url: PostgreSQL needs the postgres extra: "
         "pip install 'dockwatch-ll2[postgres]'"
     )
+
+
+def test_an_environment_variable_for_a_table_that_does_not_exist_is_named() -> None:
+    from dockwatch.bot.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping({}, source="f.toml", environ={"DOCKWATCH_TELEGRAMM__TOKEN": "1:x"})
+
+    assert str(caught.value) == (
+        "f.toml: environment DOCKWATCH_TELEGRAMM__TOKEN: no table 'telegramm' (did you mean 'telegram'?)"
+    )
+
+
+def test_an_unknown_key_from_the_environment_names_the_variable() -> None:
+    from dockwatch.bot.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping({}, source="f.toml", environ={"DOCKWATCH_API__URLL": "x"})
+
+    assert str(caught.value) == "f.toml: unknown key api.urll (set by environment DOCKWATCH_API__URLL)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"api": {"base_urll": "x"}}, "unknown key api.base_urll (did you mean 'base_url'?)"),
+        (
+            {"webhooks": [{"url": "https://x.test/h", "secret": SECRET, "nmae": "ops"}]},
+            "unknown key webhooks.0.nmae (did you mean 'name'?)",
+        ),
+        (
+            {"telegram": {"token": "1:x", "chat_id": [1]}},
+            "unknown key telegram.chat_id (did you mean 'chat_ids'?)",
+        ),
+    ],
+    ids=["core table", "array of tables", "platform table"],
+)
+def test_a_mistyped_key_gets_a_did_you_mean(data: dict[str, object], message: str) -> None:
+    from dockwatch.bot.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping(data, source="f.toml", environ={})
+
+    assert str(caught.value) == f"f.toml: {message}"
+
+
+def test_requests_per_hour_true_is_not_a_number() -> None:
+    from dockwatch.bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^f\.toml: api\.requests_per_hour: must be an integer, got true$"):
+        config_from_mapping({"api": {"requests_per_hour": True}}, source="f.toml", environ={})
+
+
+def test_a_utf8_bom_at_the_start_of_the_file_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "dockwatch.toml"
+    path.write_bytes(b"\xef\xbb\xbf[api]\nrequests_per_hour = 20\n")
+
+    assert load_config(path, environ={}).api.requests_per_hour == 20
+
+
+def test_list_keys_can_be_set_from_the_environment_as_json_or_comma_separated() -> None:
+    environ = {
+        "DOCKWATCH_TELEGRAM__TOKEN": "1:x",
+        "DOCKWATCH_TELEGRAM__CHAT_IDS": "-100123, @launches",
+        "DOCKWATCH_DISCORD__CHANNEL_IDS": "[223456789012345678, 323456789012345678]",
+    }
+
+    config = config_from_mapping({}, source="f.toml", environ=environ)
+
+    assert config.platforms["telegram"].chat_ids == [-100123, "@launches"]
+    assert config.platforms["discord"].channel_ids == [223456789012345678, 323456789012345678]
+
+
+def test_a_numeric_chat_id_written_as_a_string_is_a_chat_id() -> None:
+    config = config_from_mapping(
+        {"telegram": {"token": "1:x", "chat_ids": ["${CHAT}"]}}, source="f.toml", environ={"CHAT": "-100123"}
+    )
+
+    assert config.platforms["telegram"].chat_ids == [-100123]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url
+from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url, list_from_text
 
 PREFIX = "discord:"
 DEFAULT_API = "https://discord.com/api/v10"
@@ -30,6 +30,11 @@ class DiscordConfig(BaseModel):
     api_base_url: str = DEFAULT_API
     username: str = "dockwatch"
     avatar_url: str | None = None
+
+    @field_validator("webhook_urls", "channel_ids", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return list_from_text(value)
 
     @field_validator("webhook_urls")
     @classmethod

@@ -6,11 +6,12 @@ config alone; ``notifier.py`` and ``chat.py`` (python-telegram-bot) are imported
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url
+from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url, list_from_text
 
 PREFIX = "telegram:"
 
@@ -24,13 +25,22 @@ class TelegramConfig(BaseModel):
     chat_ids: list[int | str] = []
     api_base_url: str = "https://api.telegram.org/bot"
 
+    @field_validator("chat_ids", mode="before")
+    @classmethod
+    def _chat_list(cls, value: object) -> object:
+        return list_from_text(value)
+
     @field_validator("chat_ids")
     @classmethod
     def _chat_ids(cls, value: list[int | str]) -> list[int | str]:
+        chats: list[int | str] = []
         for chat in value:
+            if isinstance(chat, str) and re.fullmatch(r"-?\d+", chat.strip()):
+                chat = int(chat)  # "-100123", as "${CHAT}" or the environment gives it
             if isinstance(chat, str) and not (chat.startswith("@") and len(chat) > 1):
                 raise ValueError(f"{chat!r} is neither a numeric chat id nor an @channelusername")
-        return value
+            chats.append(chat)
+        return chats
 
     @field_validator("api_base_url")
     @classmethod
