@@ -167,7 +167,10 @@ class Dispatcher:
         retry_after: float | None,
         report: DeliveryReport,
     ) -> None:
-        """The failed delivery and the rest of this target's batch wait for the same retry time."""
+        """The failed delivery waits for its own retry time; the rest of this target's batch waits for
+        the platform's ``retry_after`` when it gave one (a rate limit is the target's), else for one
+        first retry interval at most: the next round probes the target with the next message, so a
+        message the receiver keeps rejecting never holds back the ones behind it."""
         now = self._clock()
         failed = deliveries[0]
         # A platform's own retry_after is what it asked for; our backoff is for when it says nothing.
@@ -182,7 +185,10 @@ class Dispatcher:
             if index == 0 and now >= deadline:
                 await self._dead(delivery, f"gave up after 24 h: {error}", report)
                 continue
-            retry_at = min(now + delay, deadline) if index == 0 else now + delay
+            if index == 0:
+                retry_at = min(now + delay, deadline)
+            else:
+                retry_at = now + (delay if retry_after is not None else min(delay, FIRST_RETRY))
             last_error = error if index == 0 else f"waiting: earlier delivery failed: {error}"
             await self._store.mark_retry(
                 delivery.id,

@@ -246,3 +246,23 @@ async def test_the_last_retry_is_scheduled_no_later_than_the_24_hour_deadline(
     row = await only_delivery(app)
     assert row.status == "queued"
     assert row.next_attempt_at == recorded_at + DEAD_AFTER
+
+
+async def test_a_message_the_receiver_keeps_rejecting_does_not_hold_back_the_next_one(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    webhook_receiver.rejected_ids.add("docked:630")
+    await cycle(app)  # baseline
+    fake_ll2.dockings = [
+        ll2_docking(630, docking=clock.now - timedelta(minutes=2)),
+        ll2_docking(631, docking=clock.now - timedelta(minutes=1), port=(1, "Unity nadir")),
+    ]
+    await cycle(app)
+    started = clock.now
+
+    while not webhook_receiver.accepted and clock.now < started + timedelta(minutes=10):
+        clock.advance(timedelta(seconds=10))
+        await app.dispatcher.deliver_due()
+
+    assert [r.id for r in webhook_receiver.accepted] == ["docked:631"]
+    assert clock.now - started <= timedelta(seconds=30)  # one retry interval or so, not A's backoff

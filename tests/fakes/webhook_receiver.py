@@ -39,6 +39,7 @@ class WebhookReceiver:
     statuses: deque[int] = field(default_factory=deque)
     headers_for_status: dict[int, dict[str, str]] = field(default_factory=dict)
     delay_seconds: float = 0.0
+    rejected_ids: set[str] = field(default_factory=set)  # webhook-ids this receiver always answers 500
     received: list[ReceivedWebhook] = field(default_factory=list)
     url: str = ""
 
@@ -61,6 +62,8 @@ class WebhookReceiver:
         except WebhookVerificationError:
             verified = False
         status = self.statuses.popleft() if self.statuses else 200
+        if headers.get("webhook-id") in self.rejected_ids:
+            status = 500
         if not verified:
             status = 400
         self.received.append(ReceivedWebhook(headers, body, verified, status))
