@@ -318,7 +318,7 @@ async def test_check_config_lists_chat_targets_without_their_tokens(tmp_path: Pa
     path = tmp_path / "c.toml"
     hook = "https://discord.com/api/webhooks/123456789012345678/" + "S" * 68
     path.write_text(
-        f"[telegram]\ntoken = '4242:SECRET-TOKEN'\nchat_ids = [111, '@launches']\n"
+        f"[telegram]\ntoken = '4242:SECRET-TOKEN-SECRET-TOKEN-SECRET-TOKEN'\nchat_ids = [111, '@launches']\n"
         f"[discord]\nwebhook_urls = ['{hook}']\n"
     )
 

@@ -417,7 +417,10 @@ def test_the_example_config_documents_every_key_with_its_default() -> None:
         ({"discord": {}}, False),
         ({"discord": {"api_base_url": "https://proxy.example.org/api/v10"}}, False),
         ({"discord": {"token": "x"}}, True),  # channels subscribe with /dockwatch subscribe
-        ({"telegram": {"token": "1:x"}}, True),  # chats subscribe with /subscribe
+        (
+            {"telegram": {"token": "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}},
+            True,
+        ),  # chats subscribe with /subscribe
         ({"console": {}}, True),
     ],
     ids=["empty discord", "discord without targets", "discord bot", "telegram bot", "console"],
@@ -477,7 +480,11 @@ def test_an_environment_variable_for_a_table_that_does_not_exist_is_named() -> N
     from dockwatch.bot.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
-        config_from_mapping({}, source="f.toml", environ={"DOCKWATCH_TELEGRAMM__TOKEN": "1:x"})
+        config_from_mapping(
+            {},
+            source="f.toml",
+            environ={"DOCKWATCH_TELEGRAMM__TOKEN": "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+        )
 
     assert str(caught.value) == (
         "f.toml: environment DOCKWATCH_TELEGRAMM__TOKEN: no table 'telegramm' (did you mean 'telegram'?)"
@@ -502,7 +509,7 @@ def test_an_unknown_key_from_the_environment_names_the_variable() -> None:
             "unknown key webhooks.0.nmae (did you mean 'name'?)",
         ),
         (
-            {"telegram": {"token": "1:x", "chat_id": [1]}},
+            {"telegram": {"token": "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "chat_id": [1]}},
             "unknown key telegram.chat_id (did you mean 'chat_ids'?)",
         ),
     ],
@@ -533,7 +540,7 @@ def test_a_utf8_bom_at_the_start_of_the_file_is_accepted(tmp_path: Path) -> None
 
 def test_list_keys_can_be_set_from_the_environment_as_json_or_comma_separated() -> None:
     environ = {
-        "DOCKWATCH_TELEGRAM__TOKEN": "1:x",
+        "DOCKWATCH_TELEGRAM__TOKEN": "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "DOCKWATCH_TELEGRAM__CHAT_IDS": "-100123, @launches",
         "DOCKWATCH_DISCORD__CHANNEL_IDS": "[223456789012345678, 323456789012345678]",
     }
@@ -546,7 +553,18 @@ def test_list_keys_can_be_set_from_the_environment_as_json_or_comma_separated() 
 
 def test_a_numeric_chat_id_written_as_a_string_is_a_chat_id() -> None:
     config = config_from_mapping(
-        {"telegram": {"token": "1:x", "chat_ids": ["${CHAT}"]}}, source="f.toml", environ={"CHAT": "-100123"}
+        {"telegram": {"token": "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "chat_ids": ["${CHAT}"]}},
+        source="f.toml",
+        environ={"CHAT": "-100123"},
     )
 
     assert config.platforms["telegram"].chat_ids == [-100123]
+
+
+@pytest.mark.parametrize("token", ["abc", "", "123:short", "abc:" + "x" * 40, "123:" + "x" * 34 + "!"])
+def test_a_telegram_token_that_cannot_be_one_is_refused_without_echoing_it(token: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping({"telegram": {"token": token}}, source="f.toml", environ={})
+
+    assert str(caught.value).startswith("f.toml: telegram.token: is not a bot token")
+    assert not token or token not in str(caught.value)

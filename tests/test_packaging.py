@@ -74,7 +74,7 @@ def test_light_commands_import_no_platform_sdk(tmp_path: Path, args: list[str]) 
         '[storage]\nurl = "sqlite:///missing.db"\n'
         '[[webhooks]]\nurl = "https://hooks.example.org/x"\n'
         'secret = "whsec_ZG9ja3dhdGNoLXRlc3Qtc2VjcmV0LTMyLWJ5dGVzISE="\n'
-        '[telegram]\ntoken = "1:x"\nchat_ids = [1]\n'
+        '[telegram]\ntoken = "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"\nchat_ids = [1]\n'
         '[discord]\ntoken = "x"\nchannel_ids = [223456789012345678]\n'
     )
     if "status" in args:  # a real database, so status goes all the way through

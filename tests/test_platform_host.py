@@ -34,7 +34,9 @@ def telegram_config(fake: FakeTelegram, token: str) -> dict[str, object]:
 async def test_a_platform_that_cannot_start_is_unavailable_and_the_others_are_not(
     fake_telegram: FakeTelegram, clock: Clock
 ) -> None:
-    config = config_from_mapping(telegram_config(fake_telegram, "1:refused"), source="test", environ={})
+    config = config_from_mapping(
+        telegram_config(fake_telegram, "1:refusedrefusedrefusedrefusedrefused"), source="test", environ={}
+    )
     async with aiohttp.ClientSession() as session:
         host = PlatformHost.build(config, PlatformContext(session, clock))
         await host.start()
@@ -49,7 +51,9 @@ async def test_run_keeps_retrying_a_platform_until_it_starts(
     fake_telegram: FakeTelegram, clock: Clock
 ) -> None:
     token = fake_telegram.token
-    fake_telegram.token = "9:not-yet"  # the Bot API refuses our token until it is fixed
+    fake_telegram.token = (
+        "9:notyetnotyetnotyetnotyetnotyetnotyet"  # the Bot API refuses our token until it is fixed
+    )
     config = config_from_mapping(telegram_config(fake_telegram, token), source="test", environ={})
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
@@ -135,7 +139,13 @@ async def test_a_platform_api_that_never_answers_is_unavailable_after_the_start_
 
     silent.router.add_route("*", "/{tail:.*}", never)
     async with serving(silent) as server, aiohttp.ClientSession() as session:
-        tables = {"telegram": {"token": "1:x", "chat_ids": [1], "api_base_url": str(server.make_url("/bot"))}}
+        tables = {
+            "telegram": {
+                "token": "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                "chat_ids": [1],
+                "api_base_url": str(server.make_url("/bot")),
+            }
+        }
         config = config_from_mapping(tables, source="t", environ={})
         built = PlatformHost.build(config, PlatformContext(session, clock))
         host = PlatformHost(built.units, start_timeout=timedelta(seconds=0.3))

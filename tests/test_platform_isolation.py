@@ -98,7 +98,7 @@ url = "{webhook_receiver.url}"
 secret = "{SECRET}"
 
 [telegram]
-token = "1:refused"
+token = "1:refusedrefusedrefusedrefusedrefused"
 chat_ids = [111]
 api_base_url = "{fake_telegram.base_url}"
 """

@@ -25,6 +25,17 @@ class TelegramConfig(BaseModel):
     chat_ids: list[int | str] = []
     api_base_url: str = "https://api.telegram.org/bot"
 
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        # Never echo it: the error names the shape, not the value.
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]{35,}", value.get_secret_value()):
+            raise ValueError(
+                "is not a bot token: it looks like 123456789:AAH... (digits, ':' and 35 or more letters, "
+                "digits, '_' or '-'), as @BotFather gives it"
+            )
+        return value
+
     @field_validator("chat_ids", mode="before")
     @classmethod
     def _chat_list(cls, value: object) -> object:

@@ -32,7 +32,7 @@ class Call:
 
 @dataclass
 class FakeTelegram:
-    token: str = "4242:TEST-TOKEN"
+    token: str = "4242:AAHtestTOKENtestTOKENtestTOKEN12345"
     enforce_limits: bool = True
     blocked: set[int | str] = field(default_factory=set)
     not_found: set[int | str] = field(default_factory=set)
