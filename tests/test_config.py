@@ -414,8 +414,6 @@ def test_the_example_config_documents_every_key_with_its_default() -> None:
 @pytest.mark.parametrize(
     ("tables", "accepted"),
     [
-        ({"discord": {}}, False),
-        ({"discord": {"api_base_url": "https://proxy.example.org/api/v10"}}, False),
         ({"discord": {"token": "x"}}, True),  # channels subscribe with /dockwatch subscribe
         (
             {"telegram": {"token": "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}},
@@ -423,7 +421,7 @@ def test_the_example_config_documents_every_key_with_its_default() -> None:
         ),  # chats subscribe with /subscribe
         ({"console": {}}, True),
     ],
-    ids=["empty discord", "discord without targets", "discord bot", "telegram bot", "console"],
+    ids=["discord bot", "telegram bot", "console"],
 )
 def test_a_config_that_can_never_deliver_is_refused(tables: dict[str, object], accepted: bool) -> None:
     from dockwatch.bot.config import require_targets
@@ -543,6 +541,7 @@ def test_list_keys_can_be_set_from_the_environment_as_json_or_comma_separated() 
         "DOCKWATCH_TELEGRAM__TOKEN": "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "DOCKWATCH_TELEGRAM__CHAT_IDS": "-100123, @launches",
         "DOCKWATCH_DISCORD__CHANNEL_IDS": "[223456789012345678, 323456789012345678]",
+        "DOCKWATCH_DISCORD__TOKEN": "bot-token",
     }
 
     config = config_from_mapping({}, source="f.toml", environ=environ)
@@ -568,3 +567,19 @@ def test_a_telegram_token_that_cannot_be_one_is_refused_without_echoing_it(token
 
     assert str(caught.value).startswith("f.toml: telegram.token: is not a bot token")
     assert not token or token not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({}, "discord: configures nothing: add webhook_urls, or a bot token"),
+        ({"api_base_url": "https://proxy.example.org/api/v10"}, "discord: configures nothing"),
+        ({"channel_ids": [223456789012345678]}, "discord: channel_ids needs a bot token"),
+    ],
+    ids=["empty", "only an API URL", "channels without a token"],
+)
+def test_a_discord_table_that_can_never_deliver_is_refused(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping({"discord": table}, source="f.toml", environ={})
+
+    assert str(caught.value).startswith(f"f.toml: {message}")

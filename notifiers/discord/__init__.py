@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 
 from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url, list_from_text
 
@@ -46,6 +46,14 @@ class DiscordConfig(BaseModel):
                     "(ID: 17-20 digits; TOKEN: 60-68 letters, digits, '.', '_' or '-')"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _usable(self) -> DiscordConfig:
+        if self.channel_ids and self.token is None:
+            raise ValueError("channel_ids needs a bot token (token = ...): only a bot can post to a channel")
+        if not self.webhook_urls and self.token is None:
+            raise ValueError("configures nothing: add webhook_urls, or a bot token")
+        return self
 
     @field_validator("api_base_url", "avatar_url")
     @classmethod
