@@ -14,6 +14,7 @@ from typing import TextIO
 from sqlalchemy.engine import make_url
 
 from dockwatch.bot.config import Config
+from dockwatch.bot.database_watch import watch_database_file
 from dockwatch.bot.durations import format_duration, humanize
 from dockwatch.bot.errors import ConfigError, ResourceUnavailable, StorageError
 from dockwatch.bot.ll2.budget import WINDOW
@@ -62,15 +63,26 @@ async def run_service(config: Config) -> int:
         retrying = asyncio.create_task(
             app.platforms.keep_starting(app.context, stop, on_change=record), name="platforms"
         )
+        database = sqlite_path(config.storage.url)
+        watching = asyncio.create_task(
+            watch_database_file(database, stop) if database else _nothing(), name="database-watch"
+        )
         try:
             await service.run(stop, stop_bound=config.run.stop_timeout)
         finally:
             stop.set()
             await retrying
+            lost = await watching
             if runner is not None:
                 await runner.cleanup()
+    if lost is not None:
+        raise lost
     log.info("service stopped")
     return 0
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _stop_or_force(stop: asyncio.Event) -> None:
