@@ -21,7 +21,7 @@ from dockwatch.bot.ll2.budget import WINDOW
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.runtime import open_runtime, utc_now
 from dockwatch.storage import Store
-from dockwatch.storage.engine import sqlite_path
+from dockwatch.storage.engine import existing_sqlite_file, sqlite_path
 from dockwatch.storage.schema import head as schema_head
 
 log = logging.getLogger(__name__)
@@ -64,25 +64,23 @@ async def run_service(config: Config) -> int:
             app.platforms.keep_starting(app.context, stop, on_change=record), name="platforms"
         )
         database = sqlite_path(config.storage.url)
-        watching = asyncio.create_task(
-            watch_database_file(database, stop) if database else _nothing(), name="database-watch"
+        watching = (
+            asyncio.create_task(watch_database_file(database, stop), name="database-watch")
+            if database
+            else None
         )
         try:
             await service.run(stop, stop_bound=config.run.stop_timeout)
         finally:
             stop.set()
             await retrying
-            lost = await watching
+            lost = await watching if watching is not None else None
             if runner is not None:
                 await runner.cleanup()
     if lost is not None:
         raise lost
     log.info("service stopped")
     return 0
-
-
-async def _nothing() -> None:
-    return None
 
 
 def _stop_or_force(stop: asyncio.Event) -> None:
@@ -126,8 +124,8 @@ async def database_summary(config: Config) -> str:
 
 
 def _missing_sqlite_file(config: Config) -> bool:
-    path = sqlite_path(config.storage.url)
-    return path is not None and not Path(path).exists()
+    """A SQLite file that does not exist yet (a mistyped path must not create an empty one)."""
+    return sqlite_path(config.storage.url) is not None and not existing_sqlite_file(config.storage.url)
 
 
 def config_summary(config: Config, path: Path, *, database: str | None = None) -> str:
@@ -165,10 +163,9 @@ def _target_lines(config: Config) -> list[str]:
 
 def _existing_database(config: Config) -> str:
     """``status`` and friends read a database; a mistyped path must not create an empty one."""
-    url = make_url(config.storage.url)
-    path = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
-    if path and not Path(path).exists():
-        raise StorageError(f"no database at {url.database} (has poll-once or run used this config yet?)")
+    if _missing_sqlite_file(config):
+        path = sqlite_path(config.storage.url)
+        raise StorageError(f"no database at {path} (has poll-once or run used this config yet?)")
     return config.storage.url
 
 

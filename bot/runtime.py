@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +16,7 @@ from dockwatch.bot.dispatch import Dispatcher
 from dockwatch.bot.ll2 import CallBudget, LL2Client
 from dockwatch.bot.platforms import PlatformHost
 from dockwatch.bot.subscriptions import Subscriptions
-from dockwatch.notifiers import Notifier, PlatformContext
+from dockwatch.notifiers import PlatformContext
 from dockwatch.storage import Store, TargetInfo
 
 
@@ -36,10 +36,6 @@ class Runtime:
     context: PlatformContext
     dispatcher: Dispatcher
     clock: Callable[[], datetime]
-
-    @property
-    def notifiers(self) -> Sequence[Notifier]:
-        return self.platforms.notifiers
 
 
 @asynccontextmanager
