@@ -1,4 +1,4 @@
-"""Wiring: open the store, one HTTP session, the LL2 client and the notifiers, and close them again."""
+"""Wiring: open the store, the HTTP sessions, the LL2 client and the notifiers, and close them again."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import aiohttp
 from dockwatch import __version__
 from dockwatch.bot.config import Config
 from dockwatch.bot.dispatch import Dispatcher
-from dockwatch.bot.ll2 import CallBudget, LL2Client
+from dockwatch.bot.ll2 import CallBudget, LL2Client, open_session
 from dockwatch.bot.platforms import PlatformHost
 from dockwatch.bot.subscriptions import Subscriptions
 from dockwatch.notifiers import PlatformContext
@@ -45,13 +45,15 @@ async def open_runtime(
     clock: Callable[[], datetime] = utc_now,
     console: TextIO | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open the store, one HTTP session and every configured platform (``console``: also print there).
+    """Open the store, the HTTP sessions (the platforms' and LL2's, which counts what it sends) and
+    every configured platform (``console``: also print there).
 
     A platform that cannot start is left unavailable (see ``bot/platforms.py``); the runtime opens.
     """
     async with (
         Store.open(config.storage.url) as store,
         aiohttp.ClientSession(headers={"user-agent": f"dockwatch/{__version__}"}) as session,
+        open_session() as ll2_session,
     ):
         context = PlatformContext(session, clock, Subscriptions(store), console)
         host = PlatformHost.build(config, context, console=console is not None)
@@ -61,7 +63,7 @@ async def open_runtime(
             await store.sync_targets(TargetInfo(t.key, t.notifier, t.label) for t in host.targets())
             budget = CallBudget(store, config.api.requests_per_hour)
             ll2 = LL2Client(
-                session,
+                ll2_session,
                 base_url=config.api.base_url,
                 api_key=config.api.api_key.get_secret_value(),
                 budget=budget,

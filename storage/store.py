@@ -80,6 +80,20 @@ class DueDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiReservation:
+    """What ``reserve_api_calls`` decided: the ids of the calls it counted (none when refused), and the
+    window and hold it decided on, so a refusal can say when the next call is allowed."""
+
+    ids: tuple[int, ...]
+    calls: tuple[datetime, ...]
+    hold_until: datetime | None
+    hold_reason: str | None
+
+
+BUDGET_LOCK = 0x646F636B  # "dock": PostgreSQL advisory lock serialising budget reservations
+
+
+@dataclass(frozen=True, slots=True)
 class RecordedCycle:
     recorded: int
     announced: int
@@ -396,10 +410,46 @@ class Store:
             )
             return list(rows.all())
 
-    async def record_api_call(self, at: datetime, path: str) -> None:
-        """Committed on its own, before the request: LL2 counts a call even when it then fails."""
+    async def record_api_call(self, at: datetime, path: str) -> int:
+        """Count one call whatever the budget says (it is being sent); return its id."""
         async with self._transaction() as session:
-            session.add(ApiCallRow(at=at, path=path))
+            row = ApiCallRow(at=at, path=path)
+            session.add(row)
+            await session.flush()
+            return cast(int, row.id)
+
+    async def reserve_api_calls(
+        self, paths: Sequence[str], *, at: datetime, since: datetime, limit: int
+    ) -> ApiReservation:
+        """Count ``paths`` as calls made at ``at``, unless LL2's hold is still on or that would make
+        more than ``limit`` calls after ``since``.
+
+        The check and the count are one write transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL:
+        an advisory lock), so processes starting a cycle together can never both take the last call.
+        """
+        async with self._transaction() as session:
+            if self._engine.dialect.name == "postgresql":
+                await session.exec(select(func.pg_advisory_xact_lock(BUDGET_LOCK)))
+            hold = await session.get(ApiHoldRow, 1)
+            made = await session.exec(
+                select(ApiCallRow.at).where(col(ApiCallRow.at) > since).order_by(col(ApiCallRow.at))
+            )
+            calls = tuple(made.all())
+            hold_until, reason = (hold.until, hold.reason) if hold is not None else (None, None)
+            if (hold_until is not None and hold_until > at) or len(calls) + len(paths) > limit:
+                return ApiReservation((), calls, hold_until, reason)
+            rows = [ApiCallRow(at=at, path=path) for path in paths]
+            session.add_all(rows)
+            await session.flush()
+            return ApiReservation(tuple(cast(int, row.id) for row in rows), calls, hold_until, reason)
+
+    async def release_api_calls(self, call_ids: Iterable[int]) -> None:
+        """Free counted calls that were never made: the cycle stopped before them, or the request
+        never left the machine (DNS failure, refused connection)."""
+        ids = list(call_ids)
+        if ids:
+            async with self._transaction() as session:
+                await session.exec(delete(ApiCallRow).where(col(ApiCallRow.id).in_(ids)))
 
     async def api_hold(self) -> ApiHoldRow | None:
         async with self._reading() as session:

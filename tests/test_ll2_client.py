@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -9,7 +13,7 @@ import aiohttp
 import pytest
 
 from dockwatch.bot.errors import BudgetExhausted, UpstreamError
-from dockwatch.bot.ll2 import CallBudget, LL2Client
+from dockwatch.bot.ll2 import CallBudget, LL2Client, open_session
 from dockwatch.storage import Store
 from tests.builders import ll2_docking, ll2_event
 from tests.conftest import Clock
@@ -35,6 +39,13 @@ def make_client(
         clock=clock,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """LL2's own session, which counts how many times each request was really sent."""
+    async with open_session() as session:
+        yield session
 
 
 @pytest.fixture
@@ -319,3 +330,76 @@ async def test_an_absurd_throttle_wait_is_capped_at_an_hour(
         await client.fetch_snapshot()
 
     assert refused.value.next_allowed_at == clock.now + timedelta(hours=1)
+
+
+def test_the_client_refuses_a_session_that_cannot_count_what_it_sends(store: Store, clock: Clock) -> None:
+    async def build() -> None:
+        async with aiohttp.ClientSession() as plain:
+            LL2Client(
+                plain, base_url="http://127.0.0.1:9", api_key="", budget=CallBudget(store, 5), clock=clock
+            )
+
+    with pytest.raises(ValueError, match="open_session"):
+        asyncio.run(build())
+
+
+async def test_a_request_resent_on_a_dropped_connection_counts_every_time_it_was_sent(
+    client: LL2Client, fake_ll2: FakeLL2, store: Store, clock: Clock
+) -> None:
+    fake_ll2.fail_next.append("reset")  # aiohttp re-sends the GET once, silently
+
+    await client.fetch_snapshot()
+
+    assert len(fake_ll2.counted_requests) == 3
+    assert len(await store.api_calls_since(clock.now - timedelta(hours=1))) == 3
+
+
+async def test_a_request_that_never_left_the_machine_is_not_counted(
+    fake_ll2: FakeLL2, http: aiohttp.ClientSession, store: Store, clock: Clock
+) -> None:
+    offline = make_client(
+        fake_ll2, http, store, clock, per_hour=2, base_url=f"http://127.0.0.1:{closed_port()}/2.3.0"
+    )
+    for _ in range(5):
+        with pytest.raises(UpstreamError, match="ClientConnectorError"):
+            await offline.fetch_snapshot()
+
+    assert await store.api_calls_since(clock.now - timedelta(hours=1)) == []
+    await make_client(fake_ll2, http, store, clock, per_hour=2).fetch_snapshot()  # the network is back
+    assert len(fake_ll2.counted_requests) == 2
+
+
+async def test_a_refused_cycle_counts_nothing(
+    fake_ll2: FakeLL2, http: aiohttp.ClientSession, store: Store, clock: Clock
+) -> None:
+    fake_ll2.throttle.update(current_use=15, next_use_secs=600)
+    with pytest.raises(BudgetExhausted):
+        await make_client(fake_ll2, http, store, clock, per_hour=4).fetch_snapshot()
+
+    assert await store.api_calls_since(clock.now - timedelta(hours=1)) == []
+
+
+async def test_cycles_started_together_never_exceed_the_budget(
+    fake_ll2: FakeLL2, http: aiohttp.ClientSession, any_db_url: str, clock: Clock
+) -> None:
+    """Four processes' worth of stores on one database, budget 4: exactly two cycles get their calls.
+
+    The slow ``/api-throttle/`` answer holds every cycle between its budget check and its first
+    counted request, where a check and a count in separate transactions would all pass.
+    """
+    fake_ll2.throttle_delay = 0.2
+    async with contextlib.AsyncExitStack() as stack:
+        stores = [await stack.enter_async_context(Store.open(any_db_url)) for _ in range(4)]
+        clients = [make_client(fake_ll2, http, s, clock, per_hour=4) for s in stores]
+        results = await asyncio.gather(*(c.fetch_snapshot() for c in clients), return_exceptions=True)
+        recorded = await stores[0].api_calls_since(clock.now - timedelta(hours=1))
+
+    refused = [r for r in results if isinstance(r, BudgetExhausted)]
+    assert (len(refused), len(fake_ll2.counted_requests), len(recorded)) == (2, 4, 4), results
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port  # closed again: connecting is refused

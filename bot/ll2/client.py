@@ -1,5 +1,10 @@
 """The LL2 client: two counted requests per cycle, every failure one ``UpstreamError``.
 
+Every request a cycle makes is counted in the budget before the cycle starts; each attempt aiohttp
+makes to send it is seen by a client middleware (aiohttp re-sends an idempotent request once when
+a kept-alive connection drops under it), and an aiohttp trace tells whether its headers really went
+out: see ``bot/ll2/budget.py``.
+
 ``/docking_events/?ordering=-docking&limit=100``: there is no ``last_updated`` filter there, and the
 newest hundred dockings cover everything docked now. ``/events/upcoming/?ordering=date&limit=100&
 mode=normal``: events stay in "upcoming" for a day after their date, and normal mode carries
@@ -14,6 +19,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from types import SimpleNamespace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -21,7 +28,7 @@ import aiohttp
 
 from dockwatch import __version__
 from dockwatch.bot.errors import BudgetExhausted, UpstreamError
-from dockwatch.bot.ll2.budget import CallBudget
+from dockwatch.bot.ll2.budget import CallBudget, Reservation
 from dockwatch.bot.ll2.wire import parse_dockings, parse_events, parse_page
 from dockwatch.bot.model import DockingRecord, Event, Snapshot
 from dockwatch.bot.retry_after import parse_retry_after
@@ -34,6 +41,36 @@ PAGE_SIZE = 100
 MAX_CALLS_PER_CYCLE = 3
 LONGEST_HOLD = timedelta(hours=1)
 """LL2 counts calls per rolling hour: no hold it asks for needs to last longer."""
+
+
+@dataclass
+class _Attempts:
+    """One counted request: the call counted for its first attempt, until that attempt takes it, and
+    how many times its headers went out."""
+
+    path: str
+    counted: int | None
+    sent: int = 0
+
+
+async def _count_sent(_session: aiohttp.ClientSession, context: SimpleNamespace, _params: object) -> None:
+    attempts = context.trace_request_ctx
+    if isinstance(attempts, _Attempts):
+        attempts.sent += 1
+
+
+def _sent_counter() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(_count_sent)
+    return trace
+
+
+SENT_COUNTER = _sent_counter()
+
+
+def open_session() -> aiohttp.ClientSession:
+    """The HTTP session an ``LL2Client`` needs: one that sees whether each attempt really went out."""
+    return aiohttp.ClientSession(trace_configs=[SENT_COUNTER])
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +95,8 @@ class LL2Client:
         clock: Callable[[], datetime],
         timeout: float = TIMEOUT_SECONDS,
     ) -> None:
+        if SENT_COUNTER not in session.trace_configs:
+            raise ValueError("LL2Client needs a session from open_session(): the budget counts requests sent")
         self._session = session
         self._timeout = timeout
         self._base = base_url.rstrip("/")
@@ -70,21 +109,22 @@ class LL2Client:
         self._throttle_due = True
 
     async def fetch_snapshot(self) -> Snapshot:
-        now = self._clock()
-        await self._budget.ensure(now, 2)
-        if self._throttle_due:
-            await self._respect_throttle(needed=2)
-        dockings = await self._fetch_dockings()
+        dockings_path = "/docking_event/" if self._legacy else "/docking_events/"
         events_path = "/event/upcoming/" if self._legacy else "/events/upcoming/"
-        events_query = {"ordering": "date", "limit": str(PAGE_SIZE)}
-        if not self._legacy:
-            events_query["mode"] = "normal"  # list mode may leave out webcast_live and vid_urls
-        events_page = parse_page(await self._get(events_path, events_query), f"LL2 {events_path}")
+        async with self._budget.reserve(self._clock(), [dockings_path, events_path]) as calls:
+            if self._throttle_due:
+                await self._respect_throttle(needed=2)
+            dockings = await self._fetch_dockings(dockings_path, calls)
+            events_query = {"ordering": "date", "limit": str(PAGE_SIZE)}
+            if not self._legacy:
+                events_query["mode"] = "normal"  # list mode may leave out webcast_live and vid_urls
+            payload = await self._get(events_path, events_query, call=calls.take())
+        events_page = parse_page(payload, f"LL2 {events_path}")
         events = _first_of_each_id(parse_events(events_page.results, f"LL2 {events_path}"))
         return Snapshot(dockings=tuple(dockings), events=tuple(events))
 
     async def read_throttle(self) -> Throttle:
-        payload = await self._get("/api-throttle/", {}, counted=False)
+        payload = await self._get("/api-throttle/", {})
         try:
             assert isinstance(payload, dict)
             return Throttle(
@@ -119,35 +159,60 @@ class LL2Client:
             until,
         )
 
-    async def _fetch_dockings(self) -> list[DockingRecord]:
-        path = "/docking_event/" if self._legacy else "/docking_events/"
+    async def _fetch_dockings(self, path: str, calls: Reservation) -> list[DockingRecord]:
         where = f"LL2 {path}"
-        page = parse_page(await self._get(path, {"ordering": "-docking", "limit": str(PAGE_SIZE)}), where)
+        query = {"ordering": "-docking", "limit": str(PAGE_SIZE)}
+        page = parse_page(await self._get(path, query, call=calls.take()), where)
         records = parse_dockings(page.results, where, legacy=self._legacy)
         if not records:
             # LL2 has hundreds of docking events; an empty page is an outage, not news. Recording it
             # would also let the first poll on a new database baseline nothing.
             raise UpstreamError(f"{where}: empty page (count {page.count})")
-        calls = 2  # this page and the events page
-        while page.next and calls < MAX_CALLS_PER_CYCLE and _all_docked(records, self._clock()):
+        calls_made = 2  # this page and the events page
+        while page.next and calls_made < MAX_CALLS_PER_CYCLE and _all_docked(records, self._clock()):
             if not self._same_origin(page.next):
                 raise UpstreamError(f"{where}: 'next' points to another host: {page.next}")
-            await self._budget.ensure(self._clock(), 2)
-            page = parse_page(await self._get(page.next, {}), where)
+            async with self._budget.reserve(self._clock(), [path]) as more:
+                page = parse_page(await self._get(page.next, {}, call=more.take()), where)
             records += parse_dockings(page.results, where, legacy=self._legacy)
-            calls += 1
+            calls_made += 1
         return _first_of_each_id(records)
 
     def _same_origin(self, url: str) -> bool:
         ours, theirs = urlsplit(self._base), urlsplit(url)
         return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
 
-    async def _get(self, path_or_url: str, query: dict[str, str], *, counted: bool = True) -> Any:
-        """GET and decode JSON; a counted call is recorded in the budget before it is made."""
+    async def _get(self, path_or_url: str, query: dict[str, str], *, call: int | None = None) -> Any:
+        """GET and decode JSON. ``call`` is counted in the budget for the first attempt; every other
+        attempt is counted as it goes out, and one that never left the machine is freed again
+        (``/api-throttle/`` does not count and has none)."""
         url = path_or_url if "://" in path_or_url else self._base + path_or_url
         shown = urlsplit(url).path.removeprefix(urlsplit(self._base).path) or path_or_url
-        if counted:
-            await self._budget.spend(self._clock(), shown)
+        attempts = _Attempts(shown, call)
+        try:
+            return await self._request(url, shown, query, attempts if call is not None else None)
+        finally:
+            if attempts.counted is not None:  # no attempt was made at all
+                await self._budget.release(attempts.counted)
+
+    async def _count_attempt(
+        self, attempts: _Attempts, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        counted = attempts.counted
+        if counted is None:
+            counted = await self._budget.record(self._clock(), attempts.path)
+        attempts.counted = None
+        sent_before = attempts.sent
+        try:
+            return await handler(request)
+        finally:
+            if attempts.sent == sent_before:
+                await self._budget.release(counted)
+            else:
+                self._budget.on_spend(attempts.path)
+
+    async def _request(self, url: str, shown: str, query: dict[str, str], attempts: _Attempts | None) -> Any:
+        middlewares = (partial(self._count_attempt, attempts),) if attempts is not None else ()
         try:
             async with self._session.get(
                 url,
@@ -155,6 +220,8 @@ class LL2Client:
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 allow_redirects=False,  # another host's data must never pass for LL2's
+                trace_request_ctx=attempts,
+                middlewares=middlewares,
             ) as response:
                 body = await response.read()
                 status = response.status

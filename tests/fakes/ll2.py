@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-FAILURES = ("http_500", "http_429", "not_json", "truncated", "invalid", "slow", "html", "empty")
+FAILURES = ("http_500", "http_429", "not_json", "truncated", "invalid", "slow", "html", "empty", "reset")
 
 
 def background_docking() -> dict[str, Any]:
@@ -58,6 +58,7 @@ class FakeLL2:
         }
     )
     throttle_status: int = 200
+    throttle_delay: float = 0.0
     retry_after: str | None = "120"
     slow_seconds: float = 5.0
     fail_next: deque[str] = field(default_factory=deque)
@@ -84,7 +85,7 @@ class FakeLL2:
 
     async def _dockings(self, request: web.Request) -> web.StreamResponse:
         self._record(request)
-        failure = await self._failure()
+        failure = await self._failure(request)
         if failure is not None:
             return failure
         page_number = int(request.query.get("page", "0"))
@@ -96,19 +97,24 @@ class FakeLL2:
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         self._record(request)
-        failure = await self._failure()
+        failure = await self._failure(request)
         return failure if failure is not None else web.json_response(page(self.events))
 
     async def _throttle(self, request: web.Request) -> web.StreamResponse:
         self._record(request)
+        await asyncio.sleep(self.throttle_delay)
         if self.throttle_status != 200:
             return web.Response(status=self.throttle_status, text="nope")
         return web.json_response(self.throttle)
 
-    async def _failure(self) -> web.StreamResponse | None:
+    async def _failure(self, request: web.Request) -> web.StreamResponse | None:
         if not self.fail_next:
             return None
         mode = self.fail_next.popleft()
+        if mode == "reset":  # the connection drops after the request arrived, before any answer
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(text="never seen")
         if mode == "http_500":
             return web.json_response({"detail": "server error"}, status=500)
         if mode == "http_429":

@@ -1,0 +1,120 @@
+"""The LL2 budget across real processes: started together, or killed with SIGKILL mid-request.
+
+The property: LL2 never receives more requests in an hour than the budget allows, and the store
+never counts fewer requests than LL2 received, whatever moment a process dies at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.ll2 import FakeLL2
+from tests.service_harness import eventually
+
+ROOT = Path(__file__).parents[1]
+
+
+def write_config(tmp_path: Path, fake_ll2: FakeLL2, per_hour: int) -> Path:
+    path = tmp_path / "dockwatch.toml"
+    path.write_text(
+        f'[api]\nbase_url = "{fake_ll2.base_url}"\nrequests_per_hour = {per_hour}\n'
+        f'[storage]\nurl = "sqlite:///state.db"\n[console]\n'
+    )
+    return path
+
+
+async def start_poll_once(config: Path) -> asyncio.subprocess.Process:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DOCKWATCH_")}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dockwatch",
+        "-q",
+        "poll-once",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=environment,
+        cwd=ROOT,
+    )
+
+
+def counted_calls(database: Path) -> int:
+    with closing(sqlite3.connect(database)) as db:
+        count: int = db.execute("SELECT count(*) FROM api_call").fetchone()[0]
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return count
+
+
+async def test_polls_started_together_never_exceed_the_budget(tmp_path: Path, fake_ll2: FakeLL2) -> None:
+    config = write_config(tmp_path, fake_ll2, per_hour=4)
+    fake_ll2.throttle_delay = 0.2  # every process sits between its budget check and its first call
+
+    processes = [await start_poll_once(config) for _ in range(4)]
+    outputs = await asyncio.gather(*(p.communicate() for p in processes))
+
+    codes = sorted(p.returncode for p in processes)
+    assert codes == [0, 0, 1, 1], [err.decode() for _, err in outputs]
+    assert len(fake_ll2.counted_requests) == 4
+    assert counted_calls(tmp_path / "state.db") == 4
+
+
+async def kill_after(process: asyncio.subprocess.Process, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    process.send_signal(signal.SIGKILL)
+    await process.communicate()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.4, 0.8, 1.2, 1.6])
+async def test_a_poll_killed_at_any_moment_never_leaves_a_sent_request_uncounted(
+    tmp_path: Path, fake_ll2: FakeLL2, delay: float
+) -> None:
+    """Killed before, during or after its requests (LL2 answers slowly): counted >= received."""
+    config = write_config(tmp_path, fake_ll2, per_hour=1000)
+    process = await start_poll_once(config)
+    fake_ll2.fail_next.extend(["slow"])
+    fake_ll2.slow_seconds = 1.0
+
+    await kill_after(process, delay)
+
+    if (tmp_path / "state.db").exists():
+        assert counted_calls(tmp_path / "state.db") >= len(fake_ll2.counted_requests)
+    else:
+        assert fake_ll2.counted_requests == []
+
+
+async def test_a_poll_killed_while_ll2_holds_its_request_has_counted_it(
+    tmp_path: Path, fake_ll2: FakeLL2
+) -> None:
+    config = write_config(tmp_path, fake_ll2, per_hour=1000)
+    fake_ll2.fail_next.extend(["slow"])
+    fake_ll2.slow_seconds = 30
+    process = await start_poll_once(config)
+
+    await eventually(lambda: len(fake_ll2.counted_requests) == 1)
+    await kill_after(process, 0.0)
+
+    assert counted_calls(tmp_path / "state.db") >= 1
+
+
+async def test_a_poll_killed_while_its_resent_request_is_held_has_counted_both_attempts(
+    tmp_path: Path, fake_ll2: FakeLL2
+) -> None:
+    config = write_config(tmp_path, fake_ll2, per_hour=1000)
+    fake_ll2.fail_next.extend(["reset", "slow"])  # the first attempt dropped, the re-send held
+    fake_ll2.slow_seconds = 30
+    process = await start_poll_once(config)
+
+    await eventually(lambda: len(fake_ll2.counted_requests) == 2)
+    await kill_after(process, 0.0)
+
+    assert counted_calls(tmp_path / "state.db") >= 2
