@@ -226,6 +226,40 @@ class KnownState:
     baseline_done: bool = False
 
 
+class Revision(StrEnum):
+    """How LL2 changed its mind about a fact dockwatch already announced."""
+
+    RESCHEDULED = "rescheduled"
+    """Its time moved back into the future: it has not happened yet."""
+    WITHDRAWN = "withdrawn"
+    """Its time was removed: LL2 no longer says when, or whether, it happens."""
+    REFINED = "refined"
+    """Its time changed but stays in the past: it happened, at another time."""
+
+    @property
+    def webhook_type(self) -> str:
+        """The webhook body's ``type``: a public contract, never renamed."""
+        match self:
+            case Revision.RESCHEDULED | Revision.WITHDRAWN:
+                return "notification.corrected"
+            case Revision.REFINED:
+                return "notification.updated"
+            case _:
+                assert_never(self)
+
+
+class Correction(BaseModel):
+    """What a correcting message says about the announcement it corrects."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: Revision
+    corrects: str
+    """The key of the announcement (its webhook ``webhook-id``)."""
+    expected: datetime | None = None
+    """For ``RESCHEDULED``: the time LL2 now expects."""
+
+
 class Ref(BaseModel):
     """A named LL2 object inside a message."""
 
@@ -267,6 +301,9 @@ class Message(BaseModel):
     event_date: datetime | None = None
     image_url: str | None = None
     webcast_url: str | None = None
+    correction: Correction | None = None
+    """Set on a message that corrects an earlier one: ``kind`` and the fields are the fact as LL2 now
+    tells it, ``key`` is the correction's own key."""
 
     @property
     def vehicle_name(self) -> str:

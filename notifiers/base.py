@@ -111,6 +111,22 @@ class EditingNotifier(Notifier, Protocol):
     async def edit(self, receipt: Receipt, message: Message) -> Receipt: ...
 
 
+@runtime_checkable
+class CorrectingNotifier(Notifier, Protocol):
+    """A notifier that can bring a message it sent in line when LL2 changes its mind.
+
+    ``message.correction`` is set; ``original`` is the receipt of this target's earlier message.
+    For ``RESCHEDULED`` and ``WITHDRAWN`` the earlier message is edited (marked as a correction)
+    and a short correction is posted as a reply to it, since an edit alone notifies nobody; for
+    ``REFINED`` it is only edited. Where the earlier message can no longer be edited, the reply (or
+    a standalone message) alone is the correction. Notifiers without ``correct`` get ``send``.
+    """
+
+    async def correct(
+        self, target_key: str, message: Message, original: Receipt, *, delivery_id: int
+    ) -> Receipt: ...
+
+
 class FrontEnd(Protocol):
     """A platform's chat commands (Telegram /subscribe, Discord /dockwatch), run beside delivery."""
 

@@ -6,11 +6,26 @@ from datetime import datetime, timedelta
 from typing import assert_never
 
 from dockwatch.bot.durations import humanize
-from dockwatch.bot.model import ChangeKind, Message
+from dockwatch.bot.model import ChangeKind, Message, Revision
 
 
 def headline(message: Message) -> str:
-    """One sentence a person reads at a glance: 'Cargo Dragon C209 docked at the ISS'."""
+    """One sentence a person reads at a glance: 'Cargo Dragon C209 docked at the ISS'; for a
+    correction, what is true now: 'Correction: Cargo Dragon C209 has not docked at the ISS yet'."""
+    correction = message.correction
+    if correction is not None:
+        match correction.reason:
+            case Revision.RESCHEDULED | Revision.WITHDRAWN:
+                return f"Correction: {_not_yet(message)}"
+            case Revision.REFINED:
+                pass
+            case _:
+                assert_never(correction.reason)
+    return fact(message)
+
+
+def fact(message: Message) -> str:
+    """The fact as first announced, whatever happened to it since."""
     vehicle = message.vehicle_name
     match message.kind:
         case ChangeKind.DOCKED:
@@ -23,6 +38,44 @@ def headline(message: Message) -> str:
             return f"Webcast live: {message.event_name or 'an LL2 event'}"
         case _:
             assert_never(message.kind)
+
+
+def _not_yet(message: Message) -> str:
+    vehicle = message.vehicle_name
+    match message.kind:
+        case ChangeKind.DOCKED:
+            return f"{vehicle} has not docked at {message.place} yet"
+        case ChangeKind.DEPARTED:
+            return f"{vehicle} has not departed {message.place} yet"
+        case ChangeKind.RELOCATED:
+            return f"{vehicle} has not moved to another port at {message.place} yet"
+        case ChangeKind.WEBCAST_STARTED:
+            return f"the webcast of {message.event_name or 'an LL2 event'} is not live yet"
+        case _:
+            assert_never(message.kind)
+
+
+def correction_line(message: Message) -> str | None:
+    """What LL2 says now, for a correction: 'LL2 now expects it at 2026-11-23 13:30 UTC'."""
+    correction = message.correction
+    if correction is None:
+        return None
+    match correction.reason:
+        case Revision.RESCHEDULED:
+            when = _utc(correction.expected) if correction.expected is not None else "a later time"
+            return f"LL2 now expects it at {when}."
+        case Revision.WITHDRAWN:
+            return "LL2 no longer gives a time for it."
+        case Revision.REFINED:
+            return "LL2 has refined its time."
+        case _:
+            assert_never(correction.reason)
+
+
+def correction_reply(message: Message) -> str:
+    """The short message posted in reply to the corrected one, so its readers are told."""
+    line = correction_line(message) or ""
+    return f"{headline(message)}. {line}".strip()
 
 
 def details(message: Message) -> list[tuple[str, str]]:
