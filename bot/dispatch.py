@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
+from dockwatch.bot.model import Receipt
 from dockwatch.notifiers import Notifier
-from dockwatch.notifiers.base import redact_urls
+from dockwatch.notifiers.base import CorrectingNotifier, redact_urls
 from dockwatch.storage import DueDelivery, Store
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(seconds=10)
 MAX_BACKOFF = timedelta(hours=1)
 DEAD_AFTER = timedelta(hours=24)
+ROUNDS = 3
+"""Claims per ``deliver_due``: the first, and rounds for what the sends made due (corrections)."""
 LEASE = timedelta(minutes=2)
 """How long a claimed delivery is ours; short, so a crashed send is retried while Discord still
 remembers its nonce ("a few minutes") and posts nothing twice."""
@@ -59,6 +62,17 @@ def _ignore(_delivery: DueDelivery, _outcome: str, _notifier: str) -> None:
     return None
 
 
+async def _send(notifier: Notifier, target_key: str, delivery: DueDelivery) -> Receipt:
+    """A correction edits (and replies to) the message it corrects where the platform can; a platform
+    that cannot, or a message sent before receipts were kept, gets the correction as a message."""
+    original = delivery.original
+    if delivery.message.correction is None or original is None:
+        return await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
+    if isinstance(notifier, CorrectingNotifier):
+        return await notifier.correct(target_key, delivery.message, original, delivery_id=delivery.id)
+    return await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
+
+
 class Dispatcher:
     """Sends due deliveries through the notifier that owns each target."""
 
@@ -85,20 +99,29 @@ class Dispatcher:
         return notifier if notifier is not None and notifier.handles(target_key) else None
 
     async def deliver_due(self) -> DeliveryReport:
-        """Deliver everything due now, the targets side by side."""
-        now = self._clock()
-        due = await self._store.claim_due(
-            now, lease_until=now + LEASE, exclude_platforms=list(self.unavailable())
-        )
-        by_target: dict[str, list[DueDelivery]] = defaultdict(list)
-        for delivery in due:
-            by_target[delivery.target_key].append(delivery)
-        reports = await asyncio.gather(
-            *(self.deliver_claimed(key, items) for key, items in by_target.items())
-        )
+        """Deliver everything due now, the targets side by side.
+
+        A correction waits until the message it corrects has been sent, so what that sending made
+        due is claimed in a further round (a few at most: a failure is not due again within one).
+        """
         total = DeliveryReport()
-        for report in reports:
-            total.merge(report)
+        for _round in range(ROUNDS):
+            now = self._clock()
+            due = await self._store.claim_due(
+                now, lease_until=now + LEASE, exclude_platforms=list(self.unavailable())
+            )
+            if not due:
+                break
+            by_target: dict[str, list[DueDelivery]] = defaultdict(list)
+            for delivery in due:
+                by_target[delivery.target_key].append(delivery)
+            reports = await asyncio.gather(
+                *(self.deliver_claimed(key, items) for key, items in by_target.items())
+            )
+            for report in reports:
+                total.merge(report)
+            if not any(report.delivered or report.dead for report in reports):
+                break
         return total
 
     async def deliver_claimed(self, target_key: str, deliveries: list[DueDelivery]) -> DeliveryReport:
@@ -109,6 +132,12 @@ class Dispatcher:
         for index, delivery in enumerate(deliveries):
             if notifier is None:
                 await self._dead(delivery, "target is no longer configured", report, attempted=False)
+                continue
+            if delivery.message.correction is not None and not delivery.original_delivered:
+                # The announcement it corrects never reached this target: there is nothing to correct.
+                await self._dead(
+                    delivery, "the message it corrects was never delivered", report, attempted=False
+                )
                 continue
             if delivery.attempt == 1 and self._clock() >= delivery.notification_created_at + DEAD_AFTER:
                 # Never tried within 24 h: its platform could not start all that time. News that old
@@ -126,7 +155,7 @@ class Dispatcher:
                 )
                 continue
             try:
-                receipt = await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
+                receipt = await _send(notifier, target_key, delivery)
             except TargetGone as error:
                 await self._disable(target_key, delivery, redact_urls(str(error)), report)
                 return report

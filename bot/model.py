@@ -218,12 +218,23 @@ class KnownState:
     """What the store remembers, as detection needs it.
 
     ``recorded_keys`` holds the key of every change ever recorded, announced or silent; that set is
-    what makes a second announcement of the same fact impossible.
+    what makes a second announcement of the same fact impossible. ``docking_notices`` are the
+    recorded docking, departure and relocation notifications (corrections included), oldest first:
+    what dockwatch has said about each fact, so a correction knows what it corrects.
     """
 
     dockings: Mapping[int, DockingRecord] = field(default_factory=dict)
     recorded_keys: frozenset[str] = frozenset()
     baseline_done: bool = False
+    docking_notices: tuple[Notice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A recorded notification: what it said, and whether it was announced to anyone."""
+
+    message: Message
+    announced: bool
 
 
 class Revision(StrEnum):

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from dockwatch.bot.corrections import corrections
 from dockwatch.bot.detect import detect
 from dockwatch.bot.dispatch import DeliveryReport
 from dockwatch.bot.errors import BudgetExhausted, UpstreamError
@@ -43,6 +44,7 @@ async def run_cycle(app: Runtime, *, stale_after: timedelta, deliver: bool = Tru
     now = app.clock()
     known = await app.store.load_known_state()
     changes = detect(known, snapshot, now, stale_after=stale_after)
+    changes += corrections(known, snapshot, now, stale_after=stale_after)
     recorded = await app.store.record_cycle(snapshot, changes, started_at=started, now=now)
     for change in changes:
         if change.announce:

@@ -14,22 +14,26 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from alembic.util.exc import CommandError as AlembicError
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, exists, func, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dockwatch.bot.errors import StorageError
 from dockwatch.bot.model import (
     Change,
+    ChangeKind,
+    Correction,
     DockingRecord,
     Event,
     KnownState,
     Message,
+    Notice,
     Receipt,
+    Revision,
     Snapshot,
     SubscriptionFilter,
 )
@@ -77,6 +81,10 @@ class DueDelivery:
     notification_created_at: datetime
     message: Message
     lease_until: datetime
+    original: Receipt | None = None
+    """For a correction: the receipt of this target's delivery of the announcement it corrects."""
+    original_delivered: bool = False
+    """For a correction: whether that announcement reached this target at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,7 @@ class ApiReservation:
     hold_reason: str | None
 
 
+DOCKING_KINDS = [kind.value for kind in (ChangeKind.DOCKED, ChangeKind.DEPARTED, ChangeKind.RELOCATED)]
 BUDGET_LOCK = 0x646F636B  # "dock": PostgreSQL advisory lock serialising budget reservations
 
 
@@ -184,10 +193,18 @@ class Store:
             ok_polls = await session.exec(
                 select(func.count()).select_from(PollRow).where(PollRow.result == "ok")
             )
+            notices = await session.exec(
+                select(NotificationRow.payload, NotificationRow.announced)
+                .where(col(NotificationRow.kind).in_(DOCKING_KINDS))
+                .order_by(col(NotificationRow.id))
+            )
             return KnownState(
                 dockings={row.id: docking_from_row(row) for row in rows},
                 recorded_keys=frozenset(keys),
                 baseline_done=ok_polls.one() > 0,
+                docking_notices=tuple(
+                    Notice(Message.model_validate(payload), announced) for payload, announced in notices
+                ),
             )
 
     async def record_cycle(
@@ -234,6 +251,9 @@ class Store:
                     continue
                 await session.flush()
                 assert row.id is not None
+                if change.message.correction is not None:
+                    deliveries += await _queue_correction(session, row.id, change.message.correction, now)
+                    continue
                 for target in targets:
                     if target_filter(target).accepts(change.message):
                         session.add(_new_delivery(row.id, target.key, now))
@@ -493,7 +513,10 @@ class Store:
                 query = query.where(col(DeliveryRow.target_key) == target_key)
             query = _excluding(query, exclude_targets, exclude_platforms)
             claimed = []
-            for delivery, notification in (await session.exec(query)).all():
+            due = (await session.exec(query)).all()
+            originals = await _originals(session, [d.original_id for d, _ in due if d.original_id])
+            for delivery, notification in due:
+                original = originals.get(delivery.original_id or 0)
                 delivery.status = DeliveryStatus.SENDING
                 delivery.next_attempt_at = lease_until
                 delivery.updated_at = now
@@ -507,6 +530,9 @@ class Store:
                         notification_created_at=notification.created_at,
                         message=Message.model_validate(notification.payload),
                         lease_until=lease_until,
+                        original=original.receipt if original is not None else None,
+                        original_delivered=original is not None
+                        and original.status == DeliveryStatus.DELIVERED,
                     )
                 )
             return claimed
@@ -726,8 +752,14 @@ async def _prune(session: AsyncSession, now: datetime) -> None:
 
 
 def _excluding(query: Any, targets: Iterable[str], platforms: Iterable[str]) -> Any:
-    """``query`` without the given targets and without any target of the given platforms (target
-    keys are ``<platform>:<address>``)."""
+    """``query`` without the given targets, without any target of the given platforms (target
+    keys are ``<platform>:<address>``), and without corrections whose original is still unsent."""
+    original = aliased(DeliveryRow)
+    query = query.where(
+        ~exists()
+        .where(col(original.id) == col(DeliveryRow.original_id))
+        .where(col(original.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
+    )
     excluded = list(targets)
     if excluded:
         query = query.where(col(DeliveryRow.target_key).not_in(excluded))
@@ -736,7 +768,9 @@ def _excluding(query: Any, targets: Iterable[str], platforms: Iterable[str]) -> 
     return query
 
 
-def _new_delivery(notification_id: int, target_key: str, now: datetime) -> DeliveryRow:
+def _new_delivery(
+    notification_id: int, target_key: str, now: datetime, *, original_id: int | None = None
+) -> DeliveryRow:
     return DeliveryRow(
         notification_id=notification_id,
         target_key=target_key,
@@ -744,7 +778,42 @@ def _new_delivery(notification_id: int, target_key: str, now: datetime) -> Deliv
         next_attempt_at=now,
         created_at=now,
         updated_at=now,
+        original_id=original_id,
     )
+
+
+async def _queue_correction(
+    session: AsyncSession, notification_id: int, correction: Correction, now: datetime
+) -> int:
+    """Owe a correction to each enabled target the corrected announcement reached or may still
+    reach; a retracted announcement not yet on its way is superseded instead (nobody was told)."""
+    originals = await session.exec(
+        select(DeliveryRow)
+        .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
+        .join(TargetRow, col(TargetRow.key) == col(DeliveryRow.target_key))
+        .where(col(NotificationRow.key) == correction.corrects)
+        .where(col(TargetRow.enabled))
+    )
+    owed = 0
+    for original in originals.all():
+        assert original.id is not None
+        pending = original.status == DeliveryStatus.QUEUED
+        if pending and correction.reason is not Revision.REFINED:
+            original.status = DeliveryStatus.SUPERSEDED
+            original.last_error = f"superseded: LL2 {correction.reason.value} it before it was sent"
+            original.updated_at = now
+            session.add(original)
+        elif pending or original.status in (DeliveryStatus.SENDING, DeliveryStatus.DELIVERED):
+            session.add(_new_delivery(notification_id, original.target_key, now, original_id=original.id))
+            owed += 1
+    return owed
+
+
+async def _originals(session: AsyncSession, ids: list[int]) -> dict[int, DeliveryRow]:
+    if not ids:
+        return {}
+    rows = await session.exec(select(DeliveryRow).where(col(DeliveryRow.id).in_(ids)))
+    return {row.id: row for row in rows.all() if row.id is not None}
 
 
 async def _upsert_dockings(session: AsyncSession, records: Sequence[DockingRecord], now: datetime) -> None:

@@ -59,6 +59,8 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"
     DELIVERED = "delivered"
     DEAD = "dead"
+    SUPERSEDED = "superseded"
+    """Never sent because LL2 took the fact back first (a correction retracted it): not a failure."""
 
 
 class DockingRow(SQLModel, table=True):
@@ -141,6 +143,9 @@ class DeliveryRow(SQLModel, table=True):
     delivered_at: datetime | None = _time(nullable=True)
     receipt: Receipt | None = Field(default=None, sa_column=Column(ReceiptJSON(), nullable=True))
     """The platform's message identity once delivered (revision 0002; ``None`` before it)."""
+    original_id: int | None = None
+    """For a correction: this target's delivery of the announcement it corrects (revision 0006). A
+    correction is not sent before that delivery has ended, and edits the message it left."""
 
 
 class TargetRow(SQLModel, table=True):
