@@ -1,7 +1,9 @@
 """``dockwatch run``: the scheduler, the live dispatcher and the web endpoint in one asyncio process.
 
 APScheduler 3 (``AsyncIOScheduler``) runs the poll job: one instance at a time, coalesced after a
-stall, its next run time set by the pure planner after every poll. Deliveries do not wait for the
+stall, its next run time set by the pure planner after every poll. A poll that overruns its next run
+(a database write lock held elsewhere, a slow LL2) is logged once when the overlap starts and once
+when it ends, not on every skipped run as APScheduler would. Deliveries do not wait for the
 next poll: each target has its own worker that wakes when a cycle commits new deliveries and when
 its next retry falls due, so a slow or failing target only ever delays itself.
 """
@@ -15,6 +17,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -29,6 +38,7 @@ from dockwatch.bot.runtime import Runtime
 from dockwatch.storage import DueDelivery
 
 log = logging.getLogger(__name__)
+SCHEDULER_LOG = logging.getLogger("apscheduler.scheduler")
 
 POLL_JOB = "poll"
 IDLE_RECHECK = timedelta(seconds=30)
@@ -47,6 +57,22 @@ class Health:
     next_poll_at: datetime | None = None
     failing_since: datetime | None = None
     consecutive_failures: int = 0
+
+
+class QuietOverlapWarning(logging.Filter):
+    """Drops APScheduler's warning that a poll run was skipped because the last one still runs.
+
+    APScheduler logs it on every interval for as long as the poll overruns; the Service logs the
+    overlap's start and end instead. Every other record passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            isinstance(record.msg, str)
+            and "skipped: maximum number of running instances reached" in record.msg
+            and isinstance(record.args, tuple)
+            and getattr(record.args[0] if record.args else None, "id", None) == POLL_JOB
+        )
 
 
 class LiveDispatcher:
@@ -157,8 +183,11 @@ class Service:
         self.metrics = metrics
         self.health = Health()
         self._live = LiveDispatcher(app)
-        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler = AsyncIOScheduler(timezone=UTC, logger=SCHEDULER_LOG)
         self._polling = asyncio.Lock()
+        self._poll_started: datetime | None = None
+        self._skipped_runs = 0  # runs skipped while the current poll overruns
+        self._quiet_overlaps = QuietOverlapWarning()  # on SCHEDULER_LOG while run() runs
         app.budget.on_spend = lambda _path: metrics.ll2_calls.inc()
         app.dispatcher.observer = self._observe_delivery
 
@@ -180,22 +209,30 @@ class Service:
             coalesce=True,
             misfire_grace_time=None,
         )
-        self._scheduler.start()
-        self._live.start()
-        log.info("service started first_poll=%s", _hms(first))
-        await stop.wait()
-        log.info("service stopping bound=%ds (no new polls; finishing in-flight work)", stop_bound.seconds)
-        self._scheduler.remove_job(POLL_JOB)
+        self._scheduler.add_listener(self._poll_skipped, EVENT_JOB_MAX_INSTANCES)
+        self._scheduler.add_listener(self._poll_ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        SCHEDULER_LOG.addFilter(self._quiet_overlaps)
         try:
-            await asyncio.wait_for(self._polling.acquire(), timeout=stop_bound.total_seconds())
-        except TimeoutError:
-            log.warning("poll abandoned at stop (its transaction was not committed)")
-        self._scheduler.shutdown(wait=False)  # cancels a poll still running, which rolls back
-        await self._live.stop(stop_bound)
+            self._scheduler.start()
+            self._live.start()
+            log.info("service started first_poll=%s", _hms(first))
+            await stop.wait()
+            log.info(
+                "service stopping bound=%ds (no new polls; finishing in-flight work)", stop_bound.seconds
+            )
+            self._scheduler.remove_job(POLL_JOB)
+            try:
+                await asyncio.wait_for(self._polling.acquire(), timeout=stop_bound.total_seconds())
+            except TimeoutError:
+                log.warning("poll abandoned at stop (its transaction was not committed)")
+            self._scheduler.shutdown(wait=False)  # cancels a poll still running, which rolls back
+            await self._live.stop(stop_bound)
+        finally:
+            SCHEDULER_LOG.removeFilter(self._quiet_overlaps)
 
     async def _poll(self) -> None:
         async with self._polling:
-            started = self._app.clock()
+            started = self._poll_started = self._app.clock()
             try:
                 outcome = await run_cycle(
                     self._app, stale_after=self._config.detect.stale_after, deliver=False
@@ -220,8 +257,39 @@ class Service:
                 log.exception("planning crashed; using the base interval")
                 next_at = self._app.clock() + self._config.poll.interval
             self.health.next_poll_at = next_at
-            if self._scheduler.running and self._scheduler.get_job(POLL_JOB) is not None:
-                self._scheduler.modify_job(POLL_JOB, next_run_time=next_at)
+
+    def _poll_skipped(self, event: JobSubmissionEvent) -> None:
+        """A run fell due while the poll before it still runs: say so once per overlap."""
+        if event.job_id != POLL_JOB:
+            return
+        if self._skipped_runs == 0:
+            log.warning(
+                "poll still running when the next was due; further runs are skipped quietly until it"
+                " finishes running_for=%ds",
+                self._poll_seconds(),
+            )
+        self._skipped_runs += len(event.scheduled_run_times)
+
+    def _poll_ended(self, event: JobExecutionEvent) -> None:
+        """The executor has let go of the poll: close an overlap, schedule the next poll."""
+        if event.job_id != POLL_JOB:
+            return
+        if self._skipped_runs:
+            log.info(
+                "overrunning poll finished skipped_runs=%d took=%ds", self._skipped_runs, self._poll_seconds()
+            )
+            self._skipped_runs = 0
+        # Only now, not at the end of _poll: until the executor has counted the run as over, a next
+        # poll already due (the one that just ended overran) would be skipped as an overlap.
+        next_at = self.health.next_poll_at
+        if next_at is not None and self._scheduler.running and self._scheduler.get_job(POLL_JOB):
+            self._scheduler.modify_job(POLL_JOB, next_run_time=next_at)
+
+    def _poll_seconds(self) -> int:
+        """How long the poll running now (or the last one) has been running."""
+        if self._poll_started is None:
+            return 0
+        return int((self._app.clock() - self._poll_started).total_seconds())
 
     def _record(self, outcome: CycleOutcome, started: datetime) -> None:
         if outcome.error is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from tests.builders import ll2_docking
@@ -56,3 +57,22 @@ async def test_a_chat_that_blocked_the_bot_is_dropped_after_one_answer(
     assert len(attempts_to_blocked) == 1
     assert "target disabled target=telegram:333" in err
     assert code == 0
+
+
+async def test_telegram_answering_502_with_an_html_page_is_logged_in_one_line_not_a_traceback(
+    start_run: StartRun, fake_ll2: FakeLL2, fake_telegram: FakeTelegram
+) -> None:
+    running = await start_run(fake_ll2, [], tables=telegram_table(fake_telegram, "[111]"))
+    await eventually(lambda: any(call.method == "getUpdates" for call in fake_telegram.calls))
+    fake_telegram.failing.add("getUpdates")  # "<html>502 Bad Gateway</html>", as Telegram's front sends
+    before = len(fake_telegram.calls)
+    await eventually(lambda: [c.method for c in fake_telegram.calls[before:]].count("getUpdates") >= 2)
+    code, err = await running.stop()
+
+    assert code == 0
+    failures = [line for line in err.splitlines() if "Exception happened while polling for updates" in line]
+    assert len(failures) >= 2, err
+    assert all("NetworkError: Bad Gateway (502)" in line for line in failures), err
+    assert all(line.endswith("(-v shows the traceback)") for line in failures), err
+    # Every line is a log line: no traceback, neither PTB's own nor the chained JSONDecodeError's.
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d [A-Z]+ ", line) for line in err.splitlines()), err
