@@ -8,7 +8,15 @@ tested table-driven. The rules, in short:
 * A departure comes only from the ``departure`` field, once its time has passed. A record vanishing
   from the page, or a smaller page, is never a departure.
 * A vehicle leaving one port and docking at another within six hours is one relocation.
-* A webcast start is announced once per event, however often the live flag flaps.
+* A webcast start is announced once per event, however often the live flag flaps, and only while
+  the flag is believed: from ``webcast_window`` (3 h) before the event's date to ``webcast_window``
+  after it, and, when the linked stream has a ``start_time`` or ``end_time``, no earlier than 30
+  minutes before its start and no later than 30 minutes after its end (all edges included). A flag
+  outside that is not a fact: nothing is recorded for it (LL2 leaves flags on long after events,
+  and on launches rescheduled after a scrub), so the event's real webcast, once inside the window,
+  is still announced, once. An event first seen in this poll follows the same rule.
+* The webcast link is the live stream with the highest ``priority`` number, else the
+  highest-priority stream; ties keep LL2's order.
 * A fact whose own time is older than ``stale_after`` is recorded silently (backfilled history).
 * Every fact has a key derived from LL2 ids; a key already recorded is never produced again.
 """
@@ -38,6 +46,9 @@ from dockwatch.bot.model import (
 )
 
 DEFAULT_STALE_AFTER = timedelta(hours=48)
+DEFAULT_WEBCAST_WINDOW = timedelta(hours=3)
+STREAM_MARGIN = timedelta(minutes=30)
+"""How far outside its own ``start_time``/``end_time`` a stream's live flag is still believed."""
 RELOCATION_WINDOW = timedelta(hours=6)
 
 
@@ -47,6 +58,7 @@ def detect(
     now: datetime,
     *,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
+    webcast_window: timedelta = DEFAULT_WEBCAST_WINDOW,
 ) -> list[Change]:
     """Return the facts in ``snapshot`` that ``previous`` has not recorded, oldest first."""
     keys = previous.recorded_keys
@@ -75,10 +87,34 @@ def detect(
         changes.append(departed)
 
     events = {e.id: e for e in snapshot.events}
-    changes.extend(_webcast_started(e, now) for e in events.values() if _went_live(e, keys))
+    changes.extend(
+        _webcast_started(e, now)
+        for e in events.values()
+        if webcast_key(e.id) not in keys and webcast_believed(e, now, webcast_window)
+    )
 
     changes.sort(key=lambda c: (c.message.occurred_at, c.key))
     return [_silence_if_needed(c, previous, now, stale_after) for c in changes]
+
+
+def webcast_believed(event: Event, now: datetime, window: timedelta = DEFAULT_WEBCAST_WINDOW) -> bool:
+    """Whether ``event`` is live at ``now`` as far as dockwatch believes LL2's flags.
+
+    A flag (``webcast_live`` or a stream's ``live``) counts only from ``window`` before the event's
+    date to ``window`` after it, and, when the stream the announcement would link has a
+    ``start_time`` or ``end_time``, only from 30 minutes before the one to 30 minutes after the
+    other. Without a date the event cannot be placed, so its flag is not believed.
+    """
+    if not event.is_live or event.date is None:
+        return False
+    if not event.date - window <= now <= event.date + window:
+        return False
+    stream = event.webcast
+    if stream is None:
+        return True
+    if stream.start_time is not None and now < stream.start_time - STREAM_MARGIN:
+        return False
+    return not (stream.end_time is not None and now > stream.end_time + STREAM_MARGIN)
 
 
 def _has_docked(record: DockingRecord, now: datetime, keys: frozenset[str]) -> bool:
@@ -98,10 +134,6 @@ def _has_departed(record: DockingRecord, now: datetime, keys: frozenset[str]) ->
         and record.docking <= record.departure <= now
         and departed_key(record.id) not in keys
     )
-
-
-def _went_live(event: Event, keys: frozenset[str]) -> bool:
-    return event.is_live and webcast_key(event.id) not in keys
 
 
 def _same_vehicle(a: Party | None, b: Party | None) -> bool:

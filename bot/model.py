@@ -171,13 +171,14 @@ class DockingRecord:
 
 @dataclass(frozen=True, slots=True)
 class Webcast:
-    """One entry of an event's ``vid_urls``."""
+    """One entry of an event's ``vid_urls``; a higher ``priority`` number is a better stream."""
 
     url: str
     live: bool = False
     priority: int = 0
     title: str | None = None
     start_time: datetime | None = None
+    end_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +200,20 @@ class Event:
         return self.webcast_live or any(w.live for w in self.webcasts)
 
     @property
+    def webcast(self) -> Webcast | None:
+        """The stream to link: the live one with the highest ``priority`` number, else the
+        highest-priority stream; ties keep LL2's order.
+
+        LL2 gives official streams the higher numbers (NASA and SpaceX 10, Roscosmos TV 9, an
+        unofficial restream 8).
+        """
+        candidates = [w for w in self.webcasts if w.live] or list(self.webcasts)
+        return max(candidates, key=lambda w: w.priority) if candidates else None  # max keeps the first
+
+    @property
     def webcast_url(self) -> str | None:
-        """The live stream if one is flagged live, else the highest-priority stream (lowest number)."""
-        live = [w for w in self.webcasts if w.live] or list(self.webcasts)
-        return min(live, key=lambda w: w.priority).url if live else None
+        webcast = self.webcast
+        return webcast.url if webcast is not None else None
 
 
 @dataclass(frozen=True, slots=True)
