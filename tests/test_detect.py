@@ -27,6 +27,9 @@ from dockwatch.bot.model import (
     Snapshot,
     Station,
     Webcast,
+    docked_key,
+    docking_key,
+    relocated_key,
 )
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -127,16 +130,46 @@ def snapshot(*items: DockingRecord | Event) -> Snapshot:
 
 
 def known(*records: DockingRecord, keys: Iterable[str] = ()) -> KnownState:
-    """What the store remembers after the baseline: these records and these recorded keys."""
-    return KnownState(dockings={r.id: r for r in records}, recorded_keys=frozenset(keys), baseline_done=True)
+    """What the store remembers after the baseline: these records and these recorded keys.
+
+    Like the store, it remembers each record recorded as docked (``docked:<id>`` or
+    ``relocated:<id>``) with the vehicle it has here.
+    """
+    keys = frozenset(keys)
+    return KnownState(
+        dockings={r.id: r for r in records},
+        recorded_keys=keys,
+        baseline_done=True,
+        docked_vehicles={
+            r.id: r.chaser.identity
+            for r in records
+            if r.chaser is not None and {docked_key(r.id), relocated_key(r.id)} & keys
+        },
+    )
 
 
 def remember(previous: KnownState, seen: Snapshot, changes: Iterable[Change]) -> KnownState:
-    """The state the store holds after a cycle recorded ``seen`` and ``changes``."""
+    """The state the store holds after a cycle recorded ``seen`` and ``changes``.
+
+    Like the store: the latest version of each record, and for a docking recorded under its plain
+    key (``docked:<id>``, ``relocated:<id>``) the vehicle in its message.
+    """
+    changes = list(changes)
     return KnownState(
         dockings={**previous.dockings, **{r.id: r for r in seen.dockings}},
         recorded_keys=previous.recorded_keys | {c.key for c in changes},
         baseline_done=True,
+        docked_vehicles={
+            **previous.docked_vehicles,
+            **{
+                c.message.docking_event_id: (c.message.vehicle.kind, c.message.vehicle.id)
+                for c in changes
+                if c.message.docking_event_id is not None
+                and c.message.vehicle is not None
+                and c.key
+                in {docked_key(c.message.docking_event_id), relocated_key(c.message.docking_event_id)}
+            },
+        },
     )
 
 
@@ -283,8 +316,26 @@ def test_payload_to_payload_docking_is_announced_at_the_target_vehicle():
             known(keys={"webcast:7"}),
             snapshot(event(7, live=True, vid_live=[True])),
         ),
+        (
+            # 630 was Crew Dragon's; Soyuz's docking and departure under the reused id are recorded.
+            KnownState(
+                dockings={630: docking(630, chaser=SOYUZ, docking=ago(days=2), departure=ago(hours=2))},
+                recorded_keys=frozenset(
+                    {"docked:630", "docked:630/spacecraft_flight:901", "departed:630/spacecraft_flight:901"}
+                ),
+                baseline_done=True,
+                docked_vehicles={630: DRAGON.identity},
+            ),
+            snapshot(docking(630, chaser=SOYUZ, docking=ago(days=2), departure=ago(hours=2))),
+        ),
     ],
-    ids=["docked:<id>", "departed:<id>", "relocated:<id>", "webcast:<id>"],
+    ids=[
+        "docked:<id>",
+        "departed:<id>",
+        "relocated:<id>",
+        "webcast:<id>",
+        "<kind>:<id>/<chaser> of a reused id",
+    ],
 )
 def test_already_recorded_key_is_never_produced_again(previous: KnownState, seen: Snapshot):
     assert detect(previous, seen, NOW) == []
@@ -503,6 +554,146 @@ def test_vehicle_without_a_chaser_never_relocates():
     changes = detect(known(before, keys={"docked:101"}), snapshot(left, arrived), NOW)
 
     assert summary(changes) == [("departed:101", DEPARTED, True), ("docked:102", DOCKED, True)]
+
+
+# --- Reused ids -------------------------------------------------------------------------------------
+
+STATION_CHASER = Party(kind="space_station", id=18, name="Tiangong")
+# Docking 630 was recorded as Crew Dragon's: LL2 later put another chaser on the same id.
+DRAGON_AT_630 = docking(630, chaser=DRAGON, docking=ago(days=30))
+
+
+@pytest.mark.parametrize(
+    ("seen", "expected"),
+    [
+        (
+            docking(630, chaser=SOYUZ, docking=ago(hours=1)),
+            [("docked:630/spacecraft_flight:901", DOCKED, True)],
+        ),
+        (
+            docking(630, chaser=PAYLOAD_877, docking=ago(hours=1)),
+            [("docked:630/payload_flight:877", DOCKED, True)],
+        ),
+        (
+            docking(630, chaser=STATION_CHASER, docking=ago(hours=1)),
+            [("docked:630/space_station:18", DOCKED, True)],
+        ),
+        (docking(630, chaser=SOYUZ, docking=later(hours=2)), []),
+        (
+            docking(630, chaser=SOYUZ, docking=ago(days=3)),
+            [("docked:630/spacecraft_flight:901", DOCKED, False)],
+        ),
+        (
+            docking(630, chaser=SOYUZ, docking=ago(hours=5), departure=ago(hours=1)),
+            [
+                ("docked:630/spacecraft_flight:901", DOCKED, True),
+                ("departed:630/spacecraft_flight:901", DEPARTED, True),
+            ],
+        ),
+    ],
+    ids=[
+        "another flight, docked an hour ago",
+        "a payload flight with the same number",
+        "a station as the chaser",
+        "another flight, docking planned",
+        "another flight, docked three days ago (stale)",
+        "another flight, docked and already gone",
+    ],
+)
+def test_docking_id_reused_for_another_chaser_is_judged_as_a_new_docking(
+    seen: DockingRecord, expected: list[tuple[str, ChangeKind, bool]]
+):
+    assert summary(detect(known(DRAGON_AT_630, keys={"docked:630"}), snapshot(seen), NOW)) == expected
+
+
+def test_docking_id_reused_for_another_chaser_is_never_a_departure_of_the_first_vehicle():
+    # 0.1.0 announced departed:630 here: a departure of Crew Dragon, which never left port 630.
+    reused = docking(630, chaser=SOYUZ, docking=ago(hours=5), departure=ago(hours=1))
+
+    changes = detect(known(DRAGON_AT_630, keys={"docked:630"}), snapshot(reused), NOW)
+
+    assert [(c.key, c.message.vehicle_name) for c in changes if c.kind is DEPARTED] == [
+        ("departed:630/spacecraft_flight:901", "Soyuz MS-28")
+    ]
+
+
+def test_departure_after_a_reused_docking_has_the_reused_docking_s_key():
+    previous = known(
+        docking(630, chaser=DRAGON, docking=ago(days=30), departure=ago(days=20)),
+        keys={"docked:630", "departed:630"},
+    )
+    docked = snapshot(docking(630, chaser=SOYUZ, docking=ago(hours=30)))
+    after_docking = remember(previous, docked, detect(previous, docked, ago(hours=29)))
+
+    left = snapshot(docking(630, chaser=SOYUZ, docking=ago(hours=30), departure=ago(minutes=5)))
+
+    assert summary(detect(after_docking, left, NOW)) == [
+        ("departed:630/spacecraft_flight:901", DEPARTED, True)
+    ]
+
+
+def test_reused_id_first_seen_as_a_planned_docking_is_announced_when_its_time_passes():
+    # The store keeps only LL2's latest chaser: after this first cycle it holds Soyuz for 630.
+    previous = known(DRAGON_AT_630, keys={"docked:630"})
+    planned = snapshot(docking(630, chaser=SOYUZ, docking=NOW))
+    before = remember(previous, planned, detect(previous, planned, ago(hours=2)))
+
+    assert summary(detect(before, planned, NOW)) == [("docked:630/spacecraft_flight:901", DOCKED, True)]
+
+
+@pytest.mark.parametrize(
+    ("recorded_chaser", "seen_chaser"),
+    [
+        (DRAGON, DRAGON),
+        (DRAGON, Party(kind="spacecraft_flight", id=877, name="Crew Dragon C212 Endurance")),
+        (None, DRAGON),
+        (DRAGON, None),
+    ],
+    ids=["same vehicle", "same vehicle renamed", "unknown vehicle filled in", "vehicle dropped"],
+)
+def test_chaser_edit_that_is_no_other_vehicle_keeps_the_docking_s_keys(
+    recorded_chaser: Party | None, seen_chaser: Party | None
+):
+    previous = known(docking(630, chaser=recorded_chaser, docking=ago(days=30)), keys={"docked:630"})
+    left = docking(630, chaser=seen_chaser, docking=ago(days=30), departure=ago(hours=1))
+
+    assert summary(detect(previous, snapshot(left), NOW)) == [("departed:630", DEPARTED, True)]
+
+
+def test_reused_docking_can_be_a_relocation_under_its_own_key():
+    soyuz_left = docking(640, port=HARMONY_ZENITH, chaser=SOYUZ, docking=ago(days=60), departure=ago(hours=2))
+    previous = known(DRAGON_AT_630, soyuz_left, keys={"docked:630", "docked:640", "departed:640"})
+
+    changes = detect(previous, snapshot(docking(630, chaser=SOYUZ, docking=ago(hours=1))), NOW)
+
+    assert [(c.key, c.kind, c.announce, c.message.previous_port) for c in changes] == [
+        ("relocated:630/spacecraft_flight:901", RELOCATED, True, Ref(id=21, name="Harmony zenith"))
+    ]
+
+
+def test_departure_of_a_reused_docking_counts_as_the_origin_of_a_relocation():
+    soyuz_left = docking(630, chaser=SOYUZ, docking=ago(days=2), departure=ago(hours=2))
+    previous = KnownState(
+        dockings={630: soyuz_left},
+        recorded_keys=frozenset(
+            {"docked:630", "docked:630/spacecraft_flight:901", "departed:630/spacecraft_flight:901"}
+        ),
+        baseline_done=True,
+        docked_vehicles={630: DRAGON.identity},
+    )
+    arrived = docking(641, port=HARMONY_ZENITH, chaser=SOYUZ, docking=ago(hours=1))
+
+    assert summary(detect(previous, snapshot(soyuz_left, arrived), NOW)) == [
+        ("relocated:641", RELOCATED, True)
+    ]
+
+
+def test_reused_id_keys_name_the_new_chaser_and_leave_plain_keys_alone():
+    assert [
+        docking_key(DOCKED, 630),
+        docking_key(DEPARTED, 630, ("payload_flight", 55)),
+        docking_key(RELOCATED, 630, ("spacecraft_flight", 901)),
+    ] == ["docked:630", "departed:630/payload_flight:55", "relocated:630/spacecraft_flight:901"]
 
 
 # --- Stale window -------------------------------------------------------------------------------------

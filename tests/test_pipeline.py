@@ -175,6 +175,31 @@ async def test_an_unwritable_database_is_a_storage_error(tmp_path: object) -> No
             pass
 
 
+async def test_a_docking_id_reused_for_another_vehicle_is_delivered_under_keys_of_its_own(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    fake_ll2.dockings = [
+        ll2_docking(630, docking=clock.now - timedelta(days=30), vehicle=(877, "Cargo Dragon C209"))
+    ]
+    await cycle(app)  # baseline: docked:630 is Cargo Dragon's
+    clock.advance(timedelta(minutes=10))
+    soyuz_docked = clock.now - timedelta(minutes=2)
+    fake_ll2.dockings = [ll2_docking(630, docking=soyuz_docked, vehicle=(20, "Soyuz MS-27"))]
+    await cycle(app)
+    clock.advance(timedelta(hours=5))
+    fake_ll2.dockings = [
+        ll2_docking(
+            630, docking=soyuz_docked, departure=clock.now - timedelta(minutes=1), vehicle=(20, "Soyuz MS-27")
+        )
+    ]
+    await cycle(app)
+
+    assert [(r.id, r.json["data"]["vehicle"]["name"]) for r in webhook_receiver.accepted] == [
+        ("docked:630/spacecraft_flight:20", "Soyuz MS-27"),
+        ("departed:630/spacecraft_flight:20", "Soyuz MS-27"),
+    ]
+
+
 async def test_the_webcast_link_delivered_is_the_live_stream_with_the_highest_priority_number(
     app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
 ) -> None:
