@@ -93,7 +93,9 @@ def _stop_or_force(stop: asyncio.Event) -> None:
 
 async def poll_once(config: Config) -> CycleOutcome:
     async with open_runtime(config) as app:
-        return await run_cycle(app, stale_after=config.detect.stale_after)
+        return await run_cycle(
+            app, stale_after=config.detect.stale_after, webcast_window=config.detect.webcast_window
+        )
 
 
 def describe_outcome(outcome: CycleOutcome) -> str:
@@ -139,6 +141,7 @@ def config_summary(config: Config, path: Path, *, database: str | None = None) -
         f"  storage.url            {make_url(config.storage.url).render_as_string(hide_password=True)}",
         *([f"  database               {database}"] if database is not None else []),
         f"  detect.stale_after     {format_duration(config.detect.stale_after)}",
+        f"  detect.webcast_window  {format_duration(config.detect.webcast_window)}",
         f"  poll.interval          {format_duration(config.poll.interval)} "
         f"(min {format_duration(config.poll.min_interval)})",
         f"  web.listen             {config.web.listen or 'disabled'}",

@@ -99,6 +99,9 @@ class StorageConfig(_Section):
 
 class DetectConfig(_Section):
     stale_after: Duration = timedelta(hours=48)
+    webcast_window: Duration = timedelta(hours=3)
+    """How far from its event's date a live flag is believed (the 30 minutes around a stream's own
+    ``start_time``/``end_time`` are fixed)."""
 
 
 class PollConfig(_Section):

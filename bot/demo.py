@@ -168,7 +168,9 @@ async def _tell_story(stand_in: _LL2StandIn, base_url: str, directory: Path, out
             stand_in.step = step
             clock_now[0] = step.now
             out.write(f"\n── cycle {number} · {step.now:%Y-%m-%d %H:%M} UTC · {step.title}\n")
-            outcome = await run_cycle(app, stale_after=config.detect.stale_after)
+            outcome = await run_cycle(
+                app, stale_after=config.detect.stale_after, webcast_window=config.detect.webcast_window
+            )
             assert outcome.recorded is not None, outcome.error
             if outcome.recorded.announced == 0:
                 out.write(

@@ -43,7 +43,10 @@ class KindSpec:
     """Everything about one kind that is not per message: its row of the kinds table."""
 
     key_prefix: str
-    """Notification keys are ``<key_prefix>:<LL2 id>``, so the same fact always has the same key."""
+    """Notification keys are ``<key_prefix>:<LL2 id>``, so the same fact always has the same key.
+
+    A docking id LL2 reused for another chaser adds that chaser: ``docked:630/spacecraft_flight:912``
+    (see ``docking_key``)."""
     webhook_type: str
     """The webhook body's ``type``: a public contract, never renamed."""
     title: str
@@ -90,16 +93,34 @@ KINDS: Mapping[ChangeKind, KindSpec] = MappingProxyType({kind: _spec(kind) for k
 """The kinds table: one row per ``ChangeKind``, in the enum's order."""
 
 
+VehicleId = tuple[PartyKind, int]
+"""A chaser's identity: LL2 numbers flights, payload flights and stations separately."""
+
+
+def docking_key(kind: ChangeKind, record_id: int, reused_for: VehicleId | None = None) -> str:
+    """The key of a docking record's fact: ``docked:630``.
+
+    ``reused_for`` is the chaser of a record whose LL2 id was first recorded as docked with another
+    vehicle: that is a different docking, so its facts get keys of their own,
+    ``docked:630/spacecraft_flight:912``, and never collide with the first docking's.
+    """
+    key = KINDS[kind].key(record_id)
+    if reused_for is None:
+        return key
+    party_kind, party_id = reused_for
+    return f"{key}/{party_kind}:{party_id}"
+
+
 def docked_key(record_id: int) -> str:
-    return KINDS[ChangeKind.DOCKED].key(record_id)
+    return docking_key(ChangeKind.DOCKED, record_id)
 
 
 def departed_key(record_id: int) -> str:
-    return KINDS[ChangeKind.DEPARTED].key(record_id)
+    return docking_key(ChangeKind.DEPARTED, record_id)
 
 
 def relocated_key(record_id: int) -> str:
-    return KINDS[ChangeKind.RELOCATED].key(record_id)
+    return docking_key(ChangeKind.RELOCATED, record_id)
 
 
 def webcast_key(event_id: int) -> str:
@@ -114,6 +135,10 @@ class Party:
     id: int
     name: str
     image_url: str | None = None
+
+    @property
+    def identity(self) -> VehicleId:
+        return (self.kind, self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +196,14 @@ class DockingRecord:
 
 @dataclass(frozen=True, slots=True)
 class Webcast:
-    """One entry of an event's ``vid_urls``."""
+    """One entry of an event's ``vid_urls``; a higher ``priority`` number is a better stream."""
 
     url: str
     live: bool = False
     priority: int = 0
     title: str | None = None
     start_time: datetime | None = None
+    end_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +225,20 @@ class Event:
         return self.webcast_live or any(w.live for w in self.webcasts)
 
     @property
+    def webcast(self) -> Webcast | None:
+        """The stream to link: the live one with the highest ``priority`` number, else the
+        highest-priority stream; ties keep LL2's order.
+
+        LL2 gives official streams the higher numbers (NASA and SpaceX 10, Roscosmos TV 9, an
+        unofficial restream 8).
+        """
+        candidates = [w for w in self.webcasts if w.live] or list(self.webcasts)
+        return max(candidates, key=lambda w: w.priority) if candidates else None  # max keeps the first
+
+    @property
     def webcast_url(self) -> str | None:
-        """The live stream if one is flagged live, else the highest-priority stream (lowest number)."""
-        live = [w for w in self.webcasts if w.live] or list(self.webcasts)
-        return min(live, key=lambda w: w.priority).url if live else None
+        webcast = self.webcast
+        return webcast.url if webcast is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,11 +257,16 @@ class KnownState:
     what makes a second announcement of the same fact impossible. ``docking_notices`` are the
     recorded docking, departure and relocation notifications (corrections included), oldest first:
     what dockwatch has said about each fact, so a correction knows what it corrects.
+
+    ``docked_vehicles`` holds, for each docking id recorded as docked (``docked:<id>`` or
+    ``relocated:<id>``), the vehicle it was recorded with, when that vehicle was known. ``dockings``
+    holds only LL2's latest version of each record, so this is what tells a reused id apart.
     """
 
     dockings: Mapping[int, DockingRecord] = field(default_factory=dict)
     recorded_keys: frozenset[str] = frozenset()
     baseline_done: bool = False
+    docked_vehicles: Mapping[int, VehicleId] = field(default_factory=dict)
     docking_notices: tuple[Notice, ...] = ()
 
 

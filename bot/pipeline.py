@@ -25,7 +25,9 @@ class CycleOutcome:
     error: UpstreamError | None = None
 
 
-async def run_cycle(app: Runtime, *, stale_after: timedelta, deliver: bool = True) -> CycleOutcome:
+async def run_cycle(
+    app: Runtime, *, stale_after: timedelta, webcast_window: timedelta, deliver: bool = True
+) -> CycleOutcome:
     """Poll LL2 once and deliver; an upstream failure records nothing but still retries deliveries.
 
     The caller reports the failure: ``poll-once`` as its one error line, ``run`` as a transition.
@@ -43,7 +45,7 @@ async def run_cycle(app: Runtime, *, stale_after: timedelta, deliver: bool = Tru
 
     now = app.clock()
     known = await app.store.load_known_state()
-    changes = detect(known, snapshot, now, stale_after=stale_after)
+    changes = detect(known, snapshot, now, stale_after=stale_after, webcast_window=webcast_window)
     changes += corrections(known, snapshot, now, stale_after=stale_after)
     recorded = await app.store.record_cycle(snapshot, changes, started_at=started, now=now)
     for change in changes:

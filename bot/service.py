@@ -235,7 +235,10 @@ class Service:
             started = self._poll_started = self._app.clock()
             try:
                 outcome = await run_cycle(
-                    self._app, stale_after=self._config.detect.stale_after, deliver=False
+                    self._app,
+                    stale_after=self._config.detect.stale_after,
+                    webcast_window=self._config.detect.webcast_window,
+                    deliver=False,
                 )
                 self._record(outcome, started)
             except asyncio.CancelledError:

@@ -32,10 +32,14 @@ from dockwatch.bot.model import (
     KnownState,
     Message,
     Notice,
+    PartyKind,
     Receipt,
     Revision,
     Snapshot,
     SubscriptionFilter,
+    VehicleId,
+    docked_key,
+    relocated_key,
 )
 from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file
 from dockwatch.storage.rows import (
@@ -205,6 +209,7 @@ class Store:
                 docking_notices=tuple(
                     Notice(Message.model_validate(payload), announced) for payload, announced in notices
                 ),
+                docked_vehicles=await _docked_vehicles(session),
             )
 
     async def record_cycle(
@@ -814,6 +819,29 @@ async def _originals(session: AsyncSession, ids: list[int]) -> dict[int, Deliver
         return {}
     rows = await session.exec(select(DeliveryRow).where(col(DeliveryRow.id).in_(ids)))
     return {row.id: row for row in rows.all() if row.id is not None}
+
+
+async def _docked_vehicles(session: AsyncSession) -> dict[int, VehicleId]:
+    """The vehicle each docking id was first recorded as docked with, from the stored messages.
+
+    The docking record itself holds only LL2's latest chaser, which a reused id overwrites. Only the
+    plain keys (``docked:<id>``, ``relocated:<id>``) count: a reused id's facts carry their chaser in
+    the key. Only the three small JSON fields are read, not whole messages.
+    """
+    payload = col(NotificationRow.payload)
+    query = select(
+        NotificationRow.key,
+        payload["docking_event_id"].as_integer(),
+        payload[("vehicle", "kind")].as_string(),
+        payload[("vehicle", "id")].as_integer(),
+    ).where(col(NotificationRow.kind).in_([ChangeKind.DOCKED.value, ChangeKind.RELOCATED.value]))
+    vehicles: dict[int, VehicleId] = {}
+    for key, record_id, vehicle_kind, vehicle_id in (await session.exec(query)).all():
+        if record_id is None or vehicle_kind is None or vehicle_id is None:
+            continue  # an unknown vehicle: nothing to tell a reuse by
+        if key in (docked_key(record_id), relocated_key(record_id)):
+            vehicles[record_id] = (cast(PartyKind, vehicle_kind), vehicle_id)
+    return vehicles
 
 
 async def _upsert_dockings(session: AsyncSession, records: Sequence[DockingRecord], now: datetime) -> None:

@@ -51,9 +51,17 @@ def webhook(url: str = "https://example.org/hook", secret: str | None = None) ->
         (lambda c: c.api.requests_per_hour, 14),
         (lambda c: c.api.api_key.get_secret_value(), ""),
         (lambda c: c.detect.stale_after, timedelta(hours=48)),
+        (lambda c: c.detect.webcast_window, timedelta(hours=3)),
         (lambda c: c.platforms.get("webhooks", []), []),
     ],
-    ids=["base_url", "requests_per_hour", "no api_key", "stale_after 48h", "no webhooks"],
+    ids=[
+        "base_url",
+        "requests_per_hour",
+        "no api_key",
+        "stale_after 48h",
+        "webcast_window 3h",
+        "no webhooks",
+    ],
 )
 def test_an_empty_file_is_valid_and_yields_the_documented_defaults(
     tmp_path: Path, read: Callable[[Config], object], expected: object
@@ -94,6 +102,16 @@ def test_stale_after_accepts_an_integer_and_a_unit(tmp_path: Path, text: str, ex
     assert config.detect.stale_after == expected
 
 
+def test_webcast_window_is_read_from_the_file_and_from_the_environment(tmp_path: Path) -> None:
+    from_file = load(tmp_path, '[detect]\nwebcast_window = "90m"\n')
+    from_env = load(tmp_path, "", {"DOCKWATCH_DETECT__WEBCAST_WINDOW": "6h"})
+
+    assert (from_file.detect.webcast_window, from_env.detect.webcast_window) == (
+        timedelta(minutes=90),
+        timedelta(hours=6),
+    )
+
+
 def test_a_trailing_slash_on_base_url_is_dropped(tmp_path: Path) -> None:
     config = load(tmp_path, '[api]\nbase_url = "https://mirror.example.org/2.3.0/"\n')
 
@@ -114,6 +132,9 @@ def test_a_trailing_slash_on_base_url_is_dropped(tmp_path: Path) -> None:
         ('[api]\nbase_url = "ll.thespacedevs.com/2.3.0"\n', "api.base_url"),
         ('[api]\nbase_url = "https://"\n', "api.base_url"),
         ('[detect]\nstale_after = "48 hours"\n', "detect.stale_after"),
+        ('[detect]\nwebcast_window = "3 hours"\n', "detect.webcast_window"),
+        ('[detect]\nwebcast_window = "0m"\n', "detect.webcast_window"),
+        ("[detect]\nwebcast_window = 3\n", "detect.webcast_window"),
         ("[api]\nrequests_per_hour = 0\n", "api.requests_per_hour"),
         ('[api]\nrequests_per_hour = "many"\n', "api.requests_per_hour"),
         ('[storage]\nurl = "mysql://db.example.org/dockwatch"\n', "storage.url"),
@@ -133,6 +154,9 @@ def test_a_trailing_slash_on_base_url_is_dropped(tmp_path: Path) -> None:
         "base_url without scheme",
         "base_url without host",
         "stale_after not a duration",
+        "webcast_window not a duration",
+        "webcast_window zero",
+        "webcast_window a bare number",
         "requests_per_hour zero",
         "requests_per_hour not a number",
         "storage url of an unsupported database",

@@ -1,7 +1,8 @@
 """Specification of change detection: ``dockwatch.bot.detect.detect(previous, snapshot, now)``.
 
 Every timeline here is invented and relative to ``NOW``; nothing reads a clock or touches I/O. Each test
-states one rule of the "Change detection" section of issue 2 and fails if ``detect`` breaks it.
+states one rule of the "Change detection" section of issue 2 (webcast flags and reused ids: issue 10)
+and fails if ``detect`` breaks it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from dockwatch.bot.model import (
     Snapshot,
     Station,
     Webcast,
+    docked_key,
+    docking_key,
+    relocated_key,
 )
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -86,14 +90,36 @@ def event(
     *,
     live: bool = False,
     vid_live: Sequence[bool] = (),
+    streams: Sequence[Webcast] = (),
     date: datetime | None = ago(minutes=10),  # noqa: B008 - NOW is fixed, so this default is too
 ) -> Event:
-    """An LL2 event; ``vid_live`` gives one stream per flag, in priority order 0, 1, 2..."""
+    """An LL2 event, by default ten minutes ago; ``vid_live`` gives one stream per flag, with priority
+    numbers 0, 1, 2... in that order; ``streams`` adds streams as given."""
     webcasts = tuple(
         Webcast(url=f"https://video.test/{event_id}/{n}", live=flag, priority=n)
         for n, flag in enumerate(vid_live)
     )
-    return Event(id=event_id, name=f"Event {event_id}", date=date, webcast_live=live, webcasts=webcasts)
+    return Event(
+        id=event_id,
+        name=f"Event {event_id}",
+        date=date,
+        webcast_live=live,
+        webcasts=webcasts + tuple(streams),
+    )
+
+
+def stream(
+    name: str,
+    *,
+    priority: int = 10,
+    live: bool = False,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Webcast:
+    """One ``vid_urls`` entry at ``https://video.test/<name>``."""
+    return Webcast(
+        url=f"https://video.test/{name}", live=live, priority=priority, start_time=start, end_time=end
+    )
 
 
 def snapshot(*items: DockingRecord | Event) -> Snapshot:
@@ -104,16 +130,46 @@ def snapshot(*items: DockingRecord | Event) -> Snapshot:
 
 
 def known(*records: DockingRecord, keys: Iterable[str] = ()) -> KnownState:
-    """What the store remembers after the baseline: these records and these recorded keys."""
-    return KnownState(dockings={r.id: r for r in records}, recorded_keys=frozenset(keys), baseline_done=True)
+    """What the store remembers after the baseline: these records and these recorded keys.
+
+    Like the store, it remembers each record recorded as docked (``docked:<id>`` or
+    ``relocated:<id>``) with the vehicle it has here.
+    """
+    keys = frozenset(keys)
+    return KnownState(
+        dockings={r.id: r for r in records},
+        recorded_keys=keys,
+        baseline_done=True,
+        docked_vehicles={
+            r.id: r.chaser.identity
+            for r in records
+            if r.chaser is not None and {docked_key(r.id), relocated_key(r.id)} & keys
+        },
+    )
 
 
 def remember(previous: KnownState, seen: Snapshot, changes: Iterable[Change]) -> KnownState:
-    """The state the store holds after a cycle recorded ``seen`` and ``changes``."""
+    """The state the store holds after a cycle recorded ``seen`` and ``changes``.
+
+    Like the store: the latest version of each record, and for a docking recorded under its plain
+    key (``docked:<id>``, ``relocated:<id>``) the vehicle in its message.
+    """
+    changes = list(changes)
     return KnownState(
         dockings={**previous.dockings, **{r.id: r for r in seen.dockings}},
         recorded_keys=previous.recorded_keys | {c.key for c in changes},
         baseline_done=True,
+        docked_vehicles={
+            **previous.docked_vehicles,
+            **{
+                c.message.docking_event_id: (c.message.vehicle.kind, c.message.vehicle.id)
+                for c in changes
+                if c.message.docking_event_id is not None
+                and c.message.vehicle is not None
+                and c.key
+                in {docked_key(c.message.docking_event_id), relocated_key(c.message.docking_event_id)}
+            },
+        },
     )
 
 
@@ -260,8 +316,26 @@ def test_payload_to_payload_docking_is_announced_at_the_target_vehicle():
             known(keys={"webcast:7"}),
             snapshot(event(7, live=True, vid_live=[True])),
         ),
+        (
+            # 630 was Crew Dragon's; Soyuz's docking and departure under the reused id are recorded.
+            KnownState(
+                dockings={630: docking(630, chaser=SOYUZ, docking=ago(days=2), departure=ago(hours=2))},
+                recorded_keys=frozenset(
+                    {"docked:630", "docked:630/spacecraft_flight:901", "departed:630/spacecraft_flight:901"}
+                ),
+                baseline_done=True,
+                docked_vehicles={630: DRAGON.identity},
+            ),
+            snapshot(docking(630, chaser=SOYUZ, docking=ago(days=2), departure=ago(hours=2))),
+        ),
     ],
-    ids=["docked:<id>", "departed:<id>", "relocated:<id>", "webcast:<id>"],
+    ids=[
+        "docked:<id>",
+        "departed:<id>",
+        "relocated:<id>",
+        "webcast:<id>",
+        "<kind>:<id>/<chaser> of a reused id",
+    ],
 )
 def test_already_recorded_key_is_never_produced_again(previous: KnownState, seen: Snapshot):
     assert detect(previous, seen, NOW) == []
@@ -482,6 +556,146 @@ def test_vehicle_without_a_chaser_never_relocates():
     assert summary(changes) == [("departed:101", DEPARTED, True), ("docked:102", DOCKED, True)]
 
 
+# --- Reused ids -------------------------------------------------------------------------------------
+
+STATION_CHASER = Party(kind="space_station", id=18, name="Tiangong")
+# Docking 630 was recorded as Crew Dragon's: LL2 later put another chaser on the same id.
+DRAGON_AT_630 = docking(630, chaser=DRAGON, docking=ago(days=30))
+
+
+@pytest.mark.parametrize(
+    ("seen", "expected"),
+    [
+        (
+            docking(630, chaser=SOYUZ, docking=ago(hours=1)),
+            [("docked:630/spacecraft_flight:901", DOCKED, True)],
+        ),
+        (
+            docking(630, chaser=PAYLOAD_877, docking=ago(hours=1)),
+            [("docked:630/payload_flight:877", DOCKED, True)],
+        ),
+        (
+            docking(630, chaser=STATION_CHASER, docking=ago(hours=1)),
+            [("docked:630/space_station:18", DOCKED, True)],
+        ),
+        (docking(630, chaser=SOYUZ, docking=later(hours=2)), []),
+        (
+            docking(630, chaser=SOYUZ, docking=ago(days=3)),
+            [("docked:630/spacecraft_flight:901", DOCKED, False)],
+        ),
+        (
+            docking(630, chaser=SOYUZ, docking=ago(hours=5), departure=ago(hours=1)),
+            [
+                ("docked:630/spacecraft_flight:901", DOCKED, True),
+                ("departed:630/spacecraft_flight:901", DEPARTED, True),
+            ],
+        ),
+    ],
+    ids=[
+        "another flight, docked an hour ago",
+        "a payload flight with the same number",
+        "a station as the chaser",
+        "another flight, docking planned",
+        "another flight, docked three days ago (stale)",
+        "another flight, docked and already gone",
+    ],
+)
+def test_docking_id_reused_for_another_chaser_is_judged_as_a_new_docking(
+    seen: DockingRecord, expected: list[tuple[str, ChangeKind, bool]]
+):
+    assert summary(detect(known(DRAGON_AT_630, keys={"docked:630"}), snapshot(seen), NOW)) == expected
+
+
+def test_docking_id_reused_for_another_chaser_is_never_a_departure_of_the_first_vehicle():
+    # 0.1.0 announced departed:630 here: a departure of Crew Dragon, which never left port 630.
+    reused = docking(630, chaser=SOYUZ, docking=ago(hours=5), departure=ago(hours=1))
+
+    changes = detect(known(DRAGON_AT_630, keys={"docked:630"}), snapshot(reused), NOW)
+
+    assert [(c.key, c.message.vehicle_name) for c in changes if c.kind is DEPARTED] == [
+        ("departed:630/spacecraft_flight:901", "Soyuz MS-28")
+    ]
+
+
+def test_departure_after_a_reused_docking_has_the_reused_docking_s_key():
+    previous = known(
+        docking(630, chaser=DRAGON, docking=ago(days=30), departure=ago(days=20)),
+        keys={"docked:630", "departed:630"},
+    )
+    docked = snapshot(docking(630, chaser=SOYUZ, docking=ago(hours=30)))
+    after_docking = remember(previous, docked, detect(previous, docked, ago(hours=29)))
+
+    left = snapshot(docking(630, chaser=SOYUZ, docking=ago(hours=30), departure=ago(minutes=5)))
+
+    assert summary(detect(after_docking, left, NOW)) == [
+        ("departed:630/spacecraft_flight:901", DEPARTED, True)
+    ]
+
+
+def test_reused_id_first_seen_as_a_planned_docking_is_announced_when_its_time_passes():
+    # The store keeps only LL2's latest chaser: after this first cycle it holds Soyuz for 630.
+    previous = known(DRAGON_AT_630, keys={"docked:630"})
+    planned = snapshot(docking(630, chaser=SOYUZ, docking=NOW))
+    before = remember(previous, planned, detect(previous, planned, ago(hours=2)))
+
+    assert summary(detect(before, planned, NOW)) == [("docked:630/spacecraft_flight:901", DOCKED, True)]
+
+
+@pytest.mark.parametrize(
+    ("recorded_chaser", "seen_chaser"),
+    [
+        (DRAGON, DRAGON),
+        (DRAGON, Party(kind="spacecraft_flight", id=877, name="Crew Dragon C212 Endurance")),
+        (None, DRAGON),
+        (DRAGON, None),
+    ],
+    ids=["same vehicle", "same vehicle renamed", "unknown vehicle filled in", "vehicle dropped"],
+)
+def test_chaser_edit_that_is_no_other_vehicle_keeps_the_docking_s_keys(
+    recorded_chaser: Party | None, seen_chaser: Party | None
+):
+    previous = known(docking(630, chaser=recorded_chaser, docking=ago(days=30)), keys={"docked:630"})
+    left = docking(630, chaser=seen_chaser, docking=ago(days=30), departure=ago(hours=1))
+
+    assert summary(detect(previous, snapshot(left), NOW)) == [("departed:630", DEPARTED, True)]
+
+
+def test_reused_docking_can_be_a_relocation_under_its_own_key():
+    soyuz_left = docking(640, port=HARMONY_ZENITH, chaser=SOYUZ, docking=ago(days=60), departure=ago(hours=2))
+    previous = known(DRAGON_AT_630, soyuz_left, keys={"docked:630", "docked:640", "departed:640"})
+
+    changes = detect(previous, snapshot(docking(630, chaser=SOYUZ, docking=ago(hours=1))), NOW)
+
+    assert [(c.key, c.kind, c.announce, c.message.previous_port) for c in changes] == [
+        ("relocated:630/spacecraft_flight:901", RELOCATED, True, Ref(id=21, name="Harmony zenith"))
+    ]
+
+
+def test_departure_of_a_reused_docking_counts_as_the_origin_of_a_relocation():
+    soyuz_left = docking(630, chaser=SOYUZ, docking=ago(days=2), departure=ago(hours=2))
+    previous = KnownState(
+        dockings={630: soyuz_left},
+        recorded_keys=frozenset(
+            {"docked:630", "docked:630/spacecraft_flight:901", "departed:630/spacecraft_flight:901"}
+        ),
+        baseline_done=True,
+        docked_vehicles={630: DRAGON.identity},
+    )
+    arrived = docking(641, port=HARMONY_ZENITH, chaser=SOYUZ, docking=ago(hours=1))
+
+    assert summary(detect(previous, snapshot(soyuz_left, arrived), NOW)) == [
+        ("relocated:641", RELOCATED, True)
+    ]
+
+
+def test_reused_id_keys_name_the_new_chaser_and_leave_plain_keys_alone():
+    assert [
+        docking_key(DOCKED, 630),
+        docking_key(DEPARTED, 630, ("payload_flight", 55)),
+        docking_key(RELOCATED, 630, ("spacecraft_flight", 901)),
+    ] == ["docked:630", "departed:630/payload_flight:55", "relocated:630/spacecraft_flight:901"]
+
+
 # --- Stale window -------------------------------------------------------------------------------------
 
 
@@ -553,13 +767,203 @@ def test_webcast_flapping_back_to_live_is_not_announced_again():
     assert produced == [[("webcast:7", WEBCAST, True)], [], [], []]
 
 
-def test_webcast_message_links_the_live_stream():
-    # Stream 0 has the best priority but is not live; stream 1 is the one on air.
-    changes = detect(known(), snapshot(event(7, vid_live=[False, True])), NOW)
+@pytest.mark.parametrize(
+    ("streams", "expected"),
+    [
+        (
+            [
+                stream("restream", priority=8),
+                stream("roscosmos", priority=9),
+                stream("nasa", priority=10),
+            ],
+            "https://video.test/nasa",
+        ),
+        (
+            [stream("nasa", priority=10), stream("restream", priority=8, live=True)],
+            "https://video.test/restream",
+        ),
+        (
+            [
+                stream("restream", priority=8, live=True),
+                stream("nasa", priority=10, live=True),
+                stream("roscosmos", priority=9, live=True),
+            ],
+            "https://video.test/nasa",
+        ),
+        (
+            [stream("first", priority=10, live=True), stream("second", priority=10, live=True)],
+            "https://video.test/first",
+        ),
+        ([stream("first", priority=9), stream("second", priority=9)], "https://video.test/first"),
+        ([], None),
+    ],
+    ids=[
+        "none flagged live: the highest priority number",
+        "a live stream beats a higher priority that is not live",
+        "several live: the highest priority number among them",
+        "a tie among live streams keeps LL2's order",
+        "a tie among streams not live keeps LL2's order",
+        "no streams: no link",
+    ],
+)
+def test_webcast_message_links_the_live_stream_with_the_highest_priority_number(
+    streams: list[Webcast], expected: str | None
+):
+    changes = detect(known(), snapshot(event(7, live=True, streams=streams)), NOW)
 
     assert [(c.key, c.message.event_id, c.message.webcast_url) for c in changes] == [
-        ("webcast:7", 7, "https://video.test/7/1")
+        ("webcast:7", 7, expected)
     ]
+
+
+# --- Webcast flags: believed only close to their event ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event_date", "expected"),
+    [
+        (later(hours=3), [("webcast:7", WEBCAST, True)]),
+        (later(hours=3, seconds=1), []),
+        (NOW, [("webcast:7", WEBCAST, True)]),
+        (ago(hours=3), [("webcast:7", WEBCAST, True)]),
+        (ago(hours=3, seconds=1), []),
+        (later(days=10), []),
+        (ago(days=30), []),
+        (None, []),
+    ],
+    ids=[
+        "event exactly 3 h ahead",
+        "event 3 h and a second ahead",
+        "event now",
+        "event exactly 3 h ago",
+        "event 3 h and a second ago",
+        "launch 10 days ahead, flag left on after a scrub",
+        "event a month ago, flag never cleared",
+        "event without a date",
+    ],
+)
+def test_live_flag_is_believed_only_from_3_hours_before_the_event_to_3_hours_after(
+    event_date: datetime | None, expected: list[tuple[str, ChangeKind, bool]]
+):
+    quiet = snapshot(event(7, date=event_date))
+    seen_before = remember(known(), quiet, detect(known(), quiet, ago(minutes=10)))
+
+    assert summary(detect(seen_before, snapshot(event(7, live=True, date=event_date)), NOW)) == expected
+
+
+@pytest.mark.parametrize(
+    ("event_date", "expected"),
+    [
+        (later(hours=2), [("webcast:7", WEBCAST, True)]),
+        (later(hours=10), []),
+        (ago(days=2), []),
+        (None, []),
+    ],
+    ids=["inside the window", "10 hours ahead", "two days ago", "no date"],
+)
+def test_flag_on_an_event_first_seen_in_this_poll_is_announced_only_inside_the_window(
+    event_date: datetime | None, expected: list[tuple[str, ChangeKind, bool]]
+):
+    new_event = event(7, vid_live=[True], date=event_date)
+
+    assert summary(detect(known(), snapshot(new_event), NOW)) == expected
+
+
+@pytest.mark.parametrize(
+    ("event_date", "announce"),
+    [(later(hours=1), True), (later(hours=1, seconds=1), False), (ago(hours=1, seconds=1), False)],
+    ids=["exactly 1 h ahead", "1 h and a second ahead", "1 h and a second ago"],
+)
+def test_webcast_window_is_honoured_when_passed_explicitly(event_date: datetime, announce: bool):
+    changes = detect(
+        known(), snapshot(event(7, live=True, date=event_date)), NOW, webcast_window=timedelta(hours=1)
+    )
+
+    assert summary(changes) == ([("webcast:7", WEBCAST, True)] if announce else [])
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "announce"),
+    [
+        (later(minutes=30), None, True),
+        (later(minutes=30, seconds=1), None, False),
+        (None, ago(minutes=30), True),
+        (None, ago(minutes=30, seconds=1), False),
+        (ago(minutes=20), later(minutes=40), True),
+        (ago(hours=2), None, True),
+        (None, later(hours=2), True),
+        (ago(days=2, minutes=30), ago(days=2), False),
+    ],
+    ids=[
+        "start exactly 30 min ahead",
+        "start 30 min and a second ahead",
+        "end exactly 30 min ago",
+        "end 30 min and a second ago",
+        "between start and end",
+        "started 2 h ago, no end given",
+        "ends in 2 h, no start given",
+        "times of the attempt before a scrub",
+    ],
+)
+def test_live_stream_is_believed_only_within_30_minutes_of_its_start_and_end_times(
+    start: datetime | None, end: datetime | None, announce: bool
+):
+    on_air = event(7, date=NOW, streams=[stream("nasa", live=True, start=start, end=end)])
+
+    changes = detect(known(), snapshot(on_air), NOW)
+
+    assert summary(changes) == ([("webcast:7", WEBCAST, True)] if announce else [])
+
+
+@pytest.mark.parametrize(
+    ("streams", "announce"),
+    [
+        ([stream("nasa", priority=10, start=later(hours=2)), stream("restream", priority=8)], False),
+        ([stream("nasa", priority=10, start=ago(minutes=5)), stream("restream", priority=8)], True),
+        (
+            [
+                stream("nasa", priority=10, start=later(hours=2)),
+                stream("restream", priority=8, live=True, start=ago(minutes=5)),
+            ],
+            True,
+        ),
+    ],
+    ids=[
+        "the linked stream starts in 2 h",
+        "the linked stream started 5 min ago",
+        "the live stream is the link, not the higher priority one",
+    ],
+)
+def test_event_flag_is_judged_by_the_times_of_the_stream_it_links(streams: list[Webcast], announce: bool):
+    changes = detect(known(), snapshot(event(7, live=True, date=NOW, streams=streams)), NOW)
+
+    assert summary(changes) == ([("webcast:7", WEBCAST, True)] if announce else [])
+
+
+def test_flag_outside_the_window_is_not_recorded_so_the_real_webcast_is_still_announced_once():
+    # A launch scrubbed and moved ten days out keeps webcast_live; the real webcast comes with the launch.
+    launch = NOW + timedelta(days=10)
+    previous = known()
+    produced: list[list[tuple[str, ChangeKind, bool]]] = []
+    for at, live in [
+        (NOW, True),
+        (NOW + timedelta(days=5), True),
+        (launch - timedelta(days=1), False),
+        (launch - timedelta(minutes=20), True),
+        (launch, True),
+    ]:
+        seen = snapshot(event(7, live=live, date=launch))
+        changes = detect(previous, seen, at)
+        produced.append(summary(changes))
+        previous = remember(previous, seen, changes)
+
+    assert produced == [[], [], [], [("webcast:7", WEBCAST, True)], []]
+
+
+def test_flag_outside_the_window_at_baseline_is_not_recorded_either():
+    seen = snapshot(event(7, live=True, date=later(days=10)))
+
+    assert detect(KnownState(), seen, NOW) == []
 
 
 # --- Output -------------------------------------------------------------------------------------------

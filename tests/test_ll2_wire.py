@@ -290,6 +290,7 @@ def test_a_detailed_event_parses_with_its_webcasts() -> None:
     ]
     assert event.webcasts[1].title == "Progress 90 Cargo Ship Docking"
     assert event.webcasts[1].start_time == utc(2024, 11, 23, 13, 45)
+    assert event.webcasts[1].end_time == utc(2024, 11, 23, 14, 39)
     assert event.image_url is not None
     assert event.image_url.endswith("progress2520ms-112520docking_image_20190318202147.jpeg")
 
@@ -297,7 +298,7 @@ def test_a_detailed_event_parses_with_its_webcasts() -> None:
 def test_event_times_are_timezone_aware_utc() -> None:
     event = parse_event(load(EVENT_1096))
 
-    times = [event.date, *(w.start_time for w in event.webcasts)]
+    times = [event.date, *(w.start_time for w in event.webcasts), *(w.end_time for w in event.webcasts)]
 
     assert all(t is not None and t.utcoffset() == timedelta(0) for t in times)
 
@@ -321,21 +322,23 @@ def _with_webcasts(live: tuple[bool, bool], priorities: tuple[int, int]) -> dict
 @pytest.mark.parametrize(
     ("live", "priorities", "expected"),
     [
-        ((False, False), (9, 10), YOUTUBE),
-        ((False, False), (10, 9), NASA_PLUS),
-        ((False, True), (9, 10), NASA_PLUS),
-        ((True, False), (10, 9), YOUTUBE),
-        ((True, True), (10, 9), NASA_PLUS),
+        ((False, False), (9, 10), NASA_PLUS),
+        ((False, False), (10, 9), YOUTUBE),
+        ((False, True), (10, 9), NASA_PLUS),
+        ((True, False), (9, 10), YOUTUBE),
+        ((True, True), (10, 9), YOUTUBE),
+        ((True, True), (10, 10), YOUTUBE),
     ],
     ids=[
-        "none live: the best priority (lowest number)",
-        "none live: the best priority wherever it is listed",
-        "the live stream beats a better priority",
-        "the live stream beats a better priority listed later",
-        "several live: the best priority among them",
+        "none live: the highest priority number (NASA's 10 over Roscosmos TV's 9, as recorded)",
+        "none live: the highest priority number wherever it is listed",
+        "the live stream beats a higher priority",
+        "the live stream beats a higher priority listed later",
+        "several live: the highest priority number among them",
+        "a tie keeps LL2's order",
     ],
 )
-def test_the_webcast_url_is_the_live_stream_else_the_best_priority(
+def test_the_webcast_url_is_the_live_stream_else_the_highest_priority_number(
     live: tuple[bool, bool], priorities: tuple[int, int], expected: str
 ) -> None:
     event = parse_event(_with_webcasts(live, priorities))

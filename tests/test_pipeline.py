@@ -18,7 +18,7 @@ from tests.fakes.webhook_receiver import WebhookReceiver
 
 
 async def cycle(app: Runtime) -> CycleOutcome:
-    return await run_cycle(app, stale_after=timedelta(hours=48))
+    return await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3))
 
 
 async def test_the_first_cycle_records_everything_and_announces_nothing(
@@ -173,3 +173,70 @@ async def test_an_unwritable_database_is_a_storage_error(tmp_path: object) -> No
     with pytest.raises(StorageError, match="cannot open database"):
         async with Store.open("sqlite:////nonexistent-dir/deeper/dockwatch.db"):
             pass
+
+
+async def test_a_docking_id_reused_for_another_vehicle_is_delivered_under_keys_of_its_own(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    fake_ll2.dockings = [
+        ll2_docking(630, docking=clock.now - timedelta(days=30), vehicle=(877, "Cargo Dragon C209"))
+    ]
+    await cycle(app)  # baseline: docked:630 is Cargo Dragon's
+    clock.advance(timedelta(minutes=10))
+    soyuz_docked = clock.now - timedelta(minutes=2)
+    fake_ll2.dockings = [ll2_docking(630, docking=soyuz_docked, vehicle=(20, "Soyuz MS-27"))]
+    await cycle(app)
+    clock.advance(timedelta(hours=5))
+    fake_ll2.dockings = [
+        ll2_docking(
+            630, docking=soyuz_docked, departure=clock.now - timedelta(minutes=1), vehicle=(20, "Soyuz MS-27")
+        )
+    ]
+    await cycle(app)
+
+    assert [(r.id, r.json["data"]["vehicle"]["name"]) for r in webhook_receiver.accepted] == [
+        ("docked:630/spacecraft_flight:20", "Soyuz MS-27"),
+        ("departed:630/spacecraft_flight:20", "Soyuz MS-27"),
+    ]
+
+
+async def test_the_webcast_link_delivered_is_the_live_stream_with_the_highest_priority_number(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    await cycle(app)
+    event = ll2_event(5, date=clock.now + timedelta(minutes=20), live=True)
+    event["vid_urls"] = [
+        {"priority": 8, "url": "https://restream.test/live", "live": True},
+        {"priority": 10, "url": "https://plus.nasa.test/live", "live": True},
+        {"priority": 9, "url": "https://roscosmos.test/live", "live": True},
+    ]
+    fake_ll2.events = [event]
+    clock.advance(timedelta(minutes=10))
+
+    await cycle(app)
+
+    assert [(r.id, r.json["data"]["webcast_url"]) for r in webhook_receiver.accepted] == [
+        ("webcast:5", "https://plus.nasa.test/live")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("window", "delivered"),
+    [(timedelta(hours=3), ["webcast:5"]), (timedelta(hours=1), [])],
+    ids=["3 h: an event 2 h ahead is close enough", "1 h: it is not"],
+)
+async def test_the_webcast_window_given_to_the_cycle_is_the_one_detection_uses(
+    app: Runtime,
+    fake_ll2: FakeLL2,
+    webhook_receiver: WebhookReceiver,
+    clock: Clock,
+    window: timedelta,
+    delivered: list[str],
+) -> None:
+    await cycle(app)
+    fake_ll2.events = [ll2_event(5, date=clock.now + timedelta(hours=2), live=True)]
+    clock.advance(timedelta(minutes=10))
+
+    await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=window)
+
+    assert [r.id for r in webhook_receiver.accepted] == delivered

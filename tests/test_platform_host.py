@@ -110,9 +110,9 @@ async def test_a_delivery_held_back_for_24_hours_is_dead_lettered_unsent(
     )
     fake_telegram.failing.add("getMe")
     async with open_runtime(with_telegram, clock=clock) as app:
-        await run_cycle(app, stale_after=timedelta(hours=48))
+        await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3))
         fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=1))]
-        await run_cycle(app, stale_after=timedelta(hours=48))
+        await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3))
     clock.advance(timedelta(hours=25))
     fake_telegram.failing.clear()
 

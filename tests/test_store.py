@@ -275,3 +275,25 @@ async def test_a_chat_the_config_starts_listing_becomes_a_config_target(store: S
     assert [(t.source, t.configured, t.label) for t in await store.targets()] == [
         ("config", True, "Telegram chat 5")
     ]
+
+
+async def test_the_vehicle_each_docking_id_was_first_recorded_as_docked_with_is_remembered(
+    any_db_url: str,
+) -> None:
+    # LL2 reuses 630 for Soyuz MS-27: the docking record is overwritten, the first vehicle is not.
+    dragon = snapshot_of(
+        ll2_docking(630, docking=NOW - timedelta(days=30), vehicle=(877, "Cargo Dragon C209")),
+        ll2_docking(631, docking=NOW - timedelta(days=9), vehicle=None),
+    )
+    soyuz = snapshot_of(ll2_docking(630, docking=NOW - timedelta(hours=1), vehicle=(20, "Soyuz MS-27")))
+    async with Store.open(any_db_url) as store:
+        await store.record_cycle(dragon, detect(KnownState(), dragon, NOW), started_at=NOW, now=NOW)
+        later = NOW + timedelta(minutes=10)
+        reused = detect(await store.load_known_state(), soyuz, later)
+        await store.record_cycle(soyuz, reused, started_at=later, now=later)
+
+        known = await store.load_known_state()
+
+    assert [c.key for c in reused] == ["docked:630/spacecraft_flight:20"]
+    assert known.docked_vehicles == {630: ("spacecraft_flight", 877)}
+    assert known.dockings[630].chaser is not None and known.dockings[630].chaser.id == 20

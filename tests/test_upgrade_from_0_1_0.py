@@ -91,7 +91,7 @@ async def upgraded(
 
 
 async def cycle(app: Runtime) -> None:
-    outcome = await run_cycle(app, stale_after=timedelta(hours=48))
+    outcome = await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3))
     assert outcome.error is None
 
 

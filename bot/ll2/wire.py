@@ -151,6 +151,7 @@ class VidUrl(_Wire):
     priority: int = 0
     title: str | None = None
     start_time: UtcDatetime | None = None
+    end_time: UtcDatetime | None = None
 
 
 class EventType(_Wire):
@@ -177,7 +178,9 @@ class LL2Event(_Wire):
             name=self.name,
             date=self.date,
             webcast_live=self.webcast_live,
-            webcasts=tuple(Webcast(v.url, v.live, v.priority, v.title, v.start_time) for v in self.vid_urls),
+            webcasts=tuple(
+                Webcast(v.url, v.live, v.priority, v.title, v.start_time, v.end_time) for v in self.vid_urls
+            ),
             type_name=self.type.name if self.type is not None else None,
             location=self.location,
             image_url=image,
