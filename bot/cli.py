@@ -134,8 +134,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     require_targets(config, str(args.config))
     if args.command == "check-config":
-        database = asyncio.run(commands.database_summary(config))
-        print(commands.config_summary(config, args.config, database=database))
+        database, moves = asyncio.run(commands.database_summary(config))
+        print(commands.config_summary(config, args.config, database=database, moves=moves))
         return EXIT_OK
     if args.command == "run":
         return asyncio.run(commands.run_service(config))

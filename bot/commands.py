@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -20,7 +21,8 @@ from dockwatch.bot.errors import ConfigError, ResourceUnavailable, StorageError
 from dockwatch.bot.ll2.budget import WINDOW
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.runtime import open_runtime, utc_now
-from dockwatch.storage import Store
+from dockwatch.notifiers import MovablePlatform
+from dockwatch.storage import Store, TargetMove
 from dockwatch.storage.engine import existing_sqlite_file, sqlite_path
 from dockwatch.storage.schema import head as schema_head
 
@@ -113,16 +115,41 @@ def describe_outcome(outcome: CycleOutcome) -> str:
     return ", ".join(parts)
 
 
-async def database_summary(config: Config) -> str:
-    """Where the configured database stands, read-only: a database that is not dockwatch's (or is
-    newer than this code) can never work, so ``check-config`` refuses it like ``status`` does."""
+async def database_summary(config: Config) -> tuple[str, list[str]]:
+    """Where the configured database stands, read-only, and the lines of ``config_moves``: a database
+    that is not dockwatch's (or is newer than this code) can never work, so ``check-config`` refuses
+    it like ``status`` does."""
     if _missing_sqlite_file(config):
-        return "new (created by the first poll-once or run)"
+        return "new (created by the first poll-once or run)", []
     async with Store.open_read_only(config.storage.url, require_head=False) as store:
         state = store.schema
+        # An older schema has no moves table yet; its upgrade reads the moves back from the receipts.
+        moves = await store.target_moves() if state.at_head else []
     if state.at_head:
-        return f"at revision {state.describe()} (current)"
-    return f"at revision {state.describe()}; upgraded to {schema_head()} at the next start"
+        return f"at revision {state.describe()} (current)", config_moves(config, moves)
+    return f"at revision {state.describe()}; upgraded to {schema_head()} at the next start", []
+
+
+def config_moves(config: Config, moves: Iterable[TargetMove]) -> list[str]:
+    """One line per target the config names at an address it moved away from, saying what to write
+    instead: dockwatch already sends to the new address, but the file should name it too."""
+    by_old = {move.old_key: move for move in moves}
+    lines: list[str] = []
+    seen: set[str] = set()
+    for platform, settings in config.configured_platforms():
+        for target in platform.targets(settings):
+            move = by_old.get(target.key)
+            if move is None or target.key in seen:
+                continue
+            seen.add(target.key)
+            if isinstance(platform, MovablePlatform):
+                lines.append(platform.describe_move(settings, move.old_key, move.new_key, move.moved_at))
+            else:
+                lines.append(
+                    f"[{platform.table}] target {move.old_key} moved to {move.new_key} "
+                    f"on {move.moved_at:%Y-%m-%d}; update the config"
+                )
+    return lines
 
 
 def _missing_sqlite_file(config: Config) -> bool:
@@ -130,7 +157,9 @@ def _missing_sqlite_file(config: Config) -> bool:
     return sqlite_path(config.storage.url) is not None and not existing_sqlite_file(config.storage.url)
 
 
-def config_summary(config: Config, path: Path, *, database: str | None = None) -> str:
+def config_summary(
+    config: Config, path: Path, *, database: str | None = None, moves: Sequence[str] = ()
+) -> str:
     api_key = config.api.api_key.get_secret_value()
     targets = _target_lines(config)
     lines = [
@@ -147,8 +176,16 @@ def config_summary(config: Config, path: Path, *, database: str | None = None) -
         f"  web.listen             {config.web.listen or 'disabled'}",
         f"  targets                {_target_count(config)}",
         *targets,
+        *_moves_block(moves),
     ]
     return "\n".join(lines)
+
+
+def _moves_block(moves: Sequence[str]) -> list[str]:
+    return [MOVES_HEADER, *(f"  {line}" for line in moves)] if moves else []
+
+
+MOVES_HEADER = "Update the config file (dockwatch already sends to the new address):"
 
 
 def _target_count(config: Config) -> int:
@@ -209,6 +246,7 @@ async def status(config: Config, now: datetime | None = None) -> str:
         retrying = await store.retrying_deliveries()
         recent = await store.recent_deliveries()
         platform_states = {row.name: row for row in await store.platform_states()}
+        moves = config_moves(config, await store.target_moves())
         calls = await store.api_calls_since(now - WINDOW)
         hold = await store.api_hold()
 
@@ -245,6 +283,7 @@ async def status(config: Config, now: datetime | None = None) -> str:
             if not target.configured:
                 state += ", no longer in config"
             lines.append(f"  {target.key}  {target.label}  {state}")
+    lines.extend(_moves_block(moves))
     configured = [platform.name for platform, _ in config.configured_platforms()]
     if configured:
         lines.append("Platforms:")

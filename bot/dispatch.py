@@ -178,7 +178,7 @@ class Dispatcher:
             moved_to = receipt.moved_to
             if moved_to is not None and moved_to != target_key:
                 log.info("target moved from=%s to=%s", target_key, moved_to)
-                await self._store.move_target(target_key, moved_to)
+                await self._store.move_target(target_key, moved_to, now=self._clock())
                 target_key = moved_to
             self.observer(delivery, "delivered", notifier.name)
             log.info(

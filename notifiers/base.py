@@ -187,3 +187,17 @@ class Platform(Protocol):
         Optional: a platform object without ``front_end`` has no chat front-end.
         """
         ...
+
+
+@runtime_checkable
+class MovablePlatform(Platform, Protocol):
+    """A platform whose targets can change address (a Telegram group that became a supergroup).
+
+    Optional: for any other platform ``check-config`` and ``status`` name the two target keys of a
+    move and say to update the config.
+    """
+
+    def describe_move(self, settings: Any, old_key: str, new_key: str, moved_at: datetime) -> str:
+        """The ``check-config`` and ``status`` line for a configured target that now lives at
+        ``new_key``: what to write in the config instead."""
+        ...

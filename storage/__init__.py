@@ -1,5 +1,5 @@
 """The state store (SQLModel): SQLite by default, PostgreSQL when one machine is not enough."""
 
-from dockwatch.storage.store import ApiReservation, DueDelivery, RecordedCycle, Store, TargetInfo
+from dockwatch.storage.store import ApiReservation, DueDelivery, RecordedCycle, Store, TargetInfo, TargetMove
 
-__all__ = ["ApiReservation", "DueDelivery", "RecordedCycle", "Store", "TargetInfo"]
+__all__ = ["ApiReservation", "DueDelivery", "RecordedCycle", "Store", "TargetInfo", "TargetMove"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -61,6 +61,7 @@ from dockwatch.storage.tables import (
     NotificationRow,
     PlatformStateRow,
     PollRow,
+    TargetMoveRow,
     TargetRow,
     UTCDateTime,
 )
@@ -73,6 +74,16 @@ class TargetInfo:
     key: str
     notifier: str
     label: str
+
+
+@dataclass(frozen=True, slots=True)
+class TargetMove:
+    """A target that changed address (a group that became a supergroup): ``old_key`` is sent to as
+    ``new_key``, its newest address, since ``moved_at``."""
+
+    old_key: str
+    new_key: str
+    moved_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,9 +298,23 @@ class Store:
 
     async def sync_targets(self, targets: Iterable[TargetInfo]) -> None:
         """Mark exactly ``targets`` as configured; a target disabled earlier stays disabled, and a
-        chat that subscribed itself and is now listed in the config becomes a config target."""
-        wanted = {t.key: t for t in targets}
+        chat that subscribed itself and is now listed in the config becomes a config target.
+
+        A configured key that moved (``move_target``) stands for its newest key: that one is the
+        configured target, and the old key is neither created again nor sent anything.
+        """
         async with self._transaction() as session:
+            moves = {row.old_key: row.new_key for row in (await session.exec(select(TargetMoveRow))).all()}
+            wanted: dict[str, TargetInfo] = {}
+            for listed in targets:
+                key = moves.get(listed.key, listed.key)
+                if key == listed.key or key not in wanted:  # a key listed as itself keeps its own label
+                    wanted[key] = replace(listed, key=key)
+            # A row still at a moved key (saved before the move was remembered, or by a chat's
+            # /subscribe under its old id) follows its chat now, not at its first failed delivery.
+            left_behind = await session.exec(select(TargetRow.key).where(col(TargetRow.key).in_(list(moves))))
+            for old_key in left_behind.all():
+                await _move(session, old_key, moves[old_key])
             rows = await session.exec(
                 select(TargetRow).where(
                     (col(TargetRow.source) == "config") | col(TargetRow.key).in_(list(wanted))
@@ -353,47 +378,32 @@ class Store:
             row = await session.get(TargetRow, key)
             return target_filter(row) if row is not None and row.enabled else None
 
-    async def move_target(self, old_key: str, new_key: str) -> None:
-        """A chat changed id (a group became a supergroup): carry its subscription and queue over."""
+    async def move_target(self, old_key: str, new_key: str, *, now: datetime) -> None:
+        """A chat changed id (a group became a supergroup): carry its subscription and queue over, and
+        remember the move, so a config still naming ``old_key`` is sent to ``new_key`` at the next
+        start instead of being tried at the dead id first by every new process."""
+        if old_key == new_key:
+            return
         async with self._transaction() as session:
-            row = await session.get(TargetRow, old_key)
-            if row is not None:
-                if await session.get(TargetRow, new_key) is None:
-                    session.add(TargetRow.model_validate({**row.model_dump(), "key": new_key}))
-                # The old id no longer exists; keeping it would send every message there and,
-                # migrated once more, to the new chat a second time.
-                await session.delete(row)
-            open_ = [DeliveryStatus.QUEUED, DeliveryStatus.SENDING]
-            # The new id may be subscribed already: each notification still reaches the chat once.
-            at_new = select(DeliveryRow.notification_id).where(col(DeliveryRow.target_key) == new_key)
+            await _move(session, old_key, new_key)
+            # The new key is in use, so it is no longer moved anywhere (a move back, never seen on
+            # Telegram, must not leave a loop); whatever resolved to the old key resolves to the new one.
+            await session.exec(delete(TargetMoveRow).where(col(TargetMoveRow.old_key) == new_key))
             await session.exec(
-                update(DeliveryRow)
-                .where(col(DeliveryRow.target_key) == old_key)
-                .where(col(DeliveryRow.status).in_(open_))
-                .where(col(DeliveryRow.notification_id).in_(at_new))
-                .values(status=DeliveryStatus.DEAD, last_error=f"duplicate: the chat moved to {new_key}")
+                update(TargetMoveRow).where(col(TargetMoveRow.new_key) == old_key).values(new_key=new_key)
             )
-            delivered_at_old = (
-                select(DeliveryRow.notification_id)
-                .where(col(DeliveryRow.target_key) == old_key)
-                .where(col(DeliveryRow.status) == DeliveryStatus.DELIVERED)
-            )
-            await session.exec(
-                update(DeliveryRow)
-                .where(col(DeliveryRow.target_key) == new_key)
-                .where(col(DeliveryRow.status).in_(open_))
-                .where(col(DeliveryRow.notification_id).in_(delivered_at_old))
-                .values(
-                    status=DeliveryStatus.DEAD,
-                    last_error=f"duplicate: the chat already got it as {old_key} before it moved",
-                )
-            )
-            await session.exec(
-                update(DeliveryRow)
-                .where(col(DeliveryRow.target_key) == old_key)
-                .where(col(DeliveryRow.status).in_(open_))
-                .values(target_key=new_key)
-            )
+            move = await session.get(TargetMoveRow, old_key)
+            if move is None:
+                session.add(TargetMoveRow(old_key=old_key, new_key=new_key, moved_at=now))
+            elif move.new_key != new_key:
+                move.new_key = new_key  # keeps moved_at: when the old key stopped working
+                session.add(move)
+
+    async def target_moves(self) -> list[TargetMove]:
+        """Every remembered move, oldest key first: what a config that names an old key should say."""
+        async with self._reading() as session:
+            rows = await session.exec(select(TargetMoveRow).order_by(col(TargetMoveRow.old_key)))
+            return [TargetMove(row.old_key, row.new_key, row.moved_at) for row in rows.all()]
 
     async def enable_target(self, key: str) -> bool:
         """Re-enable a disabled target; deliveries dead-lettered when it was disabled stay dead."""
@@ -754,6 +764,49 @@ async def _prune(session: AsyncSession, now: datetime) -> None:
     """Keep the bookkeeping tables bounded; notifications and deliveries are history and stay."""
     await session.exec(delete(ApiCallRow).where(col(ApiCallRow.at) < now - API_CALLS_KEPT))
     await session.exec(delete(PollRow).where(col(PollRow.started_at) < now - POLLS_KEPT))
+
+
+async def _move(session: AsyncSession, old_key: str, new_key: str) -> None:
+    """Carry ``old_key``'s target row and open deliveries over to ``new_key``, each notification
+    still owed to the chat once."""
+    row = await session.get(TargetRow, old_key)
+    if row is not None:
+        if await session.get(TargetRow, new_key) is None:
+            session.add(TargetRow.model_validate({**row.model_dump(), "key": new_key}))
+        # The old id no longer exists; keeping it would send every message there and,
+        # migrated once more, to the new chat a second time.
+        await session.delete(row)
+    open_ = [DeliveryStatus.QUEUED, DeliveryStatus.SENDING]
+    # The new id may be subscribed already: each notification still reaches the chat once.
+    at_new = select(DeliveryRow.notification_id).where(col(DeliveryRow.target_key) == new_key)
+    await session.exec(
+        update(DeliveryRow)
+        .where(col(DeliveryRow.target_key) == old_key)
+        .where(col(DeliveryRow.status).in_(open_))
+        .where(col(DeliveryRow.notification_id).in_(at_new))
+        .values(status=DeliveryStatus.DEAD, last_error=f"duplicate: the chat moved to {new_key}")
+    )
+    delivered_at_old = (
+        select(DeliveryRow.notification_id)
+        .where(col(DeliveryRow.target_key) == old_key)
+        .where(col(DeliveryRow.status) == DeliveryStatus.DELIVERED)
+    )
+    await session.exec(
+        update(DeliveryRow)
+        .where(col(DeliveryRow.target_key) == new_key)
+        .where(col(DeliveryRow.status).in_(open_))
+        .where(col(DeliveryRow.notification_id).in_(delivered_at_old))
+        .values(
+            status=DeliveryStatus.DEAD,
+            last_error=f"duplicate: the chat already got it as {old_key} before it moved",
+        )
+    )
+    await session.exec(
+        update(DeliveryRow)
+        .where(col(DeliveryRow.target_key) == old_key)
+        .where(col(DeliveryRow.status).in_(open_))
+        .values(target_key=new_key)
+    )
 
 
 def _excluding(query: Any, targets: Iterable[str], platforms: Iterable[str]) -> Any:

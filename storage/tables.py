@@ -210,3 +210,15 @@ class PlatformStateRow(SQLModel, table=True):
     error: str | None = None
     since: datetime = _time()
     checked_at: datetime = _time()
+
+
+class TargetMoveRow(SQLModel, table=True):
+    """A target that changed address (a Telegram group that became a supergroup): ``old_key`` now
+    lives at ``new_key``, so a config that still names ``old_key`` is sent to ``new_key``. Chains are
+    kept collapsed: ``new_key`` is always the newest address, never itself a moved key."""
+
+    __tablename__ = "target_move"
+
+    old_key: str = Field(primary_key=True)
+    new_key: str
+    moved_at: datetime = _time()

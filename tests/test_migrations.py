@@ -12,8 +12,10 @@ import logging
 import sqlite3
 import sys
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from alembic import command
@@ -25,7 +27,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 from dockwatch.bot.errors import StorageError
-from dockwatch.storage import Store
+from dockwatch.bot.model import Receipt
+from dockwatch.storage import Store, TargetInfo, TargetMove
 from dockwatch.storage.engine import async_url
 from dockwatch.storage.schema import BASELINE, alembic_config, head
 from tests.conftest import DATA, database_from_sql, file_digest
@@ -247,3 +250,156 @@ async def test_a_database_older_than_the_code_is_refused_read_only_with_what_to_
     ):
         async with Store.open_read_only(any_db_url):
             pass
+
+
+# --- 0005: targets remember where they moved ----------------------------------------------------
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+MOVED_AT = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+TABLES_AT_0004 = ("notification", "target", "delivery", "poll_log", "platform_state")
+
+
+def database_at_0004_whose_configured_group_moved(connection: Connection) -> None:
+    """What 0.2.0 left behind for a config listing group -333, which became supergroup -100333: the
+    delivery that met the move (its receipt names ``moved_to``), a config row the next start made
+    again at -333 with a delivery still queued for it, and the moved row marked as not in config."""
+    command.upgrade(alembic_config(connection), "0004_platform_state")
+    tables = SQLModel.metadata.tables
+    connection.execute(
+        tables["notification"].insert(),
+        [
+            {
+                "id": n,
+                "key": f"docked:{n}",
+                "kind": "docking.docked",
+                "announced": True,
+                "payload": {},
+                "occurred_at": T0,
+                "created_at": T0,
+            }
+            for n in (1, 2)
+        ],
+    )
+    connection.execute(
+        tables["target"].insert(),
+        [
+            {
+                "key": key,
+                "notifier": key.partition(":")[0],
+                "label": key,
+                "source": "config",
+                "configured": configured,
+                "enabled": True,
+                "kinds": None,
+                "stations": None,
+            }
+            for key, configured in (("telegram:-333", True), ("telegram:-100333", False), ("webhook:a", True))
+        ],
+    )
+    moved = Receipt(
+        platform="telegram", message={"chat_id": -100333, "message_id": 7}, moved_to="telegram:-100333"
+    )
+    delivered = {"status": "delivered", "attempts": 1, "next_attempt_at": T0, "created_at": T0}
+    connection.execute(
+        tables["delivery"].insert(),
+        [
+            {
+                **delivered,
+                "notification_id": 1,
+                "target_key": "telegram:-333",
+                "receipt": moved,
+                "delivered_at": MOVED_AT,
+                "updated_at": MOVED_AT,
+            },
+            {
+                **delivered,
+                "notification_id": 1,
+                "target_key": "webhook:a",
+                "receipt": Receipt(platform="webhook", message={"status": 200}),
+                "delivered_at": T0,
+                "updated_at": T0,
+            },
+            {
+                "notification_id": 2,
+                "target_key": "telegram:-333",
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": T0,
+                "created_at": T0,
+                "updated_at": T0,
+                "delivered_at": None,
+                "receipt": None,
+            },
+        ],
+    )
+    connection.execute(
+        tables["poll_log"].insert(),
+        [
+            {
+                "started_at": T0,
+                "finished_at": T0,
+                "result": "ok",
+                "changes_recorded": 2,
+                "changes_announced": 2,
+            }
+        ],
+    )
+    connection.execute(
+        tables["platform_state"].insert(),
+        [{"name": "telegram", "error": None, "since": T0, "checked_at": T0}],
+    )
+
+
+def rows_of(connection: Connection, *tables: str) -> dict[str, list[Any]]:
+    return {
+        table: [tuple(row) for row in connection.exec_driver_sql(f"SELECT * FROM {table} ORDER BY 1, 2")]
+        for table in tables
+    }
+
+
+async def test_revision_0005_keeps_every_row_of_a_0004_database_and_adds_the_moves_table(
+    any_db_url: str,
+) -> None:
+    await run_sync_on(any_db_url, database_at_0004_whose_configured_group_moved)
+    before = await run_sync_on(any_db_url, lambda c: rows_of(c, *TABLES_AT_0004))
+
+    async with Store.open(any_db_url) as store:
+        upgraded_from = store.upgraded_from
+
+    assert upgraded_from is not None and upgraded_from.revision == "0004_platform_state"
+    assert await run_sync_on(any_db_url, lambda c: rows_of(c, *TABLES_AT_0004)) == before
+    assert await run_sync_on(any_db_url, lambda c: rows_of(c, "target_move")) == {
+        "target_move": [("telegram:-333", "telegram:-100333", ANY)]
+    }
+
+
+async def test_revision_0005_reads_the_moves_that_already_happened_back_from_the_receipts(
+    any_db_url: str,
+) -> None:
+    await run_sync_on(any_db_url, database_at_0004_whose_configured_group_moved)
+
+    async with Store.open(any_db_url) as store:
+        moves = await store.target_moves()
+
+    assert moves == [TargetMove("telegram:-333", "telegram:-100333", MOVED_AT)]
+
+
+async def test_after_the_upgrade_the_group_s_old_id_is_sent_nothing_more(any_db_url: str) -> None:
+    await run_sync_on(any_db_url, database_at_0004_whose_configured_group_moved)
+
+    async with Store.open(any_db_url) as store:
+        await store.sync_targets(
+            [
+                TargetInfo("telegram:-333", "telegram", "Telegram chat -333"),
+                TargetInfo("webhook:a", "webhook", "a"),
+            ]
+        )
+        targets = [(t.key, t.configured) for t in await store.targets()]
+        owed = [(key, d.target_key, d.status) for d, key in await store.deliveries()]
+
+    assert targets == [("telegram:-100333", True), ("webhook:a", True)]
+    assert owed == [
+        ("docked:1", "telegram:-333", "delivered"),
+        ("docked:1", "webhook:a", "delivered"),
+        ("docked:2", "telegram:-100333", "queued"),
+    ]

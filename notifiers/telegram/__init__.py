@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
@@ -86,6 +87,17 @@ class TelegramPlatform:
     def describe(self, settings: TelegramConfig) -> list[str]:
         lines = [f"telegram chat {chat}  token: hidden" for chat in settings.chat_ids]
         return [*lines, "telegram bot           chats may /subscribe themselves (with dockwatch run)"]
+
+    def describe_move(self, settings: TelegramConfig, old_key: str, new_key: str, moved_at: datetime) -> str:
+        """A group in ``chat_ids`` became a supergroup: dockwatch sends to the new id, the file should
+        say it too (a copy of the config, or a database started afresh, would try the old id again)."""
+        old, new = chat_of(old_key), chat_of(new_key)
+        fix = (
+            f"remove {old} from the config ({new} is there already)"
+            if new in settings.chat_ids
+            else f"write {new} in the config"
+        )
+        return f"telegram.chat_ids: chat {old} became {new} (a supergroup) on {moved_at:%Y-%m-%d}; {fix}"
 
     def notifier(self, settings: TelegramConfig, context: PlatformContext) -> Notifier:
         from dockwatch.notifiers.telegram.notifier import TelegramNotifier
