@@ -17,7 +17,7 @@ from tests.fakes.webhook_receiver import WebhookReceiver
 
 
 async def cycle(app: Runtime) -> CycleOutcome:
-    return await run_cycle(app, stale_after=timedelta(hours=48))
+    return await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3))
 
 
 async def announce_a_docking(app: Runtime, fake_ll2: FakeLL2, clock: Clock) -> None:

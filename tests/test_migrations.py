@@ -22,6 +22,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
@@ -351,10 +352,23 @@ def database_at_0004_whose_configured_group_moved(connection: Connection) -> Non
 
 
 def rows_of(connection: Connection, *tables: str) -> dict[str, list[Any]]:
+    """Every row of ``tables``, in the columns revision 0004 has (later revisions may add some)."""
+    columns = {table: [c["name"] for c in inspect(connection).get_columns(table)] for table in tables}
+    old = {
+        table: [c for c in names if (table, c) not in ADDED_AFTER_0004] for table, names in columns.items()
+    }
     return {
-        table: [tuple(row) for row in connection.exec_driver_sql(f"SELECT * FROM {table} ORDER BY 1, 2")]
+        table: [
+            tuple(row)
+            for row in connection.exec_driver_sql(
+                f"SELECT {', '.join(old[table])} FROM {table} ORDER BY 1, 2"
+            )
+        ]
         for table in tables
     }
+
+
+ADDED_AFTER_0004 = {("delivery", "original_id")}
 
 
 async def test_revision_0005_keeps_every_row_of_a_0004_database_and_adds_the_moves_table(
