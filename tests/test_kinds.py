@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dockwatch.bot.model import KINDS, ChangeKind
+from dockwatch.bot.model import KINDS, ChangeKind, Revision
 from dockwatch.bot.subscriptions import KIND_WORDS
 from dockwatch.notifiers import platforms
 from dockwatch.notifiers.console import render
@@ -56,7 +56,12 @@ def test_no_two_kinds_share_a_value_that_tells_them_apart(column: str) -> None:
 
 def test_webhook_types_are_the_published_contract() -> None:
     assert {kind: spec.webhook_type for kind, spec in KINDS.items()} == WEBHOOK_TYPES
-    assert SCHEMA["properties"]["type"]["enum"] == [spec.webhook_type for spec in KINDS.values()]
+    correction_types = list(dict.fromkeys(reason.webhook_type for reason in Revision))
+    assert correction_types == ["notification.corrected", "notification.updated"]
+    assert (
+        SCHEMA["properties"]["type"]["enum"]
+        == [spec.webhook_type for spec in KINDS.values()] + correction_types
+    )
     assert all(spec.webhook_type == kind.value for kind, spec in KINDS.items())
 
 
