@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from dockwatch.bot.model import Message, Receipt
 from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target
-from dockwatch.notifiers.text import details, headline
+from dockwatch.notifiers.text import correction_line, details, headline
 
 CONSOLE_TARGET = Target(key="console:stdout", notifier="console", label="standard output")
 
@@ -28,8 +28,11 @@ class ConsoleConfig(BaseModel):
 
 
 def render(message: Message) -> str:
+    """The headline, what LL2 tells now for a correction, and the details, one per line."""
     width = max((len(label) for label, _ in details(message)), default=0)
     lines = [f"▶ {headline(message)}"]
+    if (line := correction_line(message)) is not None:
+        lines.append(f"    {line}")
     lines += [f"    {label.ljust(width)}  {value}" for label, value in details(message)]
     return "\n".join(lines)
 

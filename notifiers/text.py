@@ -78,16 +78,24 @@ def correction_reply(message: Message) -> str:
     return f"{headline(message)}. {line}".strip()
 
 
+def has_happened(message: Message) -> bool:
+    """Whether the message's fact happened: false for a correction saying it has not (yet), whose
+    docking or departure time is then a plan, never to be shown as "Docked" or "Departed"."""
+    return message.correction is None or message.correction.reason is Revision.REFINED
+
+
 def details(message: Message) -> list[tuple[str, str]]:
     """The facts behind the headline as (label, value) pairs, in reading order."""
     match message.kind:
         case ChangeKind.DOCKED | ChangeKind.RELOCATED:
             rows = _docking_rows(message)
-            if message.docking is not None:
+            if message.docking is not None and has_happened(message):
                 rows.append(("Docked", _utc(message.docking)))
             return rows
         case ChangeKind.DEPARTED:
             rows = _docking_rows(message)
+            if not has_happened(message):
+                return rows
             if message.departure is not None:
                 rows.append(("Departed", _utc(message.departure)))
             if message.docked_seconds is not None:

@@ -14,14 +14,14 @@ import hmac
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from dockwatch import __version__
 from dockwatch.bot.errors import RetryLater, TargetGone
-from dockwatch.bot.model import KINDS, Message, Receipt
+from dockwatch.bot.model import KINDS, Correction, Message, Receipt, Revision
 from dockwatch.bot.retry_after import parse_retry_after
 from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url, mask_url
 
@@ -73,13 +73,38 @@ def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
 
 
 def webhook_body(message: Message) -> dict[str, Any]:
-    """The public contract: ``{"type", "timestamp", "data"}``; see ``webhook.schema.json``."""
-    data = message.model_dump(mode="json", exclude={"kind", "key", "occurred_at"}, exclude_none=True)
+    """The public contract: ``{"type", "timestamp", "data"}``; see ``webhook.schema.json``.
+
+    A correction is ``notification.corrected`` (``data.corrects``, ``reason``, ``expected`` when LL2
+    gives a time, ``original_type``) or ``notification.updated`` (``data.updates``,
+    ``original_type``), followed by the fact's fields as LL2 now tells them.
+    """
+    data = message.model_dump(
+        mode="json", exclude={"kind", "key", "occurred_at", "correction"}, exclude_none=True
+    )
+    body_type = KINDS[message.kind].webhook_type
+    if message.correction is not None:
+        body_type = message.correction.reason.webhook_type
+        data = _correction_fields(message.correction, original_type=KINDS[message.kind].webhook_type) | data
     return {
-        "type": KINDS[message.kind].webhook_type,
+        "type": body_type,
         "timestamp": message.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "data": data,
     }
+
+
+def _correction_fields(correction: Correction, *, original_type: str) -> dict[str, Any]:
+    fields = correction.model_dump(mode="json", exclude_none=True)  # expected: formatted like every time
+    match correction.reason:
+        case Revision.RESCHEDULED | Revision.WITHDRAWN:
+            head = {"corrects": fields["corrects"], "reason": fields["reason"]}
+            if "expected" in fields:
+                head["expected"] = fields["expected"]
+            return head | {"original_type": original_type}
+        case Revision.REFINED:
+            return {"updates": fields["corrects"], "original_type": original_type}
+        case _:
+            assert_never(correction.reason)
 
 
 def target_key(url: str) -> str:

@@ -7,7 +7,16 @@ from typing import Any
 
 from dockwatch.bot.detect import detect
 from dockwatch.bot.ll2.wire import parse_dockings, parse_events
-from dockwatch.bot.model import ChangeKind, KnownState, Message, Ref, Snapshot, VehicleRef
+from dockwatch.bot.model import (
+    ChangeKind,
+    Correction,
+    KnownState,
+    Message,
+    Ref,
+    Revision,
+    Snapshot,
+    VehicleRef,
+)
 
 _NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 ISS = {"id": 4, "name": "International Space Station", "image": {"image_url": "https://img.test/iss.jpg"}}
@@ -127,3 +136,27 @@ def messages_of_every_kind() -> dict[ChangeKind, Message]:
     events = parse_events([ll2_event(9, date=_NOW + timedelta(minutes=20), live=True)], "test")
     changes = detect(KnownState(baseline_done=True), Snapshot(tuple(records), tuple(events)), _NOW)
     return {c.kind: c.message for c in changes if c.announce}
+
+
+def correction_of(message: Message, reason: Revision, when: datetime | None) -> Message:
+    """A correction of ``message`` as detection makes it: the same kind and fields, LL2's new time
+    ``when`` (``None``: withdrawn) in the kind's time field, and a key of its own."""
+    field = {
+        ChangeKind.DOCKED: "docking",
+        ChangeKind.RELOCATED: "docking",
+        ChangeKind.DEPARTED: "departure",
+        ChangeKind.WEBCAST_STARTED: "event_date",
+    }[message.kind]
+    happened = reason is Revision.REFINED
+    return message.model_copy(
+        update={
+            "key": f"correction:1:{message.key}",
+            field: when,
+            "docked_seconds": message.docked_seconds if happened else None,
+            "correction": Correction(
+                reason=reason,
+                corrects=message.key,
+                expected=when if reason is Revision.RESCHEDULED else None,
+            ),
+        }
+    )

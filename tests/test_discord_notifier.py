@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
-from dockwatch.bot.model import ChangeKind, Message, Receipt, Ref, VehicleRef
-from dockwatch.notifiers.base import EditingNotifier
+from dockwatch.bot.model import ChangeKind, Message, Receipt, Ref, Revision, VehicleRef
+from dockwatch.notifiers.base import CorrectingNotifier, EditingNotifier
 from dockwatch.notifiers.discord import DEFAULT_API, DiscordConfig, channel_key, webhook_key
-from dockwatch.notifiers.discord.notifier import DiscordNotifier, build_embed
-from tests.builders import message_with
+from dockwatch.notifiers.discord.notifier import DiscordNotifier, build_embed, correction_content
+from tests.builders import correction_of, message_with
 from tests.conftest import started
-from tests.fakes.discord import FakeDiscord, _embed_violations
+from tests.fakes.discord import GUILD_ID, FakeDiscord, _embed_violations
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 HOOK_ID, CHANNEL_ID = 123456789012345678, 223456789012345678
@@ -164,13 +164,16 @@ ll2_strings = st.lists(
     station=ll2_strings,
     port=ll2_strings,
     event=ll2_strings,
+    reason=st.sampled_from([None, *Revision]),
 )
 def test_every_embed_fits_discords_limits_and_never_pings(
-    kind: ChangeKind, vehicle: str, station: str, port: str, event: str
+    kind: ChangeKind, vehicle: str, station: str, port: str, event: str, reason: Revision | None
 ) -> None:
     message = message_with(
         kind, vehicle=vehicle, station=station, port=port, event=event, webcast_url="https://youtu.be/x"
     )
+    if reason is not None:  # a correction of it
+        message = correction_of(message, reason, None if reason is Revision.WITHDRAWN else NOW)
 
     embed = build_embed(message)
 
@@ -274,3 +277,179 @@ async def test_a_receipt_from_another_platform_is_refused(notifier: DiscordNotif
 
     with pytest.raises(PermanentFailure, match="not a Discord message receipt"):
         await notifier.edit(receipt, docked())
+
+
+LATER = datetime(2026, 1, 1, 15, tzinfo=UTC)
+
+
+def rescheduled() -> Message:
+    return correction_of(docked(), Revision.RESCHEDULED, LATER)
+
+
+def test_the_discord_notifier_can_correct(notifier: DiscordNotifier) -> None:
+    assert isinstance(notifier, CorrectingNotifier)
+
+
+def test_a_rescheduled_embed_is_marked_and_shows_the_expected_time_instead_of_a_docking_time() -> None:
+    embed = build_embed(rescheduled())
+
+    assert embed.title == "Correction: Cargo Dragon C209 has not docked at International Space Station yet"
+    assert embed.description == "LL2 now expects it at 2026-01-01 15:00 UTC."
+    fields = {field.name: field.value for field in embed.fields}
+    assert fields["Expected"] == "<t:1767279600:f> (<t:1767279600:R>)"
+    assert "Docked" not in fields
+
+
+def test_a_withdrawn_departure_shows_when_it_docked_but_no_departure() -> None:
+    departed = docked().model_copy(
+        update={"kind": ChangeKind.DEPARTED, "key": "departed:630", "departure": NOW, "docked_seconds": 60}
+    )
+
+    embed = build_embed(correction_of(departed, Revision.WITHDRAWN, None))
+
+    assert embed.title == "Correction: Cargo Dragon C209 has not departed International Space Station yet"
+    assert embed.description == "LL2 no longer gives a time for it."
+    assert [field.name for field in embed.fields] == ["Station", "Port", "Vehicle", "Docked"]
+
+
+def test_a_refined_embed_is_the_announcement_with_its_new_time() -> None:
+    embed = build_embed(correction_of(docked(), Revision.REFINED, NOW.replace(minute=7)))
+
+    assert embed.title == "Cargo Dragon C209 docked at International Space Station"
+    assert embed.description == "LL2 has refined its time."
+    assert {field.name: field.value for field in embed.fields}["Docked"] == (
+        "<t:1767269220:f> (<t:1767269220:R>)"
+    )
+
+
+async def test_a_rescheduled_docking_edits_the_channel_message_and_replies_to_it(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    sent = await notifier.send(channel_key(CHANNEL_ID), docked(), delivery_id=1)
+    original = sent.message["message_id"]
+
+    receipt = await notifier.correct(channel_key(CHANNEL_ID), rescheduled(), stored(sent), delivery_id=2)
+
+    shown = fake_discord.message(original)
+    assert shown is not None and shown["edited_timestamp"] is not None
+    assert shown["embeds"][0]["title"].startswith("Correction: Cargo Dragon C209 has not docked")
+    (reply,) = fake_discord.replies(original)
+    assert reply["content"] == (
+        "Correction: Cargo Dragon C209 has not docked at International Space Station yet. "
+        "LL2 now expects it at 2026-01-01 15:00 UTC."
+    )
+    assert reply["nonce"] == "dw2"
+    assert receipt.message == {"channel_id": CHANNEL_ID, "message_id": int(reply["id"])}
+
+
+async def test_a_rescheduled_docking_edits_the_webhook_message_and_posts_a_link_to_it(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    target = webhook_key(hook_url(fake_discord))
+    sent = await notifier.send(target, docked(), delivery_id=1)
+    original = sent.message["message_id"]
+
+    receipt = await notifier.correct(target, rescheduled(), stored(sent), delivery_id=2)
+
+    (edit,) = fake_discord.edits
+    assert edit.path.endswith(f"/webhooks/{HOOK_ID}/{TOKEN}/messages/{original}")
+    assert edit.body["embeds"][0]["title"].startswith("Correction: ")
+    _announcement, correction = fake_discord.messages(HOOK_ID)
+    assert correction["content"].endswith(
+        f"LL2 now expects it at 2026-01-01 15:00 UTC.\nhttps://discord.com/channels/{GUILD_ID}/{HOOK_ID}/{original}"
+    )
+    assert correction["username"] == "dockwatch test"
+    assert receipt.message["message_id"] != original
+
+
+async def test_a_webhook_correction_without_a_known_guild_is_posted_without_a_link(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    fake_discord.guild_id = None
+    target = webhook_key(hook_url(fake_discord))
+    sent = await notifier.send(target, docked(), delivery_id=1)
+
+    await notifier.correct(target, rescheduled(), stored(sent), delivery_id=2)
+
+    correction = fake_discord.messages(HOOK_ID)[-1]
+    assert correction["content"].endswith("LL2 now expects it at 2026-01-01 15:00 UTC.")
+
+
+@pytest.mark.parametrize("key", ["hook", "channel"], ids=["webhook", "bot channel"])
+async def test_a_refined_time_only_edits_the_message(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord, key: str
+) -> None:
+    target = webhook_key(hook_url(fake_discord)) if key == "hook" else channel_key(CHANNEL_ID)
+    sent = await notifier.send(target, docked(), delivery_id=1)
+    refined = correction_of(docked(), Revision.REFINED, NOW.replace(minute=7))
+
+    receipt = await notifier.correct(target, refined, stored(sent), delivery_id=2)
+
+    assert receipt == sent
+    assert len(fake_discord.edits) == 1
+    assert len(fake_discord.messages(HOOK_ID if key == "hook" else CHANNEL_ID)) == 1
+
+
+@pytest.mark.parametrize("key", ["hook", "channel"], ids=["webhook", "bot channel"])
+async def test_a_correction_to_a_deleted_message_is_posted_alone(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord, key: str
+) -> None:
+    target = webhook_key(hook_url(fake_discord)) if key == "hook" else channel_key(CHANNEL_ID)
+    sent = await notifier.send(target, docked(), delivery_id=1)
+    fake_discord.delete(sent.message["message_id"])
+
+    receipt = await notifier.correct(target, rescheduled(), stored(sent), delivery_id=2)
+
+    posted = fake_discord.message(receipt.message["message_id"])
+    assert posted is not None and "message_reference" not in posted
+    assert posted["embeds"][0]["title"].startswith("Correction: Cargo Dragon C209 has not docked")
+    assert posted["embeds"][0]["description"] == "LL2 now expects it at 2026-01-01 15:00 UTC."
+
+
+async def test_the_reply_lands_even_if_the_original_is_deleted_before_it(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    sent = await notifier.send(channel_key(CHANNEL_ID), docked(), delivery_id=1)
+
+    await notifier.correct(channel_key(CHANNEL_ID), rescheduled(), stored(sent), delivery_id=2)
+
+    reply = fake_discord.posts[-1].body
+    assert reply["message_reference"]["message_id"] == sent.message["message_id"]
+    assert reply["message_reference"]["fail_if_not_exists"] is False
+
+
+async def test_a_retried_correction_replies_once(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    sent = await notifier.send(channel_key(CHANNEL_ID), docked(), delivery_id=1)
+
+    for _ in range(2):  # the second is a retry after a crash
+        await notifier.correct(channel_key(CHANNEL_ID), rescheduled(), stored(sent), delivery_id=2)
+
+    assert len(fake_discord.replies(sent.message["message_id"])) == 1
+
+
+async def test_a_correction_in_a_deleted_channel_means_the_target_is_gone(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    sent = await notifier.send(channel_key(CHANNEL_ID), docked(), delivery_id=1)
+    fake_discord.unknown.add(CHANNEL_ID)
+
+    with pytest.raises(TargetGone, match="10003"):
+        await notifier.correct(channel_key(CHANNEL_ID), rescheduled(), stored(sent), delivery_id=2)
+
+
+@settings(max_examples=100)
+@given(vehicle=ll2_strings, station=ll2_strings)
+def test_every_correction_text_fits_discords_content_limit_and_never_pings(
+    vehicle: str, station: str
+) -> None:
+    message = correction_of(docked(vehicle), Revision.RESCHEDULED, LATER).model_copy(
+        update={"station": Ref(id=4, name=station)}
+    )
+    link = f"https://discord.com/channels/{GUILD_ID}/{HOOK_ID}/{CHANNEL_ID}"
+
+    for text in (correction_content(message), correction_content(message, link=link)):
+        assert len(text) <= 2000
+        assert "@everyone" not in text and "@here" not in text
+    assert correction_content(message, link=link).endswith(link)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from dockwatch.bot.model import KINDS, ChangeKind
+from dockwatch.bot.model import KINDS, ChangeKind, Revision
 from dockwatch.bot.subscriptions import KIND_WORDS
 from dockwatch.notifiers import platforms
 from dockwatch.notifiers.console import render
 from dockwatch.notifiers.discord.notifier import build_embed
 from dockwatch.notifiers.telegram.notifier import render_html
 from dockwatch.notifiers.webhook import webhook_body
-from tests.builders import messages_of_every_kind
+from tests.builders import correction_of, messages_of_every_kind
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "notifiers" / "webhook.schema.json").read_text())
 PLATFORMS = ["console", "discord", "telegram", "webhooks"]
@@ -56,7 +57,12 @@ def test_no_two_kinds_share_a_value_that_tells_them_apart(column: str) -> None:
 
 def test_webhook_types_are_the_published_contract() -> None:
     assert {kind: spec.webhook_type for kind, spec in KINDS.items()} == WEBHOOK_TYPES
-    assert SCHEMA["properties"]["type"]["enum"] == [spec.webhook_type for spec in KINDS.values()]
+    correction_types = list(dict.fromkeys(reason.webhook_type for reason in Revision))
+    assert correction_types == ["notification.corrected", "notification.updated"]
+    assert (
+        SCHEMA["properties"]["type"]["enum"]
+        == [spec.webhook_type for spec in KINDS.values()] + correction_types
+    )
     assert all(spec.webhook_type == kind.value for kind, spec in KINDS.items())
 
 
@@ -114,3 +120,39 @@ def test_every_platform_renders_every_kind(kind: ChangeKind, platform: str) -> N
         assert body["type"] == spec.webhook_type == WEBHOOK_TYPES[kind]
     else:
         pytest.fail(f"no rendering check for platform {platform!r}")
+
+
+NOT_YET = {
+    ChangeKind.DOCKED: "Correction: Cygnus NG-23 has not docked at International Space Station yet",
+    ChangeKind.DEPARTED: "Correction: Progress MS-32 has not departed International Space Station yet",
+    ChangeKind.RELOCATED: (
+        "Correction: Soyuz MS-27 has not moved to another port at International Space Station yet"
+    ),
+    ChangeKind.WEBCAST_STARTED: "Correction: the webcast of Crew-12 Docking is not live yet",
+}
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("kind", list(ChangeKind), ids=KIND_IDS)
+def test_every_platform_marks_a_rescheduled_correction_of_every_kind(kind: ChangeKind, platform: str) -> None:
+    announced = messages_of_every_kind()[kind]
+    message = correction_of(announced, Revision.RESCHEDULED, announced.occurred_at + timedelta(hours=3))
+
+    if platform == "console":
+        lines = render(message).splitlines()
+        assert lines[0] == f"▶ {NOT_YET[kind]}"
+        assert lines[1].startswith("    LL2 now expects it at ")
+    elif platform == "discord":
+        embed = build_embed(message)
+        assert embed.title == NOT_YET[kind]
+        assert embed.description is not None and embed.description.startswith("LL2 now expects it at ")
+    elif platform == "telegram":
+        lines = render_html(message).splitlines()
+        assert lines[0] == f"{KINDS[kind].emoji} <b>{NOT_YET[kind]}</b>"
+        assert lines[1].startswith("<i>LL2 now expects it at ")
+    elif platform == "webhooks":
+        body = webhook_body(message)
+        jsonschema.validate(body, SCHEMA, format_checker=jsonschema.FormatChecker())
+        assert (body["type"], body["data"]["corrects"]) == ("notification.corrected", announced.key)
+    else:
+        pytest.fail(f"no correction check for platform {platform!r}")

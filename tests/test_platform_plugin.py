@@ -3,6 +3,7 @@ through ``poll-once`` exactly like a built-in one."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import ll2_docking
+from dockwatch.bot.model import ChangeKind, Revision
+from tests.builders import correction_of, ll2_docking, messages_of_every_kind
 from tests.fakes.ll2 import FakeLL2
 from tests.test_cli import dockwatch
 
@@ -63,3 +65,29 @@ async def test_without_the_plugin_its_table_is_an_unknown_key(tmp_path: Path) ->
 
     assert run.code == 2
     assert run.err.strip() == f"dockwatch: config error: {config}: unknown key jsonl"
+
+
+async def test_the_plugin_writes_a_correction_with_what_it_corrects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location("dockwatch_jsonl", PLUGIN / "dockwatch_jsonl.py")
+    assert spec is not None and spec.loader is not None
+    plugin = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "dockwatch_jsonl", plugin)  # pydantic resolves its annotations there
+    spec.loader.exec_module(plugin)
+    lines = tmp_path / "notifications.jsonl"
+    announced = messages_of_every_kind()[ChangeKind.DOCKED]
+    later = announced.occurred_at + timedelta(hours=3)
+    notifier = plugin.JsonLinesNotifier(plugin.JsonLinesConfig(path=lines))
+
+    await notifier.send(
+        notifier.targets()[0].key, correction_of(announced, Revision.RESCHEDULED, later), delivery_id=2
+    )
+
+    line = json.loads(lines.read_text())
+    assert (line["key"], line["kind"]) == (f"correction:1:{announced.key}", "docking.docked")
+    assert line["correction"] == {
+        "reason": "rescheduled",
+        "corrects": announced.key,
+        "expected": later.isoformat().replace("+00:00", "Z"),
+    }

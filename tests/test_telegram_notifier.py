@@ -11,12 +11,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
-from dockwatch.bot.model import ChangeKind, Message, Receipt, Ref, VehicleRef
-from dockwatch.notifiers.base import EditingNotifier
+from dockwatch.bot.model import ChangeKind, Message, Receipt, Ref, Revision, VehicleRef
+from dockwatch.notifiers.base import CorrectingNotifier, EditingNotifier
 from dockwatch.notifiers.pacing import SlidingWindow
 from dockwatch.notifiers.telegram import TelegramConfig, chat_key
-from dockwatch.notifiers.telegram.notifier import TelegramNotifier, TelegramPacing, render_html
-from tests.builders import message_with
+from dockwatch.notifiers.telegram.notifier import (
+    TelegramNotifier,
+    TelegramPacing,
+    render_caption,
+    render_html,
+    render_reply,
+)
+from tests.builders import correction_of, message_with
 from tests.conftest import started
 from tests.fakes.telegram import FakeTelegram
 
@@ -284,3 +290,159 @@ async def test_editing_in_a_chat_that_blocked_the_bot_means_the_chat_is_gone(
 
     with pytest.raises(TargetGone, match="blocked"):
         await notifier.edit(stored(sent), docked(vehicle="Cargo Dragon C210"))
+
+
+LATER = datetime(2026, 1, 1, 15, tzinfo=UTC)
+
+
+def rescheduled() -> Message:
+    return correction_of(docked(), Revision.RESCHEDULED, LATER)
+
+
+def test_the_telegram_notifier_can_correct(notifier: TelegramNotifier) -> None:
+    assert isinstance(notifier, CorrectingNotifier)
+
+
+def test_a_rescheduled_docking_says_what_ll2_expects_now_and_not_that_it_docked() -> None:
+    lines = render_html(rescheduled()).splitlines()
+
+    assert (
+        lines[0] == "🛰 <b>Correction: Cargo Dragon C209 has not docked at International Space Station yet</b>"
+    )
+    assert lines[1] == "<i>LL2 now expects it at 2026-01-01 15:00 UTC.</i>"
+    assert not any(line.startswith("<b>Docked:</b>") for line in lines)
+
+
+async def test_a_sent_message_is_recorded_as_text_so_a_correction_edits_its_text(
+    notifier: TelegramNotifier,
+) -> None:
+    sent = await notifier.send(chat_key(111), docked(), delivery_id=1)
+
+    assert sent.message["sent_as"] == "text"
+
+
+async def test_a_rescheduled_docking_edits_the_message_and_replies_to_it(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    sent = await notifier.send(chat_key(-100222), docked(), delivery_id=1)
+    original = int(sent.message["message_id"])
+
+    receipt = await notifier.correct(chat_key(-100222), rescheduled(), stored(sent), delivery_id=2)
+
+    shown = fake_telegram.message(-100222, original)
+    assert shown is not None and "edit_date" in shown
+    assert shown["text"].startswith("🛰 <b>Correction: Cargo Dragon C209 has not docked")
+    (reply,) = fake_telegram.replies(-100222, original)
+    assert reply["text"] == (
+        "Correction: Cargo Dragon C209 has not docked at International Space Station yet. "
+        "LL2 now expects it at 2026-01-01 15:00 UTC."
+    )
+    replied = fake_telegram.message(-100222, int(receipt.message["message_id"]))
+    assert replied is not None and replied["reply_to_message"]["message_id"] == original
+
+
+async def test_a_refined_time_only_edits_the_message(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    sent = await notifier.send(chat_key(111), docked(), delivery_id=1)
+    refined = correction_of(docked(), Revision.REFINED, NOW.replace(minute=7))
+
+    receipt = await notifier.correct(chat_key(111), refined, stored(sent), delivery_id=2)
+
+    assert receipt == sent
+    (edit,) = fake_telegram.edits(111)
+    assert "<b>Docked:</b> 2026-01-01 12:07 UTC" in edit["text"]
+    assert len(fake_telegram.sent(111)) == 1
+
+
+async def test_a_correction_to_a_deleted_message_is_posted_alone(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    sent = await notifier.send(chat_key(111), docked(), delivery_id=1)
+    fake_telegram.delete(111, int(sent.message["message_id"]))
+
+    receipt = await notifier.correct(chat_key(111), rescheduled(), stored(sent), delivery_id=2)
+
+    posted = fake_telegram.message(111, int(receipt.message["message_id"]))
+    assert posted is not None and "reply_to_message" not in posted
+    assert posted["text"] == render_html(rescheduled())
+
+
+async def test_a_correction_in_a_group_that_became_a_supergroup_is_posted_alone_at_its_new_id(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    sent = await notifier.send(chat_key(-333), docked(), delivery_id=1)
+    fake_telegram.migrate[-333] = -100333
+
+    receipt = await notifier.correct(chat_key(-333), rescheduled(), stored(sent), delivery_id=2)
+
+    assert receipt.moved_to == chat_key(-100333)
+    (posted,) = fake_telegram.sent(-100333)
+    assert posted["text"] == render_html(rescheduled())
+
+
+async def test_a_photo_original_is_corrected_through_its_caption(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    original = fake_telegram.photo(111, caption=render_html(docked()))
+    receipt = Receipt(
+        platform="telegram", message={"chat_id": 111, "message_id": original, "sent_as": "photo"}
+    )
+
+    await notifier.correct(chat_key(111), rescheduled(), receipt, delivery_id=2)
+
+    (edit,) = fake_telegram.edits(111, method="editMessageCaption")
+    assert edit["parse_mode"] == "HTML"
+    shown = fake_telegram.message(111, original)
+    assert shown is not None and shown["caption"] == render_caption(rescheduled())
+    assert len(fake_telegram.replies(111, original)) == 1
+
+
+async def test_a_retried_correction_whose_edit_landed_still_replies(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    sent = await notifier.send(chat_key(111), docked(), delivery_id=1)
+    fake_telegram.failing.add("sendMessage")
+    with pytest.raises(RetryLater):
+        await notifier.correct(chat_key(111), rescheduled(), stored(sent), delivery_id=2)
+    fake_telegram.failing.clear()
+
+    await notifier.correct(chat_key(111), rescheduled(), stored(sent), delivery_id=2)
+
+    assert len(fake_telegram.edits(111)) == 1  # the retry's edit was "message is not modified"
+    assert len(fake_telegram.replies(111, int(sent.message["message_id"]))) == 1
+
+
+async def test_a_correction_in_a_chat_that_blocked_the_bot_means_the_chat_is_gone(
+    notifier: TelegramNotifier, fake_telegram: FakeTelegram
+) -> None:
+    sent = await notifier.send(chat_key(111), docked(), delivery_id=1)
+    fake_telegram.blocked.add(111)
+
+    with pytest.raises(TargetGone, match="blocked"):
+        await notifier.correct(chat_key(111), rescheduled(), stored(sent), delivery_id=2)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(list(ChangeKind)),
+    reason=st.sampled_from(list(Revision)),
+    vehicle=ll2_strings,
+    station=ll2_strings,
+)
+def test_every_correction_is_valid_telegram_html_within_its_limits(
+    kind: ChangeKind, reason: Revision, vehicle: str, station: str
+) -> None:
+    announced = message_with(kind, vehicle=vehicle, station=station, port="P", event="E", webcast_url=None)
+    message = correction_of(announced, reason, None if reason is Revision.WITHDRAWN else LATER)
+
+    for rendered, limit in (
+        (render_html(message), 4096),
+        (render_caption(message), 1024),
+        (render_reply(message), 4096),
+    ):
+        checker = _TelegramHTML()
+        checker.feed(rendered)
+        checker.close()
+        assert checker.stack == []
+        assert checker.text_length <= limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,10 @@ import jsonschema
 import pytest
 
 from dockwatch.bot.errors import RetryLater, TargetGone
-from dockwatch.bot.model import ChangeKind, Message
+from dockwatch.bot.model import ChangeKind, Message, Revision
 from dockwatch.notifiers.base import EditingNotifier
 from dockwatch.notifiers.webhook import WebhookConfig, WebhookNotifier, mask_url, target_key, webhook_body
-from tests.builders import messages_of_every_kind
+from tests.builders import correction_of, messages_of_every_kind
 from tests.conftest import SECRET
 from tests.fakes.webhook_receiver import WebhookReceiver
 
@@ -166,3 +167,112 @@ def test_a_webhook_post_cannot_be_edited(http: aiohttp.ClientSession) -> None:
     notifier = WebhookNotifier([WebhookConfig(url="https://hooks.test/x", secret=SECRET)], http)
 
     assert not isinstance(notifier, EditingNotifier)
+
+
+LATER = NOW + timedelta(hours=3)
+
+
+def validate(body: dict[str, Any]) -> None:
+    jsonschema.validate(body, SCHEMA, format_checker=jsonschema.FormatChecker())
+
+
+def test_a_rescheduled_docking_is_a_corrected_body_naming_the_original() -> None:
+    body = webhook_body(correction_of(docked_message(), Revision.RESCHEDULED, LATER))
+
+    validate(body)
+    assert body["type"] == "notification.corrected"
+    assert {name: body["data"][name] for name in ("corrects", "reason", "expected", "original_type")} == {
+        "corrects": "docked:1",
+        "reason": "rescheduled",
+        "expected": "2026-01-01T15:00:00Z",
+        "original_type": "docking.docked",
+    }
+    assert body["data"]["docking"] == "2026-01-01T15:00:00Z"  # the fact as LL2 tells it now
+
+
+def test_a_withdrawn_docking_is_corrected_without_an_expected_time_or_a_docking_time() -> None:
+    body = webhook_body(correction_of(docked_message(), Revision.WITHDRAWN, None))
+
+    validate(body)
+    assert body["data"]["reason"] == "withdrawn"
+    assert "expected" not in body["data"] and "docking" not in body["data"]
+
+
+def test_a_refined_departure_is_an_updated_body_with_the_whole_new_payload() -> None:
+    departed = messages_of_every_kind()[ChangeKind.DEPARTED]
+    refined = correction_of(departed, Revision.REFINED, NOW - timedelta(minutes=3))
+
+    body = webhook_body(refined)
+
+    validate(body)
+    assert body["type"] == "notification.updated"
+    assert body["data"] == {
+        "updates": departed.key,
+        "original_type": "docking.departed",
+        **{k: v for k, v in webhook_body(departed)["data"].items() if k != "departure"},
+        "departure": "2026-01-01T11:57:00Z",
+    }
+
+
+@pytest.mark.parametrize("reason", list(Revision), ids=[r.value for r in Revision])
+@pytest.mark.parametrize("kind", list(ChangeKind), ids=[k.value for k in ChangeKind])
+def test_every_correction_of_every_kind_matches_the_published_schema(
+    kind: ChangeKind, reason: Revision
+) -> None:
+    when = None if reason is Revision.WITHDRAWN else LATER
+    body = webhook_body(correction_of(messages_of_every_kind()[kind], reason, when))
+
+    validate(body)
+    assert body["data"]["original_type"] == kind.value
+
+
+@pytest.mark.parametrize("reason", list(Revision), ids=[r.value for r in Revision])
+def test_the_schema_rejects_a_correction_with_a_field_it_does_not_know(reason: Revision) -> None:
+    body = webhook_body(correction_of(docked_message(), reason, LATER))
+    body["data"]["surprise"] = True
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(body, SCHEMA)
+
+
+def test_the_schema_rejects_an_updated_departure_without_its_departure() -> None:
+    departed = messages_of_every_kind()[ChangeKind.DEPARTED]
+    body = webhook_body(correction_of(departed, Revision.REFINED, None))
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(body, SCHEMA)
+
+
+def test_the_schema_rejects_correction_fields_on_an_announcement() -> None:
+    body = webhook_body(docked_message())
+    body["data"]["corrects"] = "docked:0"
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(body, SCHEMA)
+
+
+async def test_a_correction_is_delivered_under_its_own_webhook_id(
+    notifier: WebhookNotifier, webhook_receiver: WebhookReceiver
+) -> None:
+    correction = correction_of(docked_message(), Revision.RESCHEDULED, LATER)
+
+    await notifier.send(notifier.targets()[0].key, correction, delivery_id=2)
+
+    (received,) = webhook_receiver.received
+    assert received.verified
+    assert received.id == "correction:1:docked:1"
+    assert received.json["data"]["corrects"] == "docked:1"
+
+
+def test_every_example_body_in_the_readme_matches_the_schema() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    contract = readme[readme.index("## The webhook contract") :].split("\n## ", 1)[0]
+    examples = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", contract, re.DOTALL)]
+
+    for body in examples:
+        validate(body)
+    assert [body["type"] for body in examples] == [
+        "docking.docked",
+        "notification.corrected",
+        "notification.updated",
+    ]

@@ -5,10 +5,15 @@ mode sends through discord.py's REST client with a nonce derived from the delive
 ``enforce_nonce``, so a retry after a crash cannot post twice. discord.py itself follows the
 ``X-RateLimit-*`` headers and 429 ``retry_after`` (per bucket and global) before a request is made.
 A sent message is edited in place through its receipt, by the same webhook or the bot.
+
+A correction edits the original and, since an edit notifies nobody, posts a short correction: a
+reply (``message_reference``) through the bot; through a webhook, whose execute endpoint cannot
+reply, a new message carrying the original's jump URL (its guild is read from the webhook).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -22,8 +27,8 @@ from discord.http import Route
 
 from dockwatch.bot.durations import humanize
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
-from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt
-from dockwatch.notifiers.base import Target
+from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt, Revision
+from dockwatch.notifiers.base import Target, redact_urls
 from dockwatch.notifiers.discord import (
     DEFAULT_API,
     PLATFORM,
@@ -33,13 +38,17 @@ from dockwatch.notifiers.discord import (
     channel_key,
     webhook_key,
 )
-from dockwatch.notifiers.text import headline
+from dockwatch.notifiers.text import correction_line, correction_reply, has_happened, headline
 
 MAX_FIELD_TEXT = 200  # one LL2 string; all of them together stay far below the 6000 total
 GONE_CODES = {10003, 10004, 10015, 50027}  # unknown channel, guild, webhook; invalid webhook token
 UNKNOWN_MESSAGE = 10008  # deleted by a person: the channel is still there, the message is not
 PAUSE_CODES = {50001: "Missing Access", 50013: "Missing Permissions"}
 PAUSE = 3600.0
+CORRECTION_COLOUR = 0x95A5A6  # grey: what the message announced has not happened (yet)
+MAX_CONTENT = 2000  # characters of a message's content
+
+log = logging.getLogger(__name__)
 
 
 def use_api_base(api_base_url: str) -> None:
@@ -58,20 +67,25 @@ def use_api_base(api_base_url: str) -> None:
 
 
 def build_embed(message: Message) -> discord.Embed:
-    """The message as an embed, every LL2 string clipped and markdown-escaped, within every limit."""
+    """The message as an embed, every LL2 string clipped and markdown-escaped, within every limit.
+
+    A correction keeps the original's layout: its title says what is true now, the correction line
+    opens the description and a time that has not come yet is shown as "Expected", never as "Docked".
+    """
+    happened = has_happened(message)
     embed = discord.Embed(
-        title=_clip(discord.utils.escape_mentions(discord.utils.escape_markdown(headline(message))), 256),
-        colour=KINDS[message.kind].colour,
+        title=_clip(_text_of(headline(message)), 256),
+        colour=KINDS[message.kind].colour if happened else CORRECTION_COLOUR,
         timestamp=message.occurred_at,
     )
     match message.kind:
         case ChangeKind.DOCKED | ChangeKind.RELOCATED:
             _add_docking_fields(embed, message)
-            if message.docking is not None:
+            if message.docking is not None and happened:
                 embed.add_field(name="Docked", value=_when(message.docking), inline=False)
         case ChangeKind.DEPARTED:
             _add_docking_fields(embed, message)
-            if message.departure is not None:
+            if message.departure is not None and happened:
                 embed.add_field(name="Departed", value=_when(message.departure), inline=False)
                 if message.docked_seconds is not None:
                     stayed = humanize(timedelta(seconds=message.docked_seconds))
@@ -88,10 +102,30 @@ def build_embed(message: Message) -> discord.Embed:
                 embed.description = f"[Watch the webcast]({message.webcast_url})"
         case _:
             assert_never(message.kind)
+    _add_correction(embed, message)
     if message.image_url and _is_url(message.image_url):
         embed.set_thumbnail(url=message.image_url)
     embed.set_footer(text="dockwatch · data: The Space Devs' Launch Library 2")
     return embed
+
+
+def _add_correction(embed: discord.Embed, message: Message) -> None:
+    line = correction_line(message)
+    if message.correction is None or line is None:
+        return
+    embed.description = f"{line}\n{embed.description}" if embed.description else line
+    expected = message.correction.expected
+    if message.correction.reason is Revision.RESCHEDULED and expected is not None:
+        embed.add_field(name="Expected", value=_when(expected), inline=False)
+
+
+def correction_content(message: Message, *, link: str | None = None) -> str:
+    """The short correction posted after the edit: plain text within Discord's 2000 characters,
+    ending with ``link`` (the original's jump URL) when given."""
+    text = _text_of(correction_reply(message))
+    if link is None:
+        return _clip(text, MAX_CONTENT)
+    return f"{_clip(text, MAX_CONTENT - len(link) - 1)}\n{link}"
 
 
 def _add_docking_fields(embed: discord.Embed, message: Message) -> None:
@@ -111,8 +145,7 @@ def _when(moment: datetime) -> str:
 
 def _text(value: str) -> str:
     """Markdown and mentions neutralised, clipped so the field stays small."""
-    escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(value))
-    return _clip(escaped, MAX_FIELD_TEXT) or "?"
+    return _clip(_text_of(value), MAX_FIELD_TEXT) or "?"
 
 
 def _clip(value: str, limit: int) -> str:
@@ -213,6 +246,61 @@ class DiscordNotifier:
             )
             return Receipt(platform=self.name, message={"channel_id": channel.id, "message_id": changed.id})
 
+    async def correct(
+        self, target_key: str, message: Message, original: Receipt, *, delivery_id: int
+    ) -> Receipt:
+        """Edit the original into the correction, then reply to it so its readers are told (REFINED:
+        the edit alone). An original that cannot be edited (deleted by a person, not ours, its
+        webhook or bot gone from the config) gets the correction alone, posted as ``send`` does."""
+        correction = message.correction
+        try:
+            edited = await self.edit(original, message)
+        except PermanentFailure as error:
+            log.info(
+                "discord original not editable, correction posted alone key=%s target=%s error=%s",
+                message.key,
+                target_key,
+                redact_urls(str(error)),
+            )
+            return await self.send(target_key, message, delivery_id=delivery_id)
+        if correction is None or correction.reason is Revision.REFINED:
+            return edited
+        ids = _receipt_ids(edited)
+        if "webhook_id" in ids:
+            return await self._webhook_correction(ids, message)
+        with _delivering(target_key):
+            channel = self._channel(target_key, ids["channel_id"])
+            # fail_if_not_exists=False: deleted between the edit and now, the reply still lands.
+            original_message = discord.MessageReference(
+                message_id=ids["message_id"], channel_id=ids["channel_id"], fail_if_not_exists=False
+            )
+            posted = await channel.send(
+                correction_content(message),
+                reference=original_message,
+                nonce=f"dw{delivery_id}",
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return Receipt(platform=self.name, message={"channel_id": channel.id, "message_id": posted.id})
+
+    async def _webhook_correction(self, ids: dict[str, int], message: Message) -> Receipt:
+        """Execute-webhook cannot reply (no ``message_reference``): the short correction is a new
+        message, with a link to the original when the webhook's guild is known."""
+        target_key = f"{PREFIX}webhook:{ids['webhook_id']}"
+        with _delivering(target_key):
+            webhook = discord.Webhook.from_url(self._webhook_url(target_key), session=self._session)
+            guild_id = await _guild_of(webhook)
+            link = None
+            if guild_id is not None:
+                link = f"https://discord.com/channels/{guild_id}/{ids['channel_id']}/{ids['message_id']}"
+            sent = await webhook.send(
+                correction_content(message, link=link),
+                username=self.config.username,
+                avatar_url=self.config.avatar_url or discord.utils.MISSING,
+                wait=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return self._webhook_receipt(webhook.id, sent)
+
     def _webhook_receipt(self, webhook_id: int, sent: discord.WebhookMessage) -> Receipt:
         return Receipt(
             platform=self.name,
@@ -229,6 +317,21 @@ class DiscordNotifier:
         match = WEBHOOK_URL.search(self._webhooks[target_key])
         assert match is not None
         return f"https://discord.com/api/webhooks/{match['id']}/{match['token']}"
+
+
+async def _guild_of(webhook: discord.Webhook) -> int | None:
+    """The webhook's guild (GET /webhooks/{id}/{token}), or None when Discord does not tell: the
+    link to the original is a courtesy, never a reason to hold back the correction."""
+    try:
+        fetched = await webhook.fetch(prefer_auth=False)
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+        return None
+    return fetched.guild_id
+
+
+def _text_of(value: str) -> str:
+    """Plain text for a message's content: markdown and mentions neutralised."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(value))
 
 
 def _receipt_ids(receipt: Receipt) -> dict[str, int]:

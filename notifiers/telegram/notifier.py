@@ -4,35 +4,46 @@ Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avo
 messages a second overall, one a second per chat, 20 a minute per group or channel. They are kept
 proactively; a 429 that still comes back postpones only that chat, by the ``retry_after`` it names.
 An edit of a sent message (found through its receipt) takes a place in the same windows.
+
+A correction edits the original (``editMessageText``, or ``editMessageCaption`` when the receipt says
+the original was a photo) and replies to it with a short correction, since an edit notifies nobody.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from html import escape
 from typing import Any, assert_never
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, LinkPreviewOptions, ReplyParameters
 from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
-from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt
-from dockwatch.notifiers.base import Target
+from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt, Revision
+from dockwatch.notifiers.base import Target, redact_urls
 from dockwatch.notifiers.pacing import KeyedWindows, SlidingWindow
 from dockwatch.notifiers.telegram import PLATFORM, PREFIX, TelegramConfig, chat_key, chat_of
-from dockwatch.notifiers.text import details, headline
+from dockwatch.notifiers.text import correction_line, correction_reply, details, headline
 
 MAX_FIELD = 200  # characters of one LL2 string; keeps every message far below 4096
 MAX_URL = 1000
+MAX_CAPTION = 1024
+MAX_REPLY = 1000  # the correction reply names the vehicle and the place, both LL2 strings
+TEXT, PHOTO = "text", "photo"
+"""What a receipt's ``sent_as`` says the message was: it decides how the message is edited."""
+
+log = logging.getLogger(__name__)
 
 
 def render_html(message: Message) -> str:
-    """The message in Telegram's HTML: every LL2 string escaped and bounded."""
-    lines = [f"{KINDS[message.kind].emoji} <b>{_text(headline(message))}</b>"]
+    """The message in Telegram's HTML: every LL2 string escaped and bounded; a correction says what
+    LL2 tells now under its headline."""
+    lines = _heading(message)
     lines += [
         f"<b>{escape(label)}:</b> {_text(value)}" for label, value in details(message) if label != "Watch"
     ]
@@ -47,6 +58,30 @@ def render_html(message: Message) -> str:
         case _:
             assert_never(message.kind)
     return "\n".join(lines)
+
+
+def _heading(message: Message) -> list[str]:
+    lines = [f"{KINDS[message.kind].emoji} <b>{_text(headline(message))}</b>"]
+    if (line := correction_line(message)) is not None:
+        lines.append(f"<i>{escape(line, quote=False)}</i>")
+    return lines
+
+
+def render_caption(message: Message) -> str:
+    """The message as a photo's caption (1024 characters): the whole of it when it fits, else its
+    headline (and correction line)."""
+    text = render_html(message)
+    if len(text) <= MAX_CAPTION:  # the HTML's length bounds the length Telegram counts
+        return text
+    return "\n".join(_heading(message))
+
+
+def render_reply(message: Message) -> str:
+    """The short correction posted in reply to the corrected message."""
+    text = correction_reply(message)
+    if len(text) > MAX_REPLY:
+        text = text[: MAX_REPLY - 1] + "…"
+    return escape(text, quote=False)
 
 
 def preview_url(message: Message) -> str | None:
@@ -144,24 +179,39 @@ class TelegramNotifier:
     def _receipt(self, sent: TelegramMessage, moved_to: str | None = None) -> Receipt:
         return Receipt(
             platform=self.name,
-            message={"chat_id": sent.chat_id, "message_id": sent.message_id},
+            message={"chat_id": sent.chat_id, "message_id": sent.message_id, "sent_as": TEXT},
             moved_to=moved_to,
         )
 
     async def edit(self, receipt: Receipt, message: Message) -> Receipt:
-        """Replace the text of a message sent earlier; unchanged text counts as done."""
+        """Replace the text (or a photo's caption) of a message sent earlier; unchanged text counts
+        as done. A receipt without ``sent_as`` is a text message: dockwatch sent nothing else."""
         chat, message_id = receipt.message.get("chat_id"), receipt.message.get("message_id")
-        if receipt.platform != self.name or chat is None or not isinstance(message_id, int):
+        sent_as = receipt.message.get("sent_as", TEXT)
+        if (
+            receipt.platform != self.name
+            or chat is None
+            or not isinstance(message_id, int)
+            or sent_as not in (TEXT, PHOTO)
+        ):
             raise PermanentFailure(f"not a Telegram message receipt: {receipt.describe()}")
         try:
             async with self.pacing.slot(chat):
-                await self.bot.edit_message_text(
-                    render_html(message),
-                    chat_id=chat,
-                    message_id=message_id,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=_preview_options(message),
-                )
+                if sent_as == PHOTO:
+                    await self.bot.edit_message_caption(
+                        chat_id=chat,
+                        message_id=message_id,
+                        caption=render_caption(message),
+                        parse_mode=ParseMode.HTML,
+                    )
+                else:
+                    await self.bot.edit_message_text(
+                        render_html(message),
+                        chat_id=chat,
+                        message_id=message_id,
+                        parse_mode=ParseMode.HTML,
+                        link_preview_options=_preview_options(message),
+                    )
         except BadRequest as error:
             reason = error.message.lower()
             if "message is not modified" not in reason:
@@ -174,7 +224,45 @@ class TelegramNotifier:
             raise PermanentFailure(f"telegram chat {chat}: {error.message}") from None
         except TelegramError as error:
             raise _delivery_error(chat, error) from None
-        return Receipt(platform=self.name, message={"chat_id": chat, "message_id": message_id})
+        return Receipt(
+            platform=self.name, message={"chat_id": chat, "message_id": message_id, "sent_as": sent_as}
+        )
+
+    async def correct(
+        self, target_key: str, message: Message, original: Receipt, *, delivery_id: int
+    ) -> Receipt:
+        """Edit the original into the correction, then reply to it so the chat is told (REFINED: the
+        edit alone). An original that cannot be edited (deleted, or left behind in a group that
+        became a supergroup) gets the correction alone, posted as ``send`` does (following the
+        group to its new id)."""
+        correction = message.correction
+        try:
+            edited = await self.edit(original, message)
+        except PermanentFailure as error:
+            log.info(
+                "telegram original not editable, correction posted alone key=%s target=%s error=%s",
+                message.key,
+                target_key,
+                redact_urls(str(error)),
+            )
+            return await self.send(target_key, message, delivery_id=delivery_id)
+        if correction is None or correction.reason is Revision.REFINED:
+            return edited
+        chat, message_id = edited.message["chat_id"], edited.message["message_id"]
+        assert isinstance(message_id, int)  # edit() checked it
+        try:
+            async with self.pacing.slot(chat):
+                sent = await self.bot.send_message(
+                    chat,
+                    render_reply(message),
+                    parse_mode=ParseMode.HTML,
+                    # Deleted between the edit and now: the correction still lands, unattached.
+                    reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True),
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+        except TelegramError as error:
+            raise _delivery_error(chat, error) from None
+        return self._receipt(sent)
 
     async def _send(self, chat: int | str, message: Message) -> TelegramMessage:
         async with self.pacing.slot(chat):

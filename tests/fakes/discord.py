@@ -5,7 +5,9 @@ It records calls, validates embed limits, answers 429 the way Discord does (a JS
 rate limit from a Cloudflare ban), and answers 404/10015, 50027, 50001 or 50013 for chosen targets.
 Accepted messages are kept by id, so the PATCH endpoints edit them the way Discord does: 404/10008
 "Unknown Message" for a deleted message or one that is not in that channel or webhook, 403/50005 for
-a bot editing a message it did not author.
+a bot editing a message it did not author. A bot message with ``message_reference`` is a reply
+(type 19) to a message of that channel, refused with 400/50035 when that message is unknown unless
+``fail_if_not_exists`` is false; a webhook answers GET with its guild, as Discord does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 APPLICATION_ID = "4343"
+GUILD_ID = 5555
 BOT_USER = {"id": "4242", "username": "dockwatch", "discriminator": "0", "avatar": None, "bot": True}
 EMBED_LIMITS = {"title": 256, "description": 4096, "fields": 25, "field_name": 256, "field_value": 1024}
 
@@ -46,6 +49,7 @@ class FakeDiscord:
     rate_limited: int = 0
     limit_violations: list[str] = field(default_factory=list)
     base_url: str = ""
+    guild_id: int | None = GUILD_ID  # the guild every webhook answers it belongs to
     _bucket: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _nonces: dict[str, str] = field(default_factory=dict)
     _stored: dict[str, dict[str, Any]] = field(default_factory=dict)  # message id -> message object
@@ -56,6 +60,7 @@ class FakeDiscord:
         app.router.add_get("/api/v10/users/@me", self._me)
         app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_post("/api/v10/webhooks/{id}/{token}", self._webhook)
+        app.router.add_get("/api/v10/webhooks/{id}/{token}", self._webhook_info)
         app.router.add_post("/api/v10/channels/{id}/messages", self._channel)
         app.router.add_patch(
             "/api/v10/webhooks/{id}/{token}/messages/{message_id}", self._edit_webhook_message
@@ -88,6 +93,14 @@ class FakeDiscord:
         """The message as Discord holds it now (after any edits), or None if absent or deleted."""
         return self._stored.get(str(message_id))
 
+    def replies(self, message_id: int | str) -> list[dict[str, Any]]:
+        """Messages (as Discord holds them now) posted as replies to ``message_id``."""
+        return [
+            m
+            for m in self._stored.values()
+            if m.get("message_reference", {}).get("message_id") == str(message_id)
+        ]
+
     def delete(self, message_id: int | str) -> None:
         """A moderator deletes the message in the Discord client."""
         del self._stored[str(message_id)]
@@ -107,6 +120,25 @@ class FakeDiscord:
             return _error(401, 50027, "Invalid Webhook Token")
         return self._accept(f"webhook:{hook}", body, hook, webhook=True)
 
+    async def _webhook_info(self, request: web.Request) -> web.Response:
+        hook = int(request.match_info["id"])
+        if hook in self.unknown:
+            return _error(404, 10015, "Unknown Webhook")
+        if hook in self.invalid_token:
+            return _error(401, 50027, "Invalid Webhook Token")
+        return _json(
+            {
+                "id": str(hook),
+                "type": 1,
+                "guild_id": None if self.guild_id is None else str(self.guild_id),
+                "channel_id": str(hook),  # the fake gives each webhook a channel of the same id
+                "name": "Captain Hook",
+                "avatar": None,
+                "token": request.match_info["token"],
+                "application_id": None,
+            }
+        )
+
     async def _channel(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bot {self.token}":
             return _error(401, 0, "401: Unauthorized")
@@ -119,6 +151,13 @@ class FakeDiscord:
             return _error(403, 50001, "Missing Access")
         if channel in self.missing_permissions:
             return _error(403, 50013, "Missing Permissions")
+        reference = body.get("message_reference")
+        if reference is not None:
+            replied = self.message(reference.get("message_id", ""))
+            if replied is None or replied["channel_id"] != str(channel):
+                if reference.get("fail_if_not_exists", True):
+                    return _error(400, 50035, "Invalid Form Body")
+                del body["message_reference"]  # Discord posts it as an ordinary message
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce") and f"{channel}:{nonce}" in self._nonces:
             body["_duplicate_nonce"] = True  # Discord returns the original message, posting nothing
@@ -252,6 +291,14 @@ def _message(message_id: str, channel: int, body: dict[str, Any], *, webhook: bo
         }
     if "nonce" in body:
         data["nonce"] = body["nonce"]
+    if "message_reference" in body and not webhook:  # execute-webhook cannot reply
+        reference = body["message_reference"]
+        data["type"] = 19
+        data["message_reference"] = {
+            "type": 0,
+            "message_id": str(reference["message_id"]),
+            "channel_id": str(channel),
+        }
     return data
 
 

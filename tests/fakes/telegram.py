@@ -4,8 +4,11 @@ It records every method call, enforces the documented limits (30 messages/s over
 20/min per group) by answering 429 with ``retry_after`` and counting the violation, answers 403,
 400 "chat not found" or a ``migrate_to_chat_id`` for chosen chats, and feeds scripted updates to
 ``getUpdates`` so command handling is tested end to end. Sent messages are kept, so
-``editMessageText`` answers as the Bot API does: the edited Message, "message to edit not found"
-for a deleted or unknown one, "message is not modified" when text and markup are unchanged.
+``editMessageText`` and ``editMessageCaption`` answer as the Bot API does: the edited Message,
+"message to edit not found" for a deleted or unknown one, "message is not modified" when text (or
+caption) and markup are unchanged, "there is no text in the message to edit" for a photo's text
+(and the converse for a caption). ``sendMessage`` with ``reply_parameters`` replies to a kept
+message ("message to be replied not found" unless ``allow_sending_without_reply``).
 Edits are not counted against the sending limits.
 """
 
@@ -71,15 +74,36 @@ class FakeTelegram:
     def replies_to(self, chat_id: int) -> list[str]:
         return [str(p["text"]) for p in self.sent(chat_id)]
 
-    def edits(self, chat_id: int | str | None = None) -> list[dict[str, Any]]:
-        """Edits accepted (not rejected), optionally for one chat."""
+    def edits(
+        self, chat_id: int | str | None = None, method: str = "editMessageText"
+    ) -> list[dict[str, Any]]:
+        """Edits accepted (not rejected), optionally for one chat; ``method="editMessageCaption"``
+        for captions."""
         return [
             c.params
             for c in self.calls
-            if c.method == "editMessageText"
+            if c.method == method
             and c.params.get("_accepted")
             and (chat_id is None or c.params["chat_id"] == chat_id)
         ]
+
+    def replies(self, chat_id: int | str, message_id: int) -> list[dict[str, Any]]:
+        """Messages accepted in ``chat_id`` as replies to ``message_id``."""
+        return [
+            p for p in self.sent(chat_id) if p.get("reply_parameters", {}).get("message_id") == message_id
+        ]
+
+    def photo(self, chat_id: int, caption: str) -> int:
+        """A photo message the bot sent to ``chat_id`` earlier; its message id."""
+        self._message_id += 1
+        self._messages[(chat_id, self._message_id)] = {
+            "message_id": self._message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "photo": [{"file_id": "photo", "file_unique_id": "photo", "width": 640, "height": 480}],
+            "caption": caption,
+        }
+        return self._message_id
 
     def message(self, chat_id: int | str, message_id: int) -> dict[str, Any] | None:
         """The message as the chat shows it now (after any edits), or None if absent or deleted."""
@@ -214,6 +238,10 @@ class FakeTelegram:
         if self.enforce_limits and (retry := self._over_limit(chat_id)) is not None:
             self.violations += 1
             return _error(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+        reply = params.get("reply_parameters")
+        replied = None if reply is None else self._messages.get((chat_id, int(reply["message_id"])))
+        if reply is not None and replied is None and not reply.get("allow_sending_without_reply"):
+            return _error(400, "Bad Request: message to be replied not found")
         params["_accepted"] = True
         self._message_id += 1
         chat_type = "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
@@ -225,27 +253,43 @@ class FakeTelegram:
         }
         if "reply_markup" in params:
             message["reply_markup"] = params["reply_markup"]
+        if replied is not None:
+            message["reply_to_message"] = {k: v for k, v in replied.items() if k != "reply_to_message"}
         self._messages[(chat_id, self._message_id)] = message
         return _ok(message)
 
     async def _editMessageText(self, params: dict[str, Any]) -> web.Response:
+        return self._edit(params, "text")
+
+    async def _editMessageCaption(self, params: dict[str, Any]) -> web.Response:
+        return self._edit(params, "caption")
+
+    def _edit(self, params: dict[str, Any], part: str) -> web.Response:
         chat_id = _chat(params["chat_id"])
         params["chat_id"] = chat_id
         if chat_id in self.blocked:
             return _error(403, "Forbidden: bot was blocked by the user")
         if chat_id in self.not_found:
             return _error(400, "Bad Request: chat not found")
+        if chat_id in self.migrate:
+            return _error(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrate[chat_id]},
+            )
         message = self._messages.get((chat_id, int(params["message_id"])))
         if message is None:
             return _error(400, "Bad Request: message to edit not found")
-        text, markup = params.get("text", ""), params.get("reply_markup")
-        if text == message["text"] and markup == message.get("reply_markup"):
+        if part not in message:
+            return _error(400, f"Bad Request: there is no {part} in the message to edit")
+        text, markup = params.get(part, ""), params.get("reply_markup")
+        if text == message[part] and markup == message.get("reply_markup"):
             return _error(
                 400,
                 "Bad Request: message is not modified: specified new message content and reply markup "
                 "are exactly the same as a current content and reply markup of the message",
             )
-        message["text"] = text
+        message[part] = text
         if markup is None:
             message.pop("reply_markup", None)
         else:
