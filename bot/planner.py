@@ -94,7 +94,7 @@ def moments_from(
                 )
             case Moment.EVENT_WINDOW:
                 for event in events:
-                    if spec.key(event.id) in recorded_keys or event.is_live:
+                    if spec.key(event.id) in recorded_keys:
                         continue
                     for webcast in event.webcasts:
                         if webcast.start_time is not None and now < webcast.start_time <= horizon:

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dockwatch.bot.model import DockingRecord, Event, Port, Webcast
-from dockwatch.bot.planner import SETTLE, WEBCAST_LEAD, BudgetView, PlanState, moments_from, plan_next_poll
+from dockwatch.bot.planner import (
+    SETTLE,
+    WEBCAST_LEAD,
+    WEBCAST_TAIL,
+    BudgetView,
+    PlanState,
+    moments_from,
+    plan_next_poll,
+)
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -129,10 +137,18 @@ def test_moments_come_from_planned_dockings_departures_and_webcast_starts() -> N
     events = [
         Event(7, "Docking webcast", minutes(120), webcasts=(Webcast("https://v", start_time=minutes(95)),)),
         Event(8, "Already announced", minutes(40)),
-        Event(9, "Live now", minutes(50), webcast_live=True),
     ]
 
     exact, windows = moments_from(dockings, events, frozenset({"webcast:8"}), NOW)
 
     assert exact == (minutes(30), minutes(90), minutes(95))
     assert windows == ((minutes(120) - WEBCAST_LEAD, minutes(135)),)
+
+
+def test_an_event_flagged_live_but_not_announced_still_gets_its_window() -> None:
+    """LL2 leaves webcast_live on for years and after scrubs: only an announced webcast is done."""
+    stale_flag = Event(9, "Scrubbed, flag left on", minutes(300), webcast_live=True)
+
+    _, windows = moments_from([], [stale_flag], frozenset(), NOW)
+
+    assert windows == ((minutes(300) - WEBCAST_LEAD, minutes(300) + WEBCAST_TAIL),)
