@@ -74,5 +74,7 @@ async def test_telegram_answering_502_with_an_html_page_is_logged_in_one_line_no
     assert len(failures) >= 2, err
     assert all("NetworkError: Bad Gateway (502)" in line for line in failures), err
     assert all(line.endswith("(-v shows the traceback)") for line in failures), err
+    # One line per failure: PTB's dump of the page it could not read as JSON is not logged.
+    assert "Can not load invalid JSON data" not in err, err
     # Every line is a log line: no traceback, neither PTB's own nor the chained JSONDecodeError's.
     assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d [A-Z]+ ", line) for line in err.splitlines()), err

@@ -40,6 +40,18 @@ TEXT, PHOTO = "text", "photo"
 log = logging.getLogger(__name__)
 
 
+class _NoPageDumps(logging.Filter):
+    """python-telegram-bot logs the whole body of an answer that is not JSON (a proxy's HTML error
+    page, often many lines) before it raises; the error logged next says what happened in one line
+    ("Bad Gateway (502)"), so the dump is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Can not load invalid JSON data")
+
+
+_NO_PAGE_DUMPS = _NoPageDumps()
+
+
 def render_html(message: Message) -> str:
     """The message in Telegram's HTML: every LL2 string escaped and bounded; a correction says what
     LL2 tells now under its headline."""
@@ -132,6 +144,7 @@ class TelegramNotifier:
     name = "telegram"
 
     def __init__(self, config: TelegramConfig, bot: Bot, *, pacing: TelegramPacing | None = None) -> None:
+        logging.getLogger("telegram.request.BaseRequest").addFilter(_NO_PAGE_DUMPS)  # once: same object
         self.config = config
         self.bot = bot
         self.pacing = pacing or TelegramPacing()
