@@ -275,6 +275,8 @@ async def status(config: Config, now: datetime | None = None) -> str:
     summary = ", ".join(
         f"{name} {counts.get(name, 0)}" for name in ("queued", "sending", "delivered", "dead")
     )
+    if counts.get("superseded"):  # retracted by a correction before they were sent: not failures
+        summary += f", superseded {counts['superseded']}"
     lines.append(f"Deliveries: {summary}")
     if targets:
         lines.append("Targets:")

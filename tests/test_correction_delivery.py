@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from dockwatch.bot.commands import status
 from dockwatch.bot.config import Config
 from dockwatch.bot.dispatch import DEAD_AFTER
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
@@ -126,3 +127,16 @@ async def test_an_update_whose_original_never_landed_is_dead_lettered_unsent(
     rows = {key: row for row, key in await app.store.deliveries()}
     assert rows["correction:1:docked:630"].last_error == "the message it corrects was never delivered"
     assert rows["correction:1:docked:630"].attempts == 0
+
+
+async def test_status_counts_superseded_deliveries_apart_from_failures(
+    app: Runtime, config: Config, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    webhook_receiver.statuses.append(503)
+    await announce_a_docking(app, fake_ll2, clock)
+    ll2_moves_it(fake_ll2, clock, 40)
+    await cycle(app)
+
+    shown = await status(config, clock.now)
+
+    assert "dead 0, superseded 1" in shown
