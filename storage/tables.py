@@ -143,6 +143,9 @@ class DeliveryRow(SQLModel, table=True):
     delivered_at: datetime | None = _time(nullable=True)
     receipt: Receipt | None = Field(default=None, sa_column=Column(ReceiptJSON(), nullable=True))
     """The platform's message identity once delivered (revision 0002; ``None`` before it)."""
+    claimed_by: str | None = None
+    """The owner token of the claim while ``sending`` (revision 0007): writes after the send succeed
+    only while it still holds, so two instances never both record (or send) one delivery."""
     original_id: int | None = None
     """For a correction: this target's delivery of the announcement it corrects (revision 0006). A
     correction is not sent before that delivery has ended, and edits the message it left."""
@@ -222,3 +225,15 @@ class TargetMoveRow(SQLModel, table=True):
     old_key: str = Field(primary_key=True)
     new_key: str
     moved_at: datetime = _time()
+
+
+class LeaseRow(SQLModel, table=True):
+    """A role only one instance may hold at a time (``poller``: the one that polls LL2), until
+    ``expires_at``; the holder renews it, any instance takes it over once it has lapsed."""
+
+    __tablename__ = "lease"
+
+    name: str = Field(primary_key=True)
+    holder: str
+    expires_at: datetime = _time()
+    acquired_at: datetime = _time()
