@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +27,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def instance_id() -> str:
+    """This process's name among the instances sharing a database: host, pid and a random part
+    (a pid is reused after a restart; a claim or lease of the previous process must not match)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime:
     """The resources one dockwatch process uses, opened together and closed together."""
@@ -36,6 +45,8 @@ class Runtime:
     context: PlatformContext
     dispatcher: Dispatcher
     clock: Callable[[], datetime]
+    instance: str
+    """Owner token of this process's claims and leases (``instance_id()``)."""
 
 
 @asynccontextmanager
@@ -44,6 +55,7 @@ async def open_runtime(
     *,
     clock: Callable[[], datetime] = utc_now,
     console: TextIO | None = None,
+    instance: str | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the store, the HTTP sessions (the platforms' and LL2's, which counts what it sends) and
     every configured platform (``console``: also print there).
@@ -78,6 +90,7 @@ async def open_runtime(
                 context=context,
                 dispatcher=Dispatcher(store, host.notifiers, clock, unavailable=host.held_back),
                 clock=clock,
+                instance=instance or instance_id(),
             )
         finally:
             await host.close()
