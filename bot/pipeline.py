@@ -48,8 +48,9 @@ async def run_cycle(
     changes = detect(known, snapshot, now, stale_after=stale_after, webcast_window=webcast_window)
     changes += corrections(known, snapshot, now, stale_after=stale_after)
     recorded = await app.store.record_cycle(snapshot, changes, started_at=started, now=now)
+    ours = set(recorded.announced_keys)  # not those another instance recorded first
     for change in changes:
-        if change.announce:
+        if change.key in ours:
             log.info("notification recorded key=%s type=%s", change.key, change.kind.value)
     if not known.baseline_done:
         log.info(

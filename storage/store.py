@@ -15,11 +15,13 @@ from typing import Any, cast
 
 from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import delete, exists, func, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased, defer
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dockwatch.bot.errors import StorageError
@@ -123,6 +125,8 @@ class RecordedCycle:
     announced: int
     deliveries: int
     announced_kinds: tuple[str, ...] = ()
+    announced_keys: tuple[str, ...] = ()
+    """The notifications this call recorded and announced (not those another writer recorded first)."""
 
 
 class Store:
@@ -251,42 +255,38 @@ class Store:
                     .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
                 )
             ).all()
-            fresh = [c for c in changes if c.key not in existing]
             deliveries = 0
-            for change in fresh:
-                row = NotificationRow(
-                    key=change.key,
-                    kind=change.kind.value,
-                    announced=change.announce,
-                    payload=change.message.model_dump(mode="json"),
-                    occurred_at=change.message.occurred_at,
-                    created_at=now,
-                )
-                session.add(row)
+            fresh: list[Change] = []
+            for change in changes:
+                if change.key in existing:
+                    continue
+                notification_id = await _insert_notification(session, change, now)
+                if notification_id is None:
+                    continue  # another writer recorded it between our read and this insert
+                fresh.append(change)
                 if not change.announce:
                     continue
-                await session.flush()
-                assert row.id is not None
                 if change.message.correction is not None:
-                    deliveries += await _queue_correction(session, row.id, change.message.correction, now)
+                    owed = await _queue_correction(session, notification_id, change.message.correction, now)
+                    deliveries += owed
                     continue
                 for target in targets:
                     if target_filter(target).accepts(change.message):
-                        session.add(_new_delivery(row.id, target.key, now))
+                        session.add(_new_delivery(notification_id, target.key, now))
                         deliveries += 1
-            announced = sum(1 for c in fresh if c.announce)
+            announced = tuple(c.key for c in fresh if c.announce)
             session.add(
                 PollRow(
                     started_at=started_at,
                     finished_at=now,
                     result="ok",
                     changes_recorded=len(fresh),
-                    changes_announced=announced,
+                    changes_announced=len(announced),
                 )
             )
             await _prune(session, now)
             kinds = tuple(c.kind.value for c in fresh if c.announce)
-            return RecordedCycle(len(fresh), announced, deliveries, kinds)
+            return RecordedCycle(len(fresh), len(announced), deliveries, kinds, announced)
 
     async def record_poll_failure(
         self, *, started_at: datetime, now: datetime, result: str, detail: str
@@ -327,8 +327,11 @@ class Store:
                 if target is not None:
                     row.label = target.label
                 session.add(row)
-            for target in wanted.values():
-                session.add(TargetRow(key=target.key, notifier=target.notifier, label=target.label))
+            await _insert_ignoring_duplicates(
+                session,
+                TargetRow,
+                [TargetRow(key=t.key, notifier=t.notifier, label=t.label) for t in wanted.values()],
+            )
 
     async def disable_target(self, key: str, *, reason: str, now: datetime) -> int:
         """Disable ``key`` and dead-letter what it still owes; return how many deliveries that was."""
@@ -907,10 +910,14 @@ async def _upsert_dockings(session: AsyncSession, records: Sequence[DockingRecor
     ids = [r.id for r in records]
     query = select(DockingRow).where(col(DockingRow.id).in_(ids)).options(_no_raw(DockingRow))
     existing = {row.id: row for row in (await session.exec(query)).all()}
+    new = []
     for record in records:
         row = existing.get(record.id)
-        if row is None or docking_from_row(row) != record:
+        if row is None:
+            new.append(docking_to_row(record, None, now))
+        elif docking_from_row(row) != record:
             session.add(docking_to_row(record, row, now))
+    await _insert_ignoring_duplicates(session, DockingRow, new)
     await _touch(session, DockingRow, ids, now)
 
 
@@ -919,11 +926,51 @@ async def _upsert_events(session: AsyncSession, events: Sequence[Event], now: da
     ids = [e.id for e in events]
     query = select(EventRow).where(col(EventRow.id).in_(ids)).options(_no_raw(EventRow))
     existing = {row.id: row for row in (await session.exec(query)).all()}
+    new = []
     for event in events:
         row = existing.get(event.id)
-        if row is None or not event_matches_row(event, row):
+        if row is None:
+            new.append(event_to_row(event, None, now))
+        elif not event_matches_row(event, row):
             session.add(event_to_row(event, row, now))
+    await _insert_ignoring_duplicates(session, EventRow, new)
     await _touch(session, EventRow, ids, now)
+
+
+def _insert(session: AsyncSession, table: type[SQLModel]) -> Any:
+    """``INSERT`` in the dialect's own form, which has ``ON CONFLICT`` (both SQLite and PostgreSQL)."""
+    dialect = session.sync_session.get_bind().dialect.name
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+async def _insert_ignoring_duplicates(
+    session: AsyncSession, table: type[SQLModel], rows: Sequence[SQLModel]
+) -> None:
+    """Insert ``rows``; one another writer inserted meanwhile is left as that writer wrote it (its
+    next poll brings it up to date), instead of failing the whole cycle on the primary key."""
+    if rows:
+        await session.exec(
+            _insert(session, table).values([row.model_dump() for row in rows]).on_conflict_do_nothing()
+        )
+
+
+async def _insert_notification(session: AsyncSession, change: Change, now: datetime) -> int | None:
+    """Record ``change`` under its unique key; ``None`` when another writer recorded it first."""
+    statement = (
+        _insert(session, NotificationRow)
+        .values(
+            key=change.key,
+            kind=change.kind.value,
+            announced=change.announce,
+            payload=change.message.model_dump(mode="json"),
+            occurred_at=change.message.occurred_at,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(col(NotificationRow.id))
+    )
+    inserted: int | None = (await session.exec(statement)).scalar_one_or_none()
+    return inserted
 
 
 async def _touch(
