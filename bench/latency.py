@@ -1,6 +1,6 @@
 """Detection latency of the adaptive poll planner against fixed-interval polling, on a virtual clock.
 
-Run by hand:  python bench/latency.py [--days 30] [--seed 1]
+Run by hand:  python bench/latency.py [--days 30] [--seed 1 [2 ...]]   (several seeds: one table at the end)
 
 A discrete-event simulation: no sleeps, no network, no database; the same seed gives the same
 numbers. A synthetic LL2 timeline (stations, ports, visiting vehicles, events with webcasts) is
@@ -10,7 +10,8 @@ generated for ``--days`` days. Each time field is shown by LL2 the way it really
 * ``slip_later`` / ``slip_earlier``: announced with a wrong time that LL2 corrects before it
   passes (slips of minutes or hours; an earlier slip is corrected shortly before the moment);
 * ``late_edit``: LL2 corrects the time only after the originally planned time has passed (the
-  real time is earlier or later than planned; later means our detector announces too early);
+  real time is earlier or later than planned; later means our detector announces too early), and
+  only 5-60 minutes after the real event too;
 * ``unannounced`` / ``after_the_fact``: a docking record that appears only after the docking, a
   departure field that is set only after the undocking;
 * webcasts going live up to 30 minutes before their event's date, with or without a
@@ -22,7 +23,11 @@ Retry-After; calls take a little network time, so LL2 sees them slightly after t
 recorded them. A poll is two calls (docking events, then upcoming events); the snapshot of each
 page is LL2's state when the call arrives.
 
-Pollers, each against a fresh LL2 and a fresh store, running the real ``dockwatch.bot.detect.detect``:
+Pollers, each against a fresh LL2 and a fresh store, running what a real cycle runs
+(``bot/pipeline.py``): ``dockwatch.bot.detect.detect`` plus ``dockwatch.bot.corrections.corrections``
+over the ``KnownState`` the store would load (docking records, recorded keys, docked vehicles and
+docking notices, kept as ``record_cycle`` keeps them), with the service's default ``stale_after``
+and ``webcast_window``:
 
 * ``planner``: the real ``dockwatch.bot.planner.plan_next_poll`` fed with ``moments_from`` over what the
   last successful poll saw, the calls made in the last hour (``per_hour`` 14, dockwatch's default),
@@ -35,6 +40,13 @@ really happened (the real docking or undocking; the moment the live flag turned 
 is *scheduled* when LL2 showed its exact time before it happened, otherwise *unscheduled*. A
 change announced before it happened (a late edit of a delayed docking) is counted as wrong, as is
 an announcement that matches no real change; a real change never announced is missed.
+
+Every announcement made before its real change (the first one or a re-announcement ``#2``) is a
+*false announcement*; it is *corrected* by a correction (rescheduled or withdrawn) whose
+``corrects`` is its key. Reported: how many, how many stay uncorrected (the goal is 0), the time
+from the announcement to its correction, whether the re-announcement came and how long after the
+real change; also false announcements whose time was only refined in place (an edit, not a
+retraction), and retractions of announcements that were not early (wrong retractions).
 """
 
 from __future__ import annotations
@@ -44,7 +56,7 @@ import math
 import random
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -54,17 +66,21 @@ from typing import Generic, TypeVar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dockwatch.bot.detect import detect  # noqa: E402
+from dockwatch.bot.corrections import corrections, revision_key, revision_of  # noqa: E402
+from dockwatch.bot.detect import DEFAULT_STALE_AFTER, DEFAULT_WEBCAST_WINDOW, detect  # noqa: E402
 from dockwatch.bot.model import (  # noqa: E402
     Change,
     ChangeKind,
     DockingRecord,
     Event,
     KnownState,
+    Notice,
     Party,
     Port,
+    Revision,
     Snapshot,
     Station,
+    VehicleId,
     Webcast,
     departed_key,
     docked_key,
@@ -516,27 +532,75 @@ class Client:
         return tuple(reversed(recent))
 
 
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """A fact announced to readers: the first one under its base key, or a re-announcement (``#2``)."""
+
+    key: str
+    revision: int
+    truth: int | None
+    """The index of the real change it stands for (``None``: none)."""
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A correction dockwatch sent about an announcement: a retraction or a refined time."""
+
+    key: str
+    corrects: str
+    reason: Revision
+    at: datetime
+
+
+DOCKING_KINDS = frozenset({ChangeKind.DOCKED, ChangeKind.DEPARTED, ChangeKind.RELOCATED})
+"""The kinds ``load_known_state`` reads back as ``docking_notices``."""
+
+
 class Watcher:
-    """The store and the detector: keeps ``KnownState`` between polls and times each announcement."""
+    """The store, the detector and the corrections: keeps ``KnownState`` between polls as the store does.
+
+    Each cycle runs what ``bot/pipeline.py`` runs: ``detect`` plus ``corrections`` over the state the
+    store would load (``storage/store.py`` ``load_known_state``), with the service's defaults, and
+    remembers the changes as ``record_cycle`` does: new keys only, in order.
+    """
 
     def __init__(self, truths: Sequence[Truth]) -> None:
         self.known = KnownState()
         self.by_key = {key: index for index, truth in enumerate(truths) for key in truth.keys}
         self.events: dict[int, Event] = {}
         self.detected: dict[int, datetime] = {}
+        self.announcements: list[Announcement] = []
+        self.notes: list[Note] = []
         self.unmatched: list[str] = []
 
     def observe(self, snapshot: Snapshot, now: datetime) -> None:
-        """Run ``detect`` and record its changes as the store would (every key, announced or not)."""
-        changes = detect(self.known, snapshot, now)
-        relocation_announced = any(c.announce and c.kind is ChangeKind.RELOCATED for c in changes)
+        """Run ``detect`` and ``corrections`` and record their changes (every key, announced or not)."""
+        known = self.known
+        changes = detect(
+            known, snapshot, now, stale_after=DEFAULT_STALE_AFTER, webcast_window=DEFAULT_WEBCAST_WINDOW
+        )
+        changes += corrections(known, snapshot, now, stale_after=DEFAULT_STALE_AFTER)
+        recorded = set(known.recorded_keys)
+        fresh: list[Change] = []
         for change in changes:
-            if change.announce or (relocation_announced and self._folded(change)):
+            if change.key not in recorded:  # the store skips a key it holds already
+                recorded.add(change.key)
+                fresh.append(change)
+        relocation_announced = any(c.announce and c.kind is ChangeKind.RELOCATED for c in fresh)
+        for change in fresh:
+            if change.message.correction is not None:
+                correction = change.message.correction
+                self.notes.append(Note(change.key, correction.corrects, correction.reason, now))
+            elif change.announce or (relocation_announced and self._folded(change)):
                 self._announced(change, now)
+        notices = tuple(Notice(c.message, c.announce) for c in fresh if c.kind in DOCKING_KINDS)
         self.known = KnownState(
-            dockings={**self.known.dockings, **{r.id: r for r in snapshot.dockings}},
-            recorded_keys=self.known.recorded_keys | {c.key for c in changes},
+            dockings={**known.dockings, **{r.id: r for r in snapshot.dockings}},
+            recorded_keys=frozenset(recorded),
             baseline_done=True,
+            docked_vehicles=docked_vehicles(known.docked_vehicles, notices),
+            docking_notices=known.docking_notices + notices,
         )
         self.events.update((e.id, e) for e in snapshot.events)
 
@@ -545,11 +609,29 @@ class Watcher:
         return self.known.baseline_done and change.kind is ChangeKind.DEPARTED
 
     def _announced(self, change: Change, now: datetime) -> None:
-        index = self.by_key.get(change.key)
+        base, revision = revision_of(change.key)
+        index = self.by_key.get(base)
         if index is None:
             self.unmatched.append(change.key)
         else:
             self.detected.setdefault(index, now)
+        self.announcements.append(Announcement(change.key, revision, index, now))
+
+
+def docked_vehicles(known: Mapping[int, VehicleId], notices: Iterable[Notice]) -> dict[int, VehicleId]:
+    """``KnownState.docked_vehicles`` after ``notices`` are stored, as ``storage/store.py`` derives it.
+
+    The vehicle of each plain ``docked:<id>`` or ``relocated:<id>`` notification, when known.
+    """
+    vehicles = dict(known)
+    for notice in notices:
+        message = notice.message
+        record_id, vehicle = message.docking_event_id, message.vehicle
+        if message.kind not in (ChangeKind.DOCKED, ChangeKind.RELOCATED) or record_id is None:
+            continue
+        if vehicle is not None and message.key in (docked_key(record_id), relocated_key(record_id)):
+            vehicles[record_id] = (vehicle.kind, vehicle.id)
+    return vehicles
 
 
 # --- pollers -------------------------------------------------------------------------------------
@@ -566,6 +648,8 @@ class RunResult:
     failed_polls: int
     arrivals: list[datetime]
     rejected: int
+    announcements: list[Announcement]
+    notes: list[Note]
 
 
 def run_planner(timeline: Timeline, seed: int, until: datetime) -> RunResult:
@@ -596,9 +680,7 @@ def run_planner(timeline: Timeline, seed: int, until: datetime) -> RunResult:
         plan = PlanState(INTERVAL, MIN_INTERVAL, last_poll=moment, exact_moments=exact, windows=windows)
         budget = BudgetView(PER_HOUR, client.calls_since(now - HOUR), hold_until=hold)
         moment = plan_next_poll(plan, budget, now)
-    return RunResult(
-        "planner", watcher.detected, watcher.unmatched, polls, failed, ll2.arrivals, ll2.rejected
-    )
+    return result_of("planner", watcher, polls, failed, ll2)
 
 
 def run_fixed(
@@ -619,7 +701,21 @@ def run_fixed(
             watcher.observe(outcome.snapshot, outcome.finished)
         polls += 1
         moment = START + timedelta(microseconds=math.floor(polls * step_us))
-    return RunResult(name, watcher.detected, watcher.unmatched, polls, failed, ll2.arrivals, ll2.rejected)
+    return result_of(name, watcher, polls, failed, ll2)
+
+
+def result_of(name: str, watcher: Watcher, polls: int, failed: int, ll2: RateLimitedLL2) -> RunResult:
+    return RunResult(
+        name,
+        watcher.detected,
+        watcher.unmatched,
+        polls,
+        failed,
+        ll2.arrivals,
+        ll2.rejected,
+        watcher.announcements,
+        watcher.notes,
+    )
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -635,6 +731,73 @@ class Summary:
     by_cause: dict[str, list[timedelta]] = field(default_factory=dict)
     missed: list[Truth] = field(default_factory=list)
     early: list[tuple[Truth, timedelta]] = field(default_factory=list)
+    false: list[FalseAnnouncement] = field(default_factory=list)
+    """Every announcement (first or ``#2``) made before its fact really happened."""
+    wrong_retractions: list[Note] = field(default_factory=list)
+    """Retractions of announcements that were not too early."""
+
+    @property
+    def retracted(self) -> list[FalseAnnouncement]:
+        return [f for f in self.false if f.retraction is not None]
+
+    @property
+    def uncorrected(self) -> list[FalseAnnouncement]:
+        return [f for f in self.false if f.retraction is None]
+
+    @property
+    def correction_latency(self) -> list[timedelta]:
+        """From each false announcement to the correction that retracted it."""
+        return [f.retraction.at - f.announcement.at for f in self.false if f.retraction is not None]
+
+    @property
+    def again_lateness(self) -> list[timedelta]:
+        """From the real event to the re-announcement that followed a retraction (negative: early again)."""
+        return [f.again.at - f.truth.happened for f in self.false if f.again is not None]
+
+
+RETRACTING = frozenset({Revision.RESCHEDULED, Revision.WITHDRAWN})
+
+
+@dataclass(frozen=True, slots=True)
+class FalseAnnouncement:
+    """An announcement made before its fact happened, and what dockwatch said about it afterwards."""
+
+    truth: Truth
+    announcement: Announcement
+    retraction: Note | None
+    """The first correction (rescheduled or withdrawn) whose ``corrects`` is this announcement's key."""
+    refinement: Note | None
+    """The first refined-time update of it, which edits the time but does not retract it."""
+    again: Announcement | None
+    """The next revision's announcement (``docked:630#2``), if one came after the retraction."""
+
+    @property
+    def early_by(self) -> timedelta:
+        return self.truth.happened - self.announcement.at
+
+
+def false_announcements(timeline: Timeline, result: RunResult) -> tuple[list[FalseAnnouncement], list[Note]]:
+    """Announcements made before their real change, with their corrections; and wrong retractions."""
+    found: list[FalseAnnouncement] = []
+    early_keys: set[str] = set()
+    for announcement in result.announcements:
+        if announcement.truth is None:
+            continue
+        truth = timeline.truths[announcement.truth]
+        if announcement.at >= truth.happened:
+            continue
+        early_keys.add(announcement.key)
+        if not truth.measured:
+            continue
+        notes = [n for n in result.notes if n.corrects == announcement.key]
+        retraction = next((n for n in notes if n.reason in RETRACTING), None)
+        refinement = next((n for n in notes if n.reason is Revision.REFINED), None)
+        base, revision = revision_of(announcement.key)
+        next_key = revision_key(base, revision + 1)
+        again = next((a for a in result.announcements if a.key == next_key), None)
+        found.append(FalseAnnouncement(truth, announcement, retraction, refinement, again))
+    wrong = [n for n in result.notes if n.reason in RETRACTING and n.corrects not in early_keys]
+    return found, wrong
 
 
 def summarise(timeline: Timeline, result: RunResult) -> Summary:
@@ -655,6 +818,7 @@ def summarise(timeline: Timeline, result: RunResult) -> Summary:
         if not truth.scheduled:
             summary.unscheduled_after_ll2.append(at - max(truth.visible, truth.happened))
         summary.by_cause.setdefault(f"{truth.kind}/{truth.cause}", []).append(latency)
+    summary.false, summary.wrong_retractions = false_announcements(timeline, result)
     return summary
 
 
@@ -671,7 +835,8 @@ def clock(value: timedelta | None) -> str:
     if value is None:
         return "-"
     seconds = round(value.total_seconds())
-    return f"{seconds // 60}:{seconds % 60:02d}"
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    return f"{sign}{seconds // 60}:{seconds % 60:02d}"
 
 
 def pair(values: Sequence[timedelta]) -> str:
@@ -688,8 +853,76 @@ def peak_per_hour(arrivals: Sequence[datetime]) -> int:
     return peak
 
 
-def print_report(timeline: Timeline, results: Sequence[RunResult], days: int, seed: int) -> None:
-    """The main table, the per-cause breakdown and what went wrong."""
+def table_cells(result: RunResult, summary: Summary) -> dict[str, str]:
+    """One poller's row of the main table: the latency columns, then the corrections columns."""
+    return {
+        "poller": result.name,
+        "scheduled p50 / p95": pair(summary.scheduled),
+        "unscheduled p50 / p95": pair(summary.unscheduled),
+        "unsched. from LL2 p50 / p95": pair(summary.unscheduled_after_ll2),
+        "peak calls/h": str(peak_per_hour(result.arrivals)),
+        "violations": str(result.rejected),
+        "polls": str(result.polls),
+        "too early": str(len(summary.false)),
+        "retracted": str(len(summary.retracted)),
+        "uncorrected false": str(len(summary.uncorrected)),
+        "correction p50 / p95": pair(summary.correction_latency),
+        "#2 announced": str(len(summary.again_lateness)),
+        "#2 late p50 / p95": pair(summary.again_lateness),
+        "only refined": str(sum(f.retraction is None and f.refinement is not None for f in summary.false)),
+        "wrong retractions": str(len(summary.wrong_retractions)),
+    }
+
+
+TEXT_COLUMNS = frozenset({"seed", "poller"})
+"""Left-aligned; every other column holds numbers and is right-aligned."""
+
+
+def print_table(rows: Sequence[dict[str, str]], columns: Sequence[str]) -> None:
+    """A markdown table of ``rows`` under ``columns``."""
+    widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in columns}
+
+    def line(cells: dict[str, str]) -> str:
+        return (
+            "| "
+            + " | ".join(f"{cells[c]:{'<' if c in TEXT_COLUMNS else '>'}{widths[c]}}" for c in columns)
+            + " |"
+        )
+
+    print(line({c: c for c in columns}))
+    print(
+        "|"
+        + "|".join(
+            "-" * (widths[c] + 2) if c in TEXT_COLUMNS else "-" * (widths[c] + 1) + ":" for c in columns
+        )
+        + "|"
+    )
+    for row in rows:
+        print(line(row))
+
+
+MAIN_COLUMNS = (
+    "poller",
+    "scheduled p50 / p95",
+    "unscheduled p50 / p95",
+    "peak calls/h",
+    "violations",
+    "polls",
+    "too early",
+    "retracted",
+    "uncorrected false",
+    "correction p50 / p95",
+    "#2 announced",
+    "#2 late p50 / p95",
+    "only refined",
+    "wrong retractions",
+)
+
+
+def print_report(
+    timeline: Timeline, results: Sequence[RunResult], days: int, seed: int
+) -> list[dict[str, str]]:
+    """The main table, the per-cause breakdown and what went wrong; returns the main table's rows."""
     truths = [t for t in timeline.truths if t.measured]
     scheduled = sum(t.scheduled for t in truths)
     print(
@@ -698,20 +931,17 @@ def print_report(timeline: Timeline, results: Sequence[RunResult], days: int, se
         f"{len(timeline.events)} events; LL2 limit {LL2_LIMIT} calls/hour, dockwatch budget {PER_HOUR}"
     )
     summaries = {r.name: summarise(timeline, r) for r in results}
+    rows = [table_cells(r, summaries[r.name]) for r in results]
     print()
-    header = (
-        f"| {'poller':<12} | {'scheduled p50 / p95':>19} | {'unscheduled p50 / p95':>21} "
-        f"| {'peak calls/h':>12} | {'violations':>10} | {'polls':>5} |"
-    )
-    print(header)
-    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
-    for result in results:
-        summary = summaries[result.name]
-        print(
-            f"| {result.name:<12} | {pair(summary.scheduled):>19} | {pair(summary.unscheduled):>21} "
-            f"| {peak_per_hour(result.arrivals):>12} | {result.rejected:>10} | {result.polls:>5} |"
-        )
+    print_table(rows, MAIN_COLUMNS)
     print("\nlatency in m:ss, nearest-rank percentiles; unscheduled latency counts LL2's own lag too.")
+    print(
+        "too early: announcements (first or #2) made before the real change; retracted: followed by a\n"
+        "correction (rescheduled or withdrawn) of that key; correction: from the announcement to it;\n"
+        "#2 late: from the real change to the re-announcement after a retraction (negative: early again);\n"
+        "only refined: uncorrected, its time later edited in place (refined); wrong retractions: of\n"
+        "announcements that were not early."
+    )
 
     print("\nunscheduled p50 / p95 from the moment LL2 showed the change (LL2's lag left out):")
     for result in results:
@@ -738,7 +968,23 @@ def print_report(timeline: Timeline, results: Sequence[RunResult], days: int, se
             + (f"\n  too early: {early}" if early else "")
         )
 
+    print(
+        "\ntoo-early announcements and their corrections (times from the announcement; real: from the event):"
+    )
+    for result in results:
+        summary = summaries[result.name]
+        refined = sum(f.retraction is None and f.refinement is not None for f in summary.false)
+        print(
+            f"{result.name}: too early {len(summary.false)}, retracted {len(summary.retracted)}, "
+            f"uncorrected {len(summary.uncorrected)} (of which refined in place {refined}), "
+            f"retractions of announcements that were not early {len(summary.wrong_retractions)}, "
+            f"corrections sent {len(result.notes)}"
+        )
+        for false in summary.false:
+            print(f"  {describe_false(false)}")
+
     print("\ntargets (issue 3): scheduled p95 <= 2:00, unscheduled p95 <= 10:00 (base interval), no 429")
+    print("target (issue 10): no uncorrected false announcement")
     for result in results:
         summary = summaries[result.name]
         checks = [
@@ -746,11 +992,32 @@ def print_report(timeline: Timeline, results: Sequence[RunResult], days: int, se
             meets(summary.unscheduled, UNSCHEDULED_TARGET),
             meets(summary.unscheduled_after_ll2, UNSCHEDULED_TARGET),
             "met" if result.rejected == 0 else "MISSED",
+            "met" if not summary.uncorrected else "MISSED",
         ]
         print(
             f"  {result.name:<12} scheduled {checks[0]}; unscheduled from the real change {checks[1]}, "
-            f"from LL2 showing it {checks[2]}; violations {checks[3]}"
+            f"from LL2 showing it {checks[2]}; violations {checks[3]}; uncorrected false {checks[4]}"
         )
+    return rows
+
+
+def describe_false(false: FalseAnnouncement) -> str:
+    """One too-early announcement and what followed it, for the report."""
+    truth, announced = false.truth, false.announcement.at
+    text = f"{false.announcement.key} ({truth.kind}/{truth.cause}) {clock(false.early_by)} early: "
+    if false.retraction is not None:
+        text += f"{false.retraction.reason.value} after {clock(false.retraction.at - announced)}"
+        if false.again is not None:
+            text += f", {false.again.key} {clock(false.again.at - truth.happened)} after the real change"
+        else:
+            text += ", never announced again"
+    else:
+        text += "never retracted"
+    if false.refinement is not None:
+        after = false.refinement.at - announced
+        real = false.refinement.at - truth.happened
+        text += f"; time refined after {clock(after)} (real +{clock(real)})"
+    return text
 
 
 def meets(values: Sequence[timedelta], target: timedelta) -> str:
@@ -758,19 +1025,36 @@ def meets(values: Sequence[timedelta], target: timedelta) -> str:
     return "met" if p95 is None or p95 <= target else "MISSED"
 
 
+SEEDS_COLUMNS = (
+    "seed",
+    *MAIN_COLUMNS[:3],
+    "unsched. from LL2 p50 / p95",
+    *MAIN_COLUMNS[3:5],
+    *MAIN_COLUMNS[6:],
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, nargs="+", default=[1], help="one or more seeds")
     args = parser.parse_args()
-    timeline = TimelineBuilder(args.seed, args.days).build()
-    until = START + timedelta(days=args.days) + DRAIN
-    results = [
-        run_planner(timeline, args.seed, until),
-        run_fixed(timeline, args.seed, until, Fraction(7), "fixed 8.57m"),
-        run_fixed(timeline, args.seed, until, Fraction(6), "fixed 10m"),
-    ]
-    print_report(timeline, results, args.days, args.seed)
+    every: list[dict[str, str]] = []
+    for number, seed in enumerate(args.seed):
+        if number:
+            print("\n" + "=" * 100 + "\n")
+        timeline = TimelineBuilder(seed, args.days).build()
+        until = START + timedelta(days=args.days) + DRAIN
+        results = [
+            run_planner(timeline, seed, until),
+            run_fixed(timeline, seed, until, Fraction(7), "fixed 8.57m"),
+            run_fixed(timeline, seed, until, Fraction(6), "fixed 10m"),
+        ]
+        rows = print_report(timeline, results, args.days, seed)
+        every.extend({"seed": str(seed), **row} for row in rows)
+    if len(args.seed) > 1:
+        print(f"\nall seeds, {args.days} days:\n")
+        print_table(every, SEEDS_COLUMNS)
 
 
 if __name__ == "__main__":
