@@ -93,6 +93,11 @@ class FakeDiscord:
         """The message as Discord holds it now (after any edits), or None if absent or deleted."""
         return self._stored.get(str(message_id))
 
+    def shown(self, channel_id: int) -> list[dict[str, Any]]:
+        """The messages a channel shows now (after any edits), oldest first; a webhook's messages are
+        in the channel of the same id."""
+        return [m for m in self._stored.values() if m["channel_id"] == str(channel_id)]
+
     def replies(self, message_id: int | str) -> list[dict[str, Any]]:
         """Messages (as Discord holds them now) posted as replies to ``message_id``."""
         return [

@@ -109,6 +109,12 @@ class FakeTelegram:
         """The message as the chat shows it now (after any edits), or None if absent or deleted."""
         return self._messages.get((chat_id, message_id))
 
+    def shown(self, chat_id: int | str) -> list[dict[str, Any]]:
+        """The messages the chat shows now (after any edits), oldest first."""
+        return [
+            m for (chat, _), m in sorted(self._messages.items(), key=lambda i: i[0][1]) if chat == chat_id
+        ]
+
     def delete(self, chat_id: int | str, message_id: int) -> None:
         """Someone in the chat deletes the message."""
         del self._messages[(chat_id, message_id)]
