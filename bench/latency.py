@@ -742,12 +742,14 @@ class Summary:
 
     @property
     def uncorrected(self) -> list[FalseAnnouncement]:
-        return [f for f in self.false if f.retraction is None]
+        """Never corrected: neither retracted nor its time refined in place (issue 10 counts both:
+        a refinement edits the message readers saw to the time it really happened)."""
+        return [f for f in self.false if f.correction is None]
 
     @property
     def correction_latency(self) -> list[timedelta]:
-        """From each false announcement to the correction that retracted it."""
-        return [f.retraction.at - f.announcement.at for f in self.false if f.retraction is not None]
+        """From each false announcement to its first correction, retraction or refinement."""
+        return [f.correction.at - f.announcement.at for f in self.false if f.correction is not None]
 
     @property
     def again_lateness(self) -> list[timedelta]:
@@ -774,6 +776,12 @@ class FalseAnnouncement:
     @property
     def early_by(self) -> timedelta:
         return self.truth.happened - self.announcement.at
+
+    @property
+    def correction(self) -> Note | None:
+        """The first correction of either kind: a retraction, or a refined time edited in place."""
+        notes = [n for n in (self.retraction, self.refinement) if n is not None]
+        return min(notes, key=lambda n: n.at, default=None)
 
 
 def false_announcements(timeline: Timeline, result: RunResult) -> tuple[list[FalseAnnouncement], list[Note]]:
@@ -869,7 +877,7 @@ def table_cells(result: RunResult, summary: Summary) -> dict[str, str]:
         "correction p50 / p95": pair(summary.correction_latency),
         "#2 announced": str(len(summary.again_lateness)),
         "#2 late p50 / p95": pair(summary.again_lateness),
-        "only refined": str(sum(f.retraction is None and f.refinement is not None for f in summary.false)),
+        "refined": str(sum(f.retraction is None and f.refinement is not None for f in summary.false)),
         "wrong retractions": str(len(summary.wrong_retractions)),
     }
 
@@ -914,7 +922,7 @@ MAIN_COLUMNS = (
     "correction p50 / p95",
     "#2 announced",
     "#2 late p50 / p95",
-    "only refined",
+    "refined",
     "wrong retractions",
 )
 
@@ -937,10 +945,11 @@ def print_report(
     print("\nlatency in m:ss, nearest-rank percentiles; unscheduled latency counts LL2's own lag too.")
     print(
         "too early: announcements (first or #2) made before the real change; retracted: followed by a\n"
-        "correction (rescheduled or withdrawn) of that key; correction: from the announcement to it;\n"
-        "#2 late: from the real change to the re-announcement after a retraction (negative: early again);\n"
-        "only refined: uncorrected, its time later edited in place (refined); wrong retractions: of\n"
-        "announcements that were not early."
+        "correction (rescheduled or withdrawn) of that key; refined: not retracted, but its time later\n"
+        "edited in place to when it really happened (notification.updated); uncorrected false: neither;\n"
+        "correction: from the announcement to its first correction of either kind; #2 late: from the\n"
+        "real change to the re-announcement after a retraction (negative: early again); wrong\n"
+        "retractions: of announcements that were not early."
     )
 
     print("\nunscheduled p50 / p95 from the moment LL2 showed the change (LL2's lag left out):")
@@ -976,7 +985,7 @@ def print_report(
         refined = sum(f.retraction is None and f.refinement is not None for f in summary.false)
         print(
             f"{result.name}: too early {len(summary.false)}, retracted {len(summary.retracted)}, "
-            f"uncorrected {len(summary.uncorrected)} (of which refined in place {refined}), "
+            f"refined in place {refined}, uncorrected {len(summary.uncorrected)}, "
             f"retractions of announcements that were not early {len(summary.wrong_retractions)}, "
             f"corrections sent {len(result.notes)}"
         )
