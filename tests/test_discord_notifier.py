@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
 from dockwatch.bot.model import ChangeKind, Message, Receipt, Ref, Revision, VehicleRef
 from dockwatch.notifiers.base import CorrectingNotifier, EditingNotifier
 from dockwatch.notifiers.discord import DEFAULT_API, DiscordConfig, channel_key, webhook_key
+from dockwatch.notifiers.discord import notifier as discord_notifier
 from dockwatch.notifiers.discord.notifier import DiscordNotifier, build_embed, correction_content
 from tests.builders import correction_of, message_with
 from tests.conftest import started
@@ -453,3 +455,16 @@ def test_every_correction_text_fits_discords_content_limit_and_never_pings(
         assert len(text) <= 2000
         assert "@everyone" not in text and "@here" not in text
     assert correction_content(message, link=link).endswith(link)
+
+
+@pytest.mark.parametrize("where", ["webhook", "channel"])
+async def test_a_rate_limit_of_absurd_length_is_retried_later_not_slept_through(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Discord answering ``retry_after: 1e9``: discord.py would sleep that long inside the send."""
+    monkeypatch.setattr(discord_notifier, "SEND_TIMEOUT", 2.0)
+    fake_discord.global_limit_once = 1e9
+    target = webhook_key(hook_url(fake_discord)) if where == "webhook" else channel_key(CHANNEL_ID)
+
+    with pytest.raises(RetryLater):
+        await asyncio.wait_for(notifier.send(target, docked(), delivery_id=1), timeout=10)

@@ -13,9 +13,10 @@ reply, a new message carrying the original's jump URL (its guild is read from th
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import assert_never
 
@@ -45,6 +46,9 @@ GONE_CODES = {10003, 10004, 10015, 50027}  # unknown channel, guild, webhook; in
 UNKNOWN_MESSAGE = 10008  # deleted by a person: the channel is still there, the message is not
 PAUSE_CODES = {50001: "Missing Access", 50013: "Missing Permissions"}
 PAUSE = 3600.0
+SEND_TIMEOUT = 60.0
+"""At most this long for one send or edit, discord.py's own waits on rate limits included."""
+MAX_RATELIMIT_SLEEP = 30.0
 CORRECTION_COLOUR = 0x95A5A6  # grey: what the message announced has not happened (yet)
 MAX_CONTENT = 2000  # characters of a message's content
 
@@ -179,7 +183,10 @@ class DiscordNotifier:
         if self.config.token is None:
             return
         if self.client is None or self.client.is_closed():
-            self.client = discord.Client(intents=discord.Intents.none())
+            # A rate limit longer than this is raised (RateLimited: retried later), not slept through.
+            self.client = discord.Client(
+                intents=discord.Intents.none(), max_ratelimit_timeout=MAX_RATELIMIT_SLEEP
+            )
         try:
             await self.client.login(self.config.token.get_secret_value())
         except discord.LoginFailure:
@@ -208,7 +215,7 @@ class DiscordNotifier:
     async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
         embed = build_embed(message)
         none = discord.AllowedMentions.none()
-        with _delivering(target_key):
+        async with _delivering(target_key):
             if target_key in self._webhooks:
                 webhook = discord.Webhook.from_url(self._webhook_url(target_key), session=self._session)
                 sent = await webhook.send(
@@ -232,14 +239,14 @@ class DiscordNotifier:
             target_key = f"{PREFIX}webhook:{ids['webhook_id']}"
             if target_key not in self._webhooks:
                 raise PermanentFailure(f"{target_key}: no longer configured; cannot edit its message")
-            with _delivering(target_key):
+            async with _delivering(target_key):
                 webhook = discord.Webhook.from_url(self._webhook_url(target_key), session=self._session)
                 edited = await webhook.edit_message(ids["message_id"], embed=embed, allowed_mentions=none)
                 return self._webhook_receipt(webhook.id, edited)
         target_key = channel_key(ids["channel_id"])
         if self.config.token is None:
             raise PermanentFailure(f"{target_key}: no bot token configured; cannot edit its message")
-        with _delivering(target_key):
+        async with _delivering(target_key):
             channel = self._channel(target_key, ids["channel_id"])
             changed = await channel.get_partial_message(ids["message_id"]).edit(
                 embed=embed, allowed_mentions=none
@@ -268,7 +275,7 @@ class DiscordNotifier:
         ids = _receipt_ids(edited)
         if "webhook_id" in ids:
             return await self._webhook_correction(ids, message)
-        with _delivering(target_key):
+        async with _delivering(target_key):
             channel = self._channel(target_key, ids["channel_id"])
             # fail_if_not_exists=False: deleted between the edit and now, the reply still lands.
             original_message = discord.MessageReference(
@@ -286,7 +293,7 @@ class DiscordNotifier:
         """Execute-webhook cannot reply (no ``message_reference``): the short correction is a new
         message, with a link to the original when the webhook's guild is known."""
         target_key = f"{PREFIX}webhook:{ids['webhook_id']}"
-        with _delivering(target_key):
+        async with _delivering(target_key):
             webhook = discord.Webhook.from_url(self._webhook_url(target_key), session=self._session)
             guild_id = await _guild_of(webhook)
             link = None
@@ -345,11 +352,14 @@ def _receipt_ids(receipt: Receipt) -> dict[str, int]:
     return ids
 
 
-@contextmanager
-def _delivering(target_key: str) -> Iterator[None]:
-    """discord.py's and aiohttp's failures as dockwatch's, for a send or an edit."""
+@asynccontextmanager
+async def _delivering(target_key: str) -> AsyncIterator[None]:
+    """discord.py's and aiohttp's failures as dockwatch's, for a send or an edit, within SEND_TIMEOUT:
+    discord.py sleeps through a 429's ``retry_after`` inline (webhooks without any cap), and a
+    Discord answering ``retry_after: 1e9`` must not hang a delivery forever."""
     try:
-        yield
+        async with asyncio.timeout(SEND_TIMEOUT):
+            yield
     except discord.RateLimited as error:
         raise RetryLater(f"{target_key}: rate limited", retry_after=error.retry_after) from None
     except discord.HTTPException as error:
