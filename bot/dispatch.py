@@ -139,12 +139,14 @@ class Dispatcher:
                     delivery, "the message it corrects was never delivered", report, attempted=False
                 )
                 continue
-            if delivery.attempt == 1 and self._clock() >= delivery.notification_created_at + DEAD_AFTER:
-                # Never tried within 24 h: its platform could not start all that time. News that old
-                # (a webcast long over) would mislead; it is dead-lettered where status shows it.
-                await self._dead(
-                    delivery, "expired: not sent within 24 h of the change", report, attempted=False
-                )
+            if self._clock() >= delivery.notification_created_at + DEAD_AFTER:
+                # Past its deadline (never tried: its platform could not start all that time; or
+                # parked behind another message's Retry-After). News that old (a webcast long over)
+                # would mislead; it is dead-lettered where status shows it.
+                reason = "expired: not sent within 24 h of the change"
+                if delivery.attempt > 1:
+                    reason = f"gave up after 24 h: {delivery.last_error or 'no answer'}"
+                await self._dead(delivery, reason, report, attempted=False)
                 continue
             if not await self._store.renew_claim(delivery, self._clock() + LEASE):
                 # A slow batch outlived the lease and another process claimed this one: let it send.
@@ -217,7 +219,9 @@ class Dispatcher:
             if index == 0:
                 retry_at = min(now + delay, deadline)
             else:
-                retry_at = now + (delay if retry_after is not None else min(delay, FIRST_RETRY))
+                # Never past its own deadline either, whatever the receiver asked of the target.
+                wait = delay if retry_after is not None else min(delay, FIRST_RETRY)
+                retry_at = min(now + wait, deadline)
             last_error = error if index == 0 else f"waiting: earlier delivery failed: {error}"
             await self._store.mark_retry(
                 delivery.id,

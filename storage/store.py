@@ -102,6 +102,8 @@ class DueDelivery:
     """For a correction: the receipt of this target's delivery of the announcement it corrects."""
     original_delivered: bool = False
     """For a correction: whether that announcement reached this target at all."""
+    last_error: str | None = None
+    """Why the previous attempt failed, if one did."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,6 +553,7 @@ class Store:
                         original=original.receipt if original is not None else None,
                         original_delivered=original is not None
                         and original.status == DeliveryStatus.DELIVERED,
+                        last_error=delivery.last_error,
                     )
                 )
             return claimed

@@ -266,3 +266,40 @@ async def test_a_message_the_receiver_keeps_rejecting_does_not_hold_back_the_nex
 
     assert [r.id for r in webhook_receiver.accepted] == ["docked:631"]
     assert clock.now - started <= timedelta(seconds=30)  # one retry interval or so, not A's backoff
+
+
+async def test_a_message_parked_behind_another_s_retry_after_never_goes_out_past_its_deadline(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    """B keeps failing for 20 h; then A, ahead of it, meets a 429 asking for a day: B is parked only
+    until its own 24 h deadline, and is dead-lettered there rather than sent a day late."""
+    webhook_receiver.rejected_ids.add("docked:630")
+    await announce_a_docking(app, fake_ll2, clock)  # B
+    b_created = clock.now
+    while True:
+        next_due = await app.store.next_due()
+        assert next_due is not None
+        if next_due >= b_created + timedelta(hours=20):
+            break
+        clock.now = max(clock.now, next_due)
+        await app.dispatcher.deliver_due()
+    clock.now = next_due - timedelta(seconds=1)
+    fake_ll2.dockings.append(
+        ll2_docking(631, docking=clock.now - timedelta(minutes=1), port=(1, "Unity nadir"))
+    )
+    await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3), deliver=False)
+    webhook_receiver.rejected_ids.clear()  # the receiver would take B now...
+    webhook_receiver.statuses.append(429)  # ...but answers A, first in the batch, "come back tomorrow"
+    webhook_receiver.headers_for_status[429] = {"Retry-After": "86400"}
+    clock.now = next_due
+    await app.dispatcher.deliver_due()
+
+    rows = {key: row for row, key in await app.store.deliveries()}
+    assert rows["docked:630"].next_attempt_at <= b_created + DEAD_AFTER
+    clock.now = b_created + DEAD_AFTER
+    await app.dispatcher.deliver_due()
+    rows = {key: row for row, key in await app.store.deliveries()}
+    assert rows["docked:630"].status == "dead"
+    assert rows["docked:630"].last_error is not None
+    assert rows["docked:630"].last_error.startswith("gave up after 24 h: waiting: earlier delivery failed")
+    assert "docked:630" not in [r.id for r in webhook_receiver.accepted]
