@@ -403,3 +403,29 @@ def closed_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port  # closed again: connecting is refused
+
+
+@pytest.mark.parametrize(
+    ("claim", "hold"),
+    [
+        ({"next_use_secs": float("inf"), "current_use": 15}, timedelta(hours=1)),
+        ({"next_use_secs": float("-inf"), "current_use": 15}, timedelta(seconds=1)),
+        ({"current_use": float("inf")}, None),
+        ({"your_request_limit": float("inf")}, None),
+    ],
+    ids=["infinite wait: an hour", "negative infinite wait: a second", "infinite use", "infinite limit"],
+)
+async def test_infinite_numbers_from_api_throttle_never_crash_the_poll(
+    client: LL2Client, fake_ll2: FakeLL2, clock: Clock, claim: dict[str, float], hold: timedelta | None
+) -> None:
+    """LL2 answering ``Infinity`` (or ``-1e999``): a wait is clamped to LL2's hour; a count that is no
+    number makes the quota unreadable, and the local budget alone decides. Never an OverflowError."""
+    fake_ll2.throttle.update(claim)
+
+    if hold is None:
+        await client.fetch_snapshot()
+        assert len(fake_ll2.counted_requests) == 2
+    else:
+        with pytest.raises(BudgetExhausted) as refused:
+            await client.fetch_snapshot()
+        assert refused.value.next_allowed_at == clock.now + hold

@@ -130,11 +130,12 @@ class LL2Client:
             return Throttle(
                 limit=int(payload["your_request_limit"]),
                 current_use=int(payload["current_use"]),
+                # Clamped to [0, an hour]: LL2's window, whatever it claims (1e12, Infinity, -1e999).
                 next_use_secs=int(
-                    min(float(payload.get("next_use_secs") or 0), LONGEST_HOLD.total_seconds())
+                    max(0.0, min(float(payload.get("next_use_secs") or 0), LONGEST_HOLD.total_seconds()))
                 ),
             )
-        except (AssertionError, KeyError, TypeError, ValueError):
+        except (AssertionError, KeyError, TypeError, ValueError, OverflowError):
             raise UpstreamError("LL2 /api-throttle/: unexpected payload") from None
 
     async def _respect_throttle(self, needed: int) -> None:
