@@ -459,10 +459,17 @@ class Store:
             return cast(int, row.id)
 
     async def reserve_api_calls(
-        self, paths: Sequence[str], *, at: datetime, since: datetime, limit: int
+        self,
+        paths: Sequence[str],
+        *,
+        at: datetime,
+        since: datetime,
+        limit: int,
+        longest_hold: timedelta = timedelta(hours=1),
     ) -> ApiReservation:
         """Count ``paths`` as calls made at ``at``, unless LL2's hold is still on or that would make
-        more than ``limit`` calls after ``since``.
+        more than ``limit`` calls after ``since``. A stored hold ending more than ``longest_hold``
+        after ``at`` (0.1.0 could store one for decades, or a clock was wrong) is cut to that.
 
         The check and the count are one write transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL:
         an advisory lock), so processes starting a cycle together can never both take the last call.
@@ -471,6 +478,9 @@ class Store:
             if self._engine.dialect.name == "postgresql":
                 await session.exec(select(func.pg_advisory_xact_lock(BUDGET_LOCK)))
             hold = await session.get(ApiHoldRow, 1)
+            if hold is not None and hold.until > at + longest_hold:
+                hold.until = at + longest_hold
+                session.add(hold)
             made = await session.exec(
                 select(ApiCallRow.at).where(col(ApiCallRow.at) > since).order_by(col(ApiCallRow.at))
             )

@@ -429,3 +429,19 @@ async def test_infinite_numbers_from_api_throttle_never_crash_the_poll(
         with pytest.raises(BudgetExhausted) as refused:
             await client.fetch_snapshot()
         assert refused.value.next_allowed_at == clock.now + hold
+
+
+async def test_a_hold_stored_for_decades_by_an_earlier_release_lasts_at_most_an_hour_more(
+    client: LL2Client, fake_ll2: FakeLL2, store: Store, clock: Clock
+) -> None:
+    """0.1.0 stored ``Retry-After: 1e9`` as a hold until 2057; this release never sets one past an
+    hour, and cuts one it finds to an hour from the first poll that meets it."""
+    await store.set_api_hold(clock.now + timedelta(days=11_574), "429 on /docking_events/")
+
+    with pytest.raises(BudgetExhausted) as refused:
+        await client.fetch_snapshot()
+    assert refused.value.next_allowed_at == clock.now + timedelta(hours=1)
+
+    clock.advance(timedelta(hours=1, seconds=1))
+    await client.fetch_snapshot()
+    assert len(fake_ll2.counted_requests) == 2

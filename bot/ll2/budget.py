@@ -48,7 +48,9 @@ class CallBudget:
     async def reserve(self, now: datetime, paths: Sequence[str]) -> AsyncIterator[Reservation]:
         """Count one call per path, or raise ``BudgetExhausted`` saying when the next is allowed;
         calls not taken by the end of the block are freed (the cycle stopped before making them)."""
-        decision = await self._store.reserve_api_calls(paths, at=now, since=now - WINDOW, limit=self.per_hour)
+        decision = await self._store.reserve_api_calls(
+            paths, at=now, since=now - WINDOW, limit=self.per_hour, longest_hold=WINDOW
+        )
         if not decision.ids:
             raise self._refusal(decision, now, len(paths))
         reservation = Reservation(list(decision.ids))
