@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from dockwatch.bot.durations import parse_duration
-from dockwatch.bot.errors import ConfigError
+from dockwatch.bot.errors import ConfigError, without_credentials
 from dockwatch.notifiers import Platform, platforms
 from dockwatch.notifiers.base import http_url
 
@@ -84,7 +84,7 @@ class StorageConfig(_Section):
         try:
             backend = make_url(value).get_backend_name()
         except ArgumentError:
-            raise ValueError(f"{value!r} is not a database URL") from None
+            raise ValueError(f"{without_credentials(value)!r} is not a database URL") from None
         if backend not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {backend!r}; use sqlite:/// or postgresql://")
         if backend == "sqlite" and make_url(value).database in (None, "", ":memory:"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 
@@ -67,3 +68,12 @@ class PermanentFailure(DeliveryError):
 
 class TargetGone(DeliveryError):
     """The target no longer exists or refuses us for good (HTTP 410, blocked bot, deleted webhook)."""
+
+
+_CREDENTIALS = re.compile(r"^([A-Za-z][\w+.-]*:/{0,2})?[^@/]*@")
+
+
+def without_credentials(url: str) -> str:
+    """``url`` as it may be shown: whatever precedes an ``@`` (user and password) masked, even when
+    the rest does not parse as a URL (a mistyped URL still carries its password)."""
+    return _CREDENTIALS.sub(lambda match: f"{match.group(1) or ''}***@", url, count=1)

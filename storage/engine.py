@@ -14,7 +14,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from dockwatch.bot.errors import StorageError
+from dockwatch.bot.errors import StorageError, without_credentials
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 BUSY_TIMEOUT_MS = 10_000
@@ -25,7 +25,7 @@ def async_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError as error:
-        raise StorageError(f"storage.url {url!r} is not a database URL") from error
+        raise StorageError(f"storage.url {without_credentials(url)!r} is not a database URL") from error
     backend = parsed.get_backend_name()
     if backend not in _ASYNC_DRIVERS:
         raise StorageError(f"storage.url: unsupported database {backend!r} (use sqlite or postgresql)")

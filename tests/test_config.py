@@ -224,6 +224,23 @@ def test_a_rejected_webhook_url_does_not_echo_its_path(tmp_path: Path) -> None:
     assert "token-8c1f2e" not in message
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql:/user:s3cret@db.example/dockwatch", "'postgresql:/***@db.example/dockwatch'"),
+        ("user:s3cret@db.example/dockwatch", "'user:***@db.example/dockwatch'"),
+    ],
+    ids=["one slash short", "no scheme"],
+)
+def test_a_malformed_storage_url_is_shown_without_its_password(tmp_path: Path, url: str, shown: str) -> None:
+    path = write(tmp_path, f'[storage]\nurl = "{url}"\n')
+
+    message = config_error(path)
+
+    assert "storage.url" in message and shown in message
+    assert "s3cret" not in message
+
+
 # --- ${ENV_NAME} references ------------------------------------------------------------------------
 
 
