@@ -307,7 +307,10 @@ def _describe(
     from_env: Mapping[str, str] | None = None,
     many: bool = False,
 ) -> str:
-    first = error.errors()[0]
+    errors = error.errors()
+    # A mistyped key (``urll``) is both unknown and, when required, missing: the unknown key, with
+    # its "did you mean", says what to fix.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(str(part) for part in (*prefix, *first["loc"]))
     key = ".".join(loc) or "(top level)"
     origin = f" (set by environment {from_env[key]})" if from_env and key in from_env else ""

@@ -551,8 +551,16 @@ def test_an_unknown_key_from_the_environment_names_the_variable() -> None:
             {"telegram": {"token": "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "chat_id": [1]}},
             "unknown key telegram.chat_id (did you mean 'chat_ids'?)",
         ),
+        (
+            {"webhooks": [{"urll": "https://x.test/h", "secret": SECRET}]},
+            "unknown key webhooks.0.urll (did you mean 'url'?)",
+        ),
+        (
+            {"telegram": {"tokenn": "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "chat_ids": [1]}},
+            "unknown key telegram.tokenn (did you mean 'token'?)",
+        ),
     ],
-    ids=["core table", "array of tables", "platform table"],
+    ids=["core table", "array of tables", "platform table", "a required key", "a required platform key"],
 )
 def test_a_mistyped_key_gets_a_did_you_mean(data: dict[str, object], message: str) -> None:
     from dockwatch.bot.errors import ConfigError
