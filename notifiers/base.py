@@ -32,13 +32,17 @@ def http_url(value: str, *, shown: str | None = None) -> str:
     """Validate an http(s) URL in config; ``shown`` is what the error may print (URLs carry tokens)."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"must be an http(s) URL, got {shown if shown is not None else value!r}")
+        raise ValueError(f"must be an http(s) URL, got {shown if shown is not None else repr(value)}")
     return value
 
 
 def mask_url(url: str) -> str:
-    """Scheme and host only: webhook paths and queries often carry tokens."""
+    """Scheme and host only: webhook paths and queries often carry tokens. A URL written without its
+    scheme (``hooks.example.com/hook/TOKEN``) keeps its first part, as written."""
     parts = urlsplit(url)
+    if not parts.netloc:
+        host, slash, rest = url.partition("/")
+        return host.rpartition("@")[2] + ("/…" if slash and rest.strip("/") else "")
     tail = "/…" if parts.path.strip("/") or parts.query else ""
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{tail}"
 

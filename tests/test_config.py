@@ -215,6 +215,14 @@ def test_a_rejected_webhook_secret_is_not_echoed_in_the_error(tmp_path: Path, se
     assert secret.removeprefix("whsec_") not in message
 
 
+def test_a_webhook_url_without_its_scheme_is_shown_as_written_but_masked(tmp_path: Path) -> None:
+    path = write(tmp_path, webhook(url="hooks.example.com/hook/token-8c1f2e"))
+
+    message = config_error(path)
+
+    assert message.endswith("webhooks.0.url: must be an http(s) URL, got 'hooks.example.com/…'")
+
+
 def test_a_rejected_webhook_url_does_not_echo_its_path(tmp_path: Path) -> None:
     path = write(tmp_path, webhook(url="ftp://example.org/hooks/token-8c1f2e"))
 
