@@ -599,12 +599,18 @@ def test_list_keys_can_be_set_from_the_environment_as_json_or_comma_separated() 
         "DOCKWATCH_TELEGRAM__CHAT_IDS": "-100123, @launches",
         "DOCKWATCH_DISCORD__CHANNEL_IDS": "[223456789012345678, 323456789012345678]",
         "DOCKWATCH_DISCORD__TOKEN": "bot-token",
+        "DOCKWATCH_DISCORD__WEBHOOK_URLS": f"{HOOK_A}, {HOOK_B}",
     }
 
     config = config_from_mapping({}, source="f.toml", environ=environ)
 
     assert config.platforms["telegram"].chat_ids == [-100123, "@launches"]
     assert config.platforms["discord"].channel_ids == [223456789012345678, 323456789012345678]
+    assert config.platforms["discord"].webhook_urls == [HOOK_A, HOOK_B]
+
+
+HOOK_A = "https://discord.com/api/webhooks/123456789012345678/" + "a" * 68
+HOOK_B = "https://discord.com/api/webhooks/223456789012345678/" + "b" * 68
 
 
 def test_a_numeric_chat_id_written_as_a_string_is_a_chat_id() -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from tests.builders import ll2_docking
 from tests.fakes.discord import FakeDiscord
@@ -71,3 +75,31 @@ async def test_a_channel_subscribed_by_slash_command_gets_the_docking(
     assert confirmation["content"] == "Subscribed: docked at iss."
     assert [c["name"] for c in gateway.synced_commands] == ["dockwatch"]
     assert code == 0 and "Traceback" not in err
+
+
+async def test_a_quiet_poll_once_with_a_discord_bot_prints_nothing(
+    tmp_path: Path, fake_ll2: FakeLL2, fake_discord: FakeDiscord
+) -> None:
+    """cron mails whatever a run prints: discord.py's voice and intents warnings must not reach it."""
+    config = tmp_path / "dockwatch.toml"
+    config.write_text(
+        f'[api]\nbase_url = "{fake_ll2.base_url}"\n[storage]\nurl = "sqlite:///state.db"\n'
+        + discord_table(fake_discord)
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DOCKWATCH_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dockwatch",
+        "-q",
+        "poll-once",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=environment,
+    )
+    _out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+
+    assert (process.returncode, err.decode()) == (0, "")
+    assert fake_discord.logins >= 1

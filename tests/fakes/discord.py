@@ -47,6 +47,7 @@ class FakeDiscord:
     posts: list[Post] = field(default_factory=list)
     edits: list[Post] = field(default_factory=list)  # every PATCH, accepted or not
     rate_limited: int = 0
+    logins: int = 0  # GET /users/@me with the bot token: discord.py's login
     limit_violations: list[str] = field(default_factory=list)
     base_url: str = ""
     guild_id: int | None = GUILD_ID  # the guild every webhook answers it belongs to
@@ -113,6 +114,7 @@ class FakeDiscord:
     async def _me(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bot {self.token}":
             return _error(401, 0, "401: Unauthorized")
+        self.logins += 1
         return _json(BOT_USER)
 
     async def _webhook(self, request: web.Request) -> web.Response:
