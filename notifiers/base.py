@@ -9,6 +9,7 @@ without its SDK; the SDK is imported when ``notifier()`` is first called.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,21 @@ def redact_urls(text: str) -> str:
     """Every URL in an error text masked like ``check-config`` shows it: libraries put whole URLs,
     tokens and all, into their exception messages, and those texts reach logs and ``status``."""
     return _URL_IN_TEXT.sub(lambda match: mask_url(match.group(0)), text)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks every URL in the records of a library logger that puts whole URLs, tokens and all, into
+    its messages (discord.py's webhook logger, at DEBUG), before any handler sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_urls(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+REDACTING = RedactingFilter()
 
 
 def list_from_text(value: object) -> object:

@@ -14,9 +14,12 @@ from dockwatch.bot.dispatch import Dispatcher
 from dockwatch.bot.errors import ConfigError
 from dockwatch.bot.model import Message, Receipt, SubscriptionFilter
 from dockwatch.notifiers import Target
+from dockwatch.notifiers.discord import DiscordConfig, webhook_key
+from dockwatch.notifiers.discord.notifier import DiscordNotifier
 from dockwatch.notifiers.webhook import WebhookConfig, WebhookNotifier, target_key
 from dockwatch.storage import Store, TargetInfo
 from tests.conftest import SECRET, Clock
+from tests.fakes.discord import FakeDiscord
 from tests.test_telegram_migration import record_docking
 
 
@@ -110,3 +113,29 @@ async def test_a_malformed_receiver_answer_never_puts_the_webhook_url_s_secrets_
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in ("PATH-TOKEN", "QUERY-TOKEN"):
         assert secret not in row.last_error and secret not in logged
+
+
+async def test_a_proxy_page_echoing_a_discord_webhook_url_never_puts_its_token_into_errors(
+    store: Store,
+    clock: Clock,
+    http: aiohttp.ClientSession,
+    fake_discord: FakeDiscord,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 403 page from a proxy in front of Discord that quotes the URL it blocked: discord.py puts the
+    page into its error, and logs the whole URL at DEBUG; neither may carry the webhook token."""
+    token = "T" * 68
+    url = f"{fake_discord.base_url}/webhooks/123456789012345678/{token}"
+    fake_discord.proxy_error.add(123456789012345678)
+    notifier = DiscordNotifier(DiscordConfig(webhook_urls=[url], api_base_url=fake_discord.base_url), http)
+    await store.sync_targets([TargetInfo(webhook_key(url), "discord", "hook")])
+    await record_docking(store, clock, 1)
+    with caplog.at_level(logging.DEBUG):
+        await Dispatcher(store, [notifier], clock).deliver_due()
+
+    (row, _key), *_ = await store.deliveries()
+    ours = [r for r in caplog.records if not r.name.startswith("aiohttp.access")]  # the fake's own log
+    logged = "\n".join(record.getMessage() for record in ours)
+    assert row.last_error is not None and "403" in row.last_error, row.last_error
+    assert token not in row.last_error, row.last_error
+    assert token not in logged, logged

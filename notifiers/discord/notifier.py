@@ -29,7 +29,7 @@ from discord.http import Route
 from dockwatch.bot.durations import humanize
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
 from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt, Revision
-from dockwatch.notifiers.base import Target, redact_urls
+from dockwatch.notifiers.base import REDACTING, Target, redact_urls
 from dockwatch.notifiers.discord import (
     DEFAULT_API,
     PLATFORM,
@@ -176,6 +176,8 @@ class DiscordNotifier:
         self._webhooks = {webhook_key(url): url for url in config.webhook_urls}
         self.client: discord.Client | None = None
         use_api_base(config.api_base_url)
+        for library_logger in ("discord.webhook.async_", "discord.http"):  # they log whole webhook URLs
+            logging.getLogger(library_logger).addFilter(REDACTING)
 
     async def start(self) -> None:
         """Log the bot in; a failure holds back only the bot's channel targets (``scope``): channel

@@ -44,6 +44,9 @@ class FakeDiscord:
     invalid_token: set[int] = field(default_factory=set)  # webhook ids answering 401/50027
     missing_access: set[int] = field(default_factory=set)  # channel ids answering 403/50001
     missing_permissions: set[int] = field(default_factory=set)  # channel ids answering 403/50013
+    proxy_error: set[int] = field(
+        default_factory=set
+    )  # webhook ids answering a proxy's 502 page echoing the URL
     posts: list[Post] = field(default_factory=list)
     edits: list[Post] = field(default_factory=list)  # every PATCH, accepted or not
     rate_limited: int = 0
@@ -125,6 +128,9 @@ class FakeDiscord:
             return _error(404, 10015, "Unknown Webhook")
         if hook in self.invalid_token:
             return _error(401, 50027, "Invalid Webhook Token")
+        if hook in self.proxy_error:
+            page = f"<html><body><h1>403 Forbidden</h1><p>request blocked: {request.url}</p></body></html>"
+            return web.Response(status=403, text=page, content_type="text/html")
         return self._accept(f"webhook:{hook}", body, hook, webhook=True)
 
     async def _webhook_info(self, request: web.Request) -> web.Response:
