@@ -115,6 +115,7 @@ class ApiReservation:
 
 DOCKING_KINDS = [kind.value for kind in (ChangeKind.DOCKED, ChangeKind.DEPARTED, ChangeKind.RELOCATED)]
 BUDGET_LOCK = 0x646F636B  # "dock": PostgreSQL advisory lock serialising budget reservations
+CYCLE_LOCK = 0x64637963  # "dcyc": PostgreSQL advisory lock serialising recorded cycles
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +232,15 @@ class Store:
         started_at: datetime,
         now: datetime,
     ) -> RecordedCycle:
-        """Commit the snapshot, the changes and their deliveries to enabled targets, all or nothing."""
+        """Commit the snapshot, the changes and their deliveries to enabled targets, all or nothing.
+
+        Cycles recorded at once queue: SQLite runs write transactions one at a time, and on
+        PostgreSQL an advisory lock does, or two cycles would both find a new docking (or key)
+        missing and the second would fail on the unique key the first just inserted.
+        """
         async with self._transaction() as session:
+            if self._engine.dialect.name == "postgresql":
+                await session.exec(select(func.pg_advisory_xact_lock(CYCLE_LOCK)))
             await _upsert_dockings(session, snapshot.dockings, now)
             await _upsert_events(session, snapshot.events, now)
             existing = set(
