@@ -8,6 +8,7 @@ notification was recorded, is dead-lettered where ``dockwatch status`` shows it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
+from dockwatch.bot.errors import PermanentFailure, RetryLater, StorageUnavailable, TargetGone
 from dockwatch.bot.model import Receipt
 from dockwatch.notifiers import Notifier
 from dockwatch.notifiers.base import CorrectingNotifier, redact_urls
@@ -33,6 +34,9 @@ ROUNDS = 3
 LEASE = timedelta(minutes=2)
 """How long a claimed delivery is ours; short, so a crashed send is retried while Discord still
 remembers its nonce ("a few minutes") and posts nothing twice."""
+RECORD_RETRY_DELAYS = (0.5, 1.5, 3.0)
+"""Pauses (seconds) between the tries of recording an outcome when the database connection dropped:
+four tries within five seconds, then the claim is given up (its lease lapses and it is sent again)."""
 
 
 def backoff(attempts: int) -> timedelta:
@@ -75,6 +79,10 @@ async def _send(notifier: Notifier, target_key: str, delivery: DueDelivery) -> R
     return await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
 
 
+class _ClaimGivenUp(Exception):
+    """An outcome could not be recorded however often it was tried: the target's batch stops."""
+
+
 class Dispatcher:
     """Sends due deliveries through the notifier that owns each target.
 
@@ -92,11 +100,13 @@ class Dispatcher:
         owner: str | None = None,
         observer: DeliveryObserver = _ignore,
         unavailable: Callable[[], Mapping[str, str]] = dict,
+        record_retry_delays: Sequence[float] = RECORD_RETRY_DELAYS,
     ) -> None:
         self._store = store
         self._clock = clock
         self.owner = owner or f"dispatcher:{secrets.token_hex(6)}"
         """The owner token of this dispatcher's claims."""
+        self._record_retry_delays = tuple(record_retry_delays)
         self.observer = observer
         self.unavailable = unavailable
         """Target-key prefixes (``discord``, ``discord:channel``) of platforms that cannot send now:
@@ -138,7 +148,9 @@ class Dispatcher:
         """Deliver one target's claimed deliveries in order; stop at the first failure so a
         struggling target is not hammered."""
         report = DeliveryReport()
-        await self._deliver_in_order(target_key, list(deliveries), report)
+        # A claim given up was logged where it happened; the rest of the batch lapses with its leases.
+        with contextlib.suppress(_ClaimGivenUp):
+            await self._deliver_in_order(target_key, list(deliveries), report)
         return report
 
     async def _deliver_in_order(
@@ -210,11 +222,34 @@ class Dispatcher:
         self, delivery: DueDelivery, outcome: str, write: Callable[[], Awaitable[bool]]
     ) -> bool:
         """Record ``outcome`` through ``write`` (a claimed write of the store); whether it applied.
-        A write that finds the claim gone is logged once and counts nowhere."""
-        recorded = await write()
-        if not recorded:
-            self._claim_lost(delivery, outcome)
-        return recorded
+
+        A dropped database connection is tried again after each of ``record_retry_delays``: the
+        message may already be out, and an outcome left unrecorded is sent again when the lease
+        lapses. If the last try fails too, the claim is given up (one line) and the target's batch
+        stops. A write that finds the claim gone is logged once and counts nowhere.
+        """
+        delays = iter(self._record_retry_delays)
+        while True:
+            try:
+                recorded = await write()
+            except StorageUnavailable as error:
+                delay = next(delays, None)
+                if delay is None:
+                    log.error(
+                        "outcome not recorded key=%s target=%s outcome=%s tries=%d error=%s: claim given"
+                        " up, sent again when its lease lapses",
+                        delivery.message.key,
+                        delivery.target_key,
+                        outcome,
+                        len(self._record_retry_delays) + 1,
+                        error,
+                    )
+                    raise _ClaimGivenUp from error
+                await asyncio.sleep(delay)
+                continue
+            if not recorded:
+                self._claim_lost(delivery, outcome)
+            return recorded
 
     def _claim_lost(self, delivery: DueDelivery, step: str) -> None:
         """One line for a claim found gone at ``step``: ``send`` (nothing sent) or an outcome."""

@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dockwatch.bot.errors import StorageError
+from dockwatch.bot.errors import StorageError, StorageUnavailable
 from dockwatch.bot.model import (
     Change,
     ChangeKind,
@@ -41,7 +41,7 @@ from dockwatch.bot.model import (
     docked_key,
     relocated_key,
 )
-from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file
+from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file, is_transient
 from dockwatch.storage.rows import (
     docking_from_row,
     docking_to_row,
@@ -194,7 +194,7 @@ class Store:
             async with AsyncSession(self._reader, expire_on_commit=False) as session, session.begin():
                 yield session
         except (SQLAlchemyError, OSError) as error:
-            raise StorageError(f"database error: {_first_line(error)}") from None
+            raise _storage_error(error) from None
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
@@ -205,7 +205,7 @@ class Store:
             ):
                 yield session
         except (SQLAlchemyError, OSError) as error:
-            raise StorageError(f"database error: {_first_line(error)}") from None
+            raise _storage_error(error) from None
 
     # --- what detection needs -------------------------------------------------------------
 
@@ -979,6 +979,12 @@ async def _touch(
 def _no_raw(table: type[DockingRow] | type[EventRow]) -> Any:
     """Leave the raw JSON copy unloaded: nothing but debugging reads it back."""
     return defer(cast(Any, table).raw)
+
+
+def _storage_error(error: BaseException) -> StorageError:
+    """The one-line error for a failed transaction; ``StorageUnavailable`` when it was the connection."""
+    kind = StorageUnavailable if is_transient(error) else StorageError
+    return kind(f"database error: {_first_line(error)}")
 
 
 def _first_line(error: BaseException) -> str:
