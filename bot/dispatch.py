@@ -8,14 +8,17 @@ notification was recorded, is dead-lettered where ``dockwatch status`` shows it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import secrets
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
-from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
+from dockwatch.bot.errors import PermanentFailure, RetryLater, StorageUnavailable, TargetGone
 from dockwatch.bot.model import Receipt
 from dockwatch.notifiers import Notifier
 from dockwatch.notifiers.base import CorrectingNotifier, redact_urls
@@ -31,6 +34,9 @@ ROUNDS = 3
 LEASE = timedelta(minutes=2)
 """How long a claimed delivery is ours; short, so a crashed send is retried while Discord still
 remembers its nonce ("a few minutes") and posts nothing twice."""
+RECORD_RETRY_DELAYS = (0.5, 1.5, 3.0)
+"""Pauses (seconds) between the tries of recording an outcome when the database connection dropped:
+four tries within five seconds, then the claim is given up (its lease lapses and it is sent again)."""
 
 
 def backoff(attempts: int) -> timedelta:
@@ -73,8 +79,17 @@ async def _send(notifier: Notifier, target_key: str, delivery: DueDelivery) -> R
     return await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
 
 
+class _ClaimGivenUp(Exception):
+    """An outcome could not be recorded however often it was tried: the target's batch stops."""
+
+
 class Dispatcher:
-    """Sends due deliveries through the notifier that owns each target."""
+    """Sends due deliveries through the notifier that owns each target.
+
+    It claims under ``owner`` (``Runtime.instance``; a token of its own when none is given), and
+    records an outcome only while that claim holds: a delivery another instance took over after our
+    lease lapsed is theirs to record, and ours is neither counted nor observed.
+    """
 
     def __init__(
         self,
@@ -82,11 +97,16 @@ class Dispatcher:
         notifiers: Sequence[Notifier],
         clock: Callable[[], datetime],
         *,
+        owner: str | None = None,
         observer: DeliveryObserver = _ignore,
         unavailable: Callable[[], Mapping[str, str]] = dict,
+        record_retry_delays: Sequence[float] = RECORD_RETRY_DELAYS,
     ) -> None:
         self._store = store
         self._clock = clock
+        self.owner = owner or f"dispatcher:{secrets.token_hex(6)}"
+        """The owner token of this dispatcher's claims."""
+        self._record_retry_delays = tuple(record_retry_delays)
         self.observer = observer
         self.unavailable = unavailable
         """Target-key prefixes (``discord``, ``discord:channel``) of platforms that cannot send now:
@@ -108,7 +128,7 @@ class Dispatcher:
         for _round in range(ROUNDS):
             now = self._clock()
             due = await self._store.claim_due(
-                now, lease_until=now + LEASE, exclude_platforms=list(self.unavailable())
+                now, lease_until=now + LEASE, owner=self.owner, exclude_platforms=list(self.unavailable())
             )
             if not due:
                 break
@@ -128,45 +148,51 @@ class Dispatcher:
         """Deliver one target's claimed deliveries in order; stop at the first failure so a
         struggling target is not hammered."""
         report = DeliveryReport()
+        # A claim given up was logged where it happened; the rest of the batch lapses with its leases.
+        with contextlib.suppress(_ClaimGivenUp):
+            await self._deliver_in_order(target_key, list(deliveries), report)
+        return report
+
+    async def _deliver_in_order(
+        self, target_key: str, deliveries: list[DueDelivery], report: DeliveryReport
+    ) -> None:
         notifier = self._route(target_key)
-        for index, delivery in enumerate(deliveries):
+        for index, claimed in enumerate(deliveries):
             if notifier is None:
-                await self._dead(delivery, "target is no longer configured", report, attempted=False)
+                await self._dead(claimed, "target is no longer configured", report, attempted=False)
                 continue
-            if delivery.message.correction is not None and not delivery.original_delivered:
+            if claimed.message.correction is not None and not claimed.original_delivered:
                 # The announcement it corrects never reached this target: there is nothing to correct.
                 await self._dead(
-                    delivery, "the message it corrects was never delivered", report, attempted=False
+                    claimed, "the message it corrects was never delivered", report, attempted=False
                 )
                 continue
-            if self._clock() >= delivery.notification_created_at + DEAD_AFTER:
+            if self._clock() >= claimed.notification_created_at + DEAD_AFTER:
                 # Past its deadline (never tried: its platform could not start all that time; or
                 # parked behind another message's Retry-After). News that old (a webcast long over)
                 # would mislead; it is dead-lettered where status shows it.
                 reason = "expired: not sent within 24 h of the change"
-                if delivery.attempt > 1:
-                    reason = f"gave up after 24 h: {delivery.last_error or 'no answer'}"
-                await self._dead(delivery, reason, report, attempted=False)
+                if claimed.attempt > 1:
+                    reason = f"gave up after 24 h: {claimed.last_error or 'no answer'}"
+                await self._dead(claimed, reason, report, attempted=False)
                 continue
-            if not await self._store.renew_claim(delivery, self._clock() + LEASE):
-                # A slow batch outlived the lease and another process claimed this one: let it send.
-                log.info(
-                    "delivery skipped key=%s target=%s reason=claimed-elsewhere",
-                    delivery.message.key,
-                    target_key,
-                )
+            delivery = await self._store.renew_claim(claimed, self._clock() + LEASE)
+            if delivery is None:
+                # A slow batch outlived the lease and another instance claimed this one: it sends it.
+                self._claim_lost(claimed, "send")
                 continue
+            deliveries[index] = delivery  # the renewed lease is the claim from now on
             try:
                 receipt = await _send(notifier, target_key, delivery)
             except TargetGone as error:
                 await self._disable(target_key, delivery, redact_urls(str(error)), report)
-                return report
+                return
             except PermanentFailure as error:
                 await self._dead(delivery, redact_urls(str(error)), report)
                 continue
             except RetryLater as error:
                 await self._postpone(deliveries[index:], redact_urls(str(error)), error.retry_after, report)
-                return report
+                return
             except Exception as error:  # the per-delivery boundary: record, never crash the loop
                 # Not a typed delivery error: a bug or a platform answer nobody anticipated. Retrying
                 # would repeat it for 24 h; this message is dead-lettered, the rest carry on.
@@ -175,13 +201,17 @@ class Dispatcher:
                 )
                 await self._dead(delivery, redact_urls(f"unexpected {type(error).__name__}: {error}"), report)
                 continue
-            await self._store.mark_delivered(delivery.id, self._clock(), receipt=receipt)
-            report.delivered += 1
+            write = partial(self._store.mark_delivered, delivery, self._clock(), receipt=receipt)
+            recorded = await self._record(delivery, "delivered", write)
             moved_to = receipt.moved_to
             if moved_to is not None and moved_to != target_key:
+                # The chat's new id is a fact whoever records this delivery: remember it either way.
                 log.info("target moved from=%s to=%s", target_key, moved_to)
                 await self._store.move_target(target_key, moved_to, now=self._clock())
                 target_key = moved_to
+            if not recorded:
+                continue
+            report.delivered += 1
             self.observer(delivery, "delivered", notifier.name)
             log.info(
                 "delivered key=%s target=%s attempt=%d",
@@ -189,7 +219,49 @@ class Dispatcher:
                 target_key,
                 delivery.attempt,
             )
-        return report
+
+    async def _record(
+        self, delivery: DueDelivery, outcome: str, write: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        """Record ``outcome`` through ``write`` (a claimed write of the store); whether it applied.
+
+        A dropped database connection is tried again after each of ``record_retry_delays``: the
+        message may already be out, and an outcome left unrecorded is sent again when the lease
+        lapses. If the last try fails too, the claim is given up (one line) and the target's batch
+        stops. A write that finds the claim gone is logged once and counts nowhere.
+        """
+        delays = iter(self._record_retry_delays)
+        while True:
+            try:
+                recorded = await write()
+            except StorageUnavailable as error:
+                delay = next(delays, None)
+                if delay is None:
+                    log.error(
+                        "outcome not recorded key=%s target=%s outcome=%s tries=%d error=%s: claim given"
+                        " up, sent again when its lease lapses",
+                        delivery.message.key,
+                        delivery.target_key,
+                        outcome,
+                        len(self._record_retry_delays) + 1,
+                        error,
+                    )
+                    raise _ClaimGivenUp from error
+                await asyncio.sleep(delay)
+                continue
+            if not recorded:
+                self._claim_lost(delivery, outcome)
+            return recorded
+
+    def _claim_lost(self, delivery: DueDelivery, step: str) -> None:
+        """One line for a claim found gone at ``step``: ``send`` (nothing sent) or an outcome."""
+        log.warning(
+            "claim lost key=%s target=%s at=%s: another instance has it (our lease lapsed) or the"
+            " target's queue was closed; nothing recorded here",
+            delivery.message.key,
+            delivery.target_key,
+            step,
+        )
 
     async def _postpone(
         self,
@@ -211,6 +283,7 @@ class Dispatcher:
             delay = timedelta(seconds=min(max(1.0, retry_after), DEAD_AFTER.total_seconds()))
         else:
             delay = backoff(failed.attempt)
+        failed_recorded = False
         for index, delivery in enumerate(deliveries):
             deadline = delivery.notification_created_at + DEAD_AFTER
             if index == 0 and now >= deadline:
@@ -223,14 +296,19 @@ class Dispatcher:
                 wait = delay if retry_after is not None else min(delay, FIRST_RETRY)
                 retry_at = min(now + wait, deadline)
             last_error = error if index == 0 else f"waiting: earlier delivery failed: {error}"
-            await self._store.mark_retry(
-                delivery.id,
+            write = partial(
+                self._store.mark_retry,
+                delivery,
                 now=now,
                 next_attempt_at=retry_at,
                 error=last_error,
                 attempted=index == 0,
             )
-            report.retrying += 1
+            if await self._record(delivery, "retrying", write):
+                report.retrying += 1
+                failed_recorded = failed_recorded or index == 0
+        if not failed_recorded:
+            return  # the failed attempt is another instance's now (or dead): nothing to report here
         self.observer(failed, "retrying", self._notifier_name(failed.target_key))
         log.warning(
             "delivery failed key=%s target=%s attempt=%d retry_in=%ds error=%s",
@@ -244,7 +322,9 @@ class Dispatcher:
     async def _dead(
         self, delivery: DueDelivery, error: str, report: DeliveryReport, *, attempted: bool = True
     ) -> None:
-        await self._store.mark_dead(delivery.id, now=self._clock(), error=error, attempted=attempted)
+        write = partial(self._store.mark_dead, delivery, now=self._clock(), error=error, attempted=attempted)
+        if not await self._record(delivery, "dead", write):
+            return
         report.dead += 1
         self.observer(delivery, "dead", self._notifier_name(delivery.target_key))
         log.error(
@@ -262,8 +342,10 @@ class Dispatcher:
         self, target_key: str, delivery: DueDelivery, reason: str, report: DeliveryReport
     ) -> None:
         # The delivery that met the refusal was attempted: it counts its attempt, the rest do not.
-        await self._store.mark_dead(delivery.id, now=self._clock(), error=reason, attempted=True)
-        dead = 1 + await self._store.disable_target(target_key, reason=reason, now=self._clock())
+        write = partial(self._store.mark_dead, delivery, now=self._clock(), error=reason, attempted=True)
+        recorded = await self._record(delivery, "dead", write)
+        # Without a claim: whatever the target is still owed, whoever holds it, goes nowhere now.
+        dead = int(recorded) + await self._store.disable_target(target_key, reason=reason, now=self._clock())
         report.dead += dead
         for _ in range(dead):
             self.observer(delivery, "dead", self._notifier_name(target_key))

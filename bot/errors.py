@@ -35,6 +35,11 @@ class StorageError(DockwatchError):
     """The state store could not be read or written."""
 
 
+class StorageUnavailable(StorageError):
+    """The database dropped the connection or could not be reached (a restart, a failover, a
+    terminated backend): the same write may well succeed a moment later."""
+
+
 class PlatformUnavailable(DockwatchError):
     """A platform cannot start (a rejected token, its API unreachable); the others carry on.
 

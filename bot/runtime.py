@@ -67,6 +67,7 @@ async def open_runtime(
         aiohttp.ClientSession(headers={"user-agent": f"dockwatch/{__version__}"}) as session,
         open_session() as ll2_session,
     ):
+        instance = instance or instance_id()
         context = PlatformContext(session, clock, Subscriptions(store), console)
         host = PlatformHost.build(config, context, console=console is not None)
         try:
@@ -88,9 +89,11 @@ async def open_runtime(
                 budget=budget,
                 platforms=host,
                 context=context,
-                dispatcher=Dispatcher(store, host.notifiers, clock, unavailable=host.held_back),
+                dispatcher=Dispatcher(
+                    store, host.notifiers, clock, owner=instance, unavailable=host.held_back
+                ),
                 clock=clock,
-                instance=instance or instance_id(),
+                instance=instance,
             )
         finally:
             await host.close()

@@ -110,7 +110,9 @@ class LiveDispatcher:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         try:
-            released = await self._app.store.release_claims(self._claimed, self._app.clock())
+            released = await self._app.store.release_claims(
+                self._claimed, self._app.clock(), owner=self._app.instance
+            )
         except DockwatchError as error:
             # Their leases run out within minutes and the next process picks them up.
             log.warning("could not requeue unfinished deliveries at stop error=%s", error)
@@ -140,7 +142,12 @@ class LiveDispatcher:
             return IDLE_RECHECK  # a finishing send wakes us
         down = list(self._app.dispatcher.unavailable())
         due = await store.claim_due(
-            now, lease_until=now + LEASE, exclude_targets=self._busy, exclude_platforms=down, limit=room
+            now,
+            lease_until=now + LEASE,
+            owner=self._app.instance,
+            exclude_targets=self._busy,
+            exclude_platforms=down,
+            limit=room,
         )
         by_target: dict[str, list[DueDelivery]] = defaultdict(list)
         for delivery in due:

@@ -11,7 +11,8 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dockwatch.bot.errors import StorageError, without_credentials
@@ -62,7 +63,9 @@ def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     _probe_sqlite(target)
     parsed = make_url(target)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_async_engine(parsed)
+        # Pre-ping: a pooled connection the server dropped (a restart, a failover, a terminated
+        # backend) is replaced at checkout instead of failing the first statement of a transaction.
+        engine = create_async_engine(parsed, pool_pre_ping=True)
         return engine.execution_options(postgresql_readonly=True) if read_only else engine
     connect_args, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
     engine = create_async_engine(
@@ -73,6 +76,53 @@ def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
         engine.sync_engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate
     )
     return engine
+
+
+TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01", "53300"})
+"""PostgreSQL errors after which the same transaction may well succeed: the server shutting down or
+not yet accepting connections (57P0x: also what ``pg_terminate_backend`` sends), a serialization
+failure or deadlock (40001, 40P01: the documented remedy is to retry) and too many connections
+(53300); with every connection exception (class 08)."""
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` is the database being briefly unreachable rather than the statement being
+    wrong: a connection SQLAlchemy saw drop, a pool or connect timeout, a refused or reset connection,
+    a PostgreSQL connection-class error, or SQLite still busy after its busy timeout.
+
+    An integrity error, a missing table or a syntax error is never transient: retrying repeats it.
+    """
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, DisconnectionError | PoolTimeout):
+        return True
+    for cause in _causes(error):
+        if isinstance(cause, ConnectionError | TimeoutError):
+            return True
+        code = getattr(cause, "sqlstate", None)
+        if isinstance(code, str) and (code.startswith("08") or code in TRANSIENT_SQLSTATES):
+            return True
+        # The primary result code (the low byte of an extended one such as SQLITE_BUSY_SNAPSHOT).
+        primary = getattr(cause, "sqlite_errorcode", 0) & 0xFF
+        if isinstance(cause, sqlite3.OperationalError) and primary in (SQLITE_BUSY, SQLITE_LOCKED):
+            return True
+    return False
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error``, the driver's error it wraps and what that was raised ``from`` (a few levels deep;
+    not ``__context__``, which may be an unrelated error that was being handled)."""
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [error]
+    while pending and len(seen) < 8:
+        current = pending.pop(0)
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        orig = getattr(current, "orig", None)
+        pending += [orig if isinstance(orig, BaseException) else None, current.__cause__]
+    return seen
 
 
 def sqlite_path(url: str) -> str | None:

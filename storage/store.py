@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased, defer
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dockwatch.bot.errors import StorageError
+from dockwatch.bot.errors import StorageError, StorageUnavailable
 from dockwatch.bot.model import (
     Change,
     ChangeKind,
@@ -43,7 +43,7 @@ from dockwatch.bot.model import (
     docked_key,
     relocated_key,
 )
-from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file
+from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file, is_transient
 from dockwatch.storage.rows import (
     docking_from_row,
     docking_to_row,
@@ -90,7 +90,12 @@ class TargetMove:
 
 @dataclass(frozen=True, slots=True)
 class DueDelivery:
-    """A delivery claimed for sending, with the message it carries."""
+    """A delivery claimed for sending, with the message it carries: the claim itself.
+
+    Every write that ends the claim (``mark_delivered``, ``mark_retry``, ``mark_dead``) or extends it
+    (``renew_claim``) applies only while the row is still ``sending`` under this ``owner`` and
+    ``lease_until``: once the lease lapsed and another instance claimed the delivery, it is theirs.
+    """
 
     id: int
     target_key: str
@@ -98,6 +103,8 @@ class DueDelivery:
     notification_created_at: datetime
     message: Message
     lease_until: datetime
+    owner: str
+    """The owner token that claimed it (``Runtime.instance``)."""
     original: Receipt | None = None
     """For a correction: the receipt of this target's delivery of the announcement it corrects."""
     original_delivered: bool = False
@@ -119,6 +126,7 @@ class ApiReservation:
 
 DOCKING_KINDS = [kind.value for kind in (ChangeKind.DOCKED, ChangeKind.DEPARTED, ChangeKind.RELOCATED)]
 BUDGET_LOCK = 0x646F636B  # "dock": PostgreSQL advisory lock serialising budget reservations
+CYCLE_LOCK = 0x64637963  # "dcyc": PostgreSQL advisory lock serialising recorded cycles
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +200,7 @@ class Store:
             async with AsyncSession(self._reader, expire_on_commit=False) as session, session.begin():
                 yield session
         except (SQLAlchemyError, OSError) as error:
-            raise StorageError(f"database error: {_first_line(error)}") from None
+            raise _storage_error(error) from None
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
@@ -203,7 +211,7 @@ class Store:
             ):
                 yield session
         except (SQLAlchemyError, OSError) as error:
-            raise StorageError(f"database error: {_first_line(error)}") from None
+            raise _storage_error(error) from None
 
     # --- what detection needs -------------------------------------------------------------
 
@@ -237,8 +245,15 @@ class Store:
         started_at: datetime,
         now: datetime,
     ) -> RecordedCycle:
-        """Commit the snapshot, the changes and their deliveries to enabled targets, all or nothing."""
+        """Commit the snapshot, the changes and their deliveries to enabled targets, all or nothing.
+
+        Cycles recorded at once queue: SQLite runs write transactions one at a time, and on
+        PostgreSQL an advisory lock does, or two cycles would both find a new docking (or key)
+        missing and the second would fail on the unique key the first just inserted.
+        """
         async with self._transaction() as session:
+            if self._engine.dialect.name == "postgresql":
+                await session.exec(select(func.pg_advisory_xact_lock(CYCLE_LOCK)))
             await _upsert_dockings(session, snapshot.dockings, now)
             await _upsert_events(session, snapshot.events, now)
             existing = set(
@@ -519,16 +534,21 @@ class Store:
         now: datetime,
         *,
         lease_until: datetime,
+        owner: str,
         target_key: str | None = None,
         exclude_targets: Iterable[str] = (),
         exclude_platforms: Iterable[str] = (),
         limit: int = 500,
     ) -> list[DueDelivery]:
-        """Mark due deliveries as sending until ``lease_until`` and return them.
+        """Claim due deliveries for ``owner``: mark them sending until ``lease_until`` and return them.
 
-        A delivery left in ``sending`` by a crash becomes due again when its lease runs out.
-        ``exclude_platforms`` leaves the deliveries of platforms that cannot send now (one that failed
-        to start) queued, while the others deliver.
+        The claim is atomic. On PostgreSQL the due rows are locked as they are read (``FOR UPDATE
+        SKIP LOCKED``): a concurrent claim skips them, and one that read them before this commits
+        re-checks them after and finds them no longer due; SQLite runs every write transaction
+        alone (``BEGIN IMMEDIATE``). A delivery left in ``sending`` by a crash becomes due again when
+        its lease runs out, and the next claim takes it over. ``exclude_platforms`` leaves the
+        deliveries of platforms that cannot send now (one that failed to start) queued, while the
+        others deliver.
         """
         async with self._transaction() as session:
             query = (
@@ -538,6 +558,7 @@ class Store:
                 .where(col(DeliveryRow.next_attempt_at) <= now)
                 .order_by(col(DeliveryRow.next_attempt_at).asc(), col(DeliveryRow.id).asc())
                 .limit(limit)
+                .with_for_update(skip_locked=True, of=DeliveryRow)  # SQLite: no-op, serialised anyway
             )
             if target_key is not None:
                 query = query.where(col(DeliveryRow.target_key) == target_key)
@@ -548,6 +569,7 @@ class Store:
             for delivery, notification in due:
                 original = originals.get(delivery.original_id or 0)
                 delivery.status = DeliveryStatus.SENDING
+                delivery.claimed_by = owner
                 delivery.next_attempt_at = lease_until
                 delivery.updated_at = now
                 session.add(delivery)
@@ -560,6 +582,7 @@ class Store:
                         notification_created_at=notification.created_at,
                         message=Message.model_validate(notification.payload),
                         lease_until=lease_until,
+                        owner=owner,
                         original=original.receipt if original is not None else None,
                         original_delivered=original is not None
                         and original.status == DeliveryStatus.DELIVERED,
@@ -568,17 +591,11 @@ class Store:
                 )
             return claimed
 
-    async def renew_claim(self, delivery: DueDelivery, lease_until: datetime) -> bool:
-        """Extend our lease right before sending; false if the lease lapsed and another took it."""
-        async with self._transaction() as session:
-            result = await session.exec(
-                update(DeliveryRow)
-                .where(col(DeliveryRow.id) == delivery.id)
-                .where(col(DeliveryRow.status) == DeliveryStatus.SENDING)
-                .where(col(DeliveryRow.next_attempt_at) == delivery.lease_until)
-                .values(next_attempt_at=lease_until)
-            )
-            return int(result.rowcount) == 1
+    async def renew_claim(self, claim: DueDelivery, lease_until: datetime) -> DueDelivery | None:
+        """Extend the claim right before sending: the claim with its new lease, or ``None`` if the
+        lease lapsed and another instance has taken the delivery over (it sends it, not us)."""
+        renewed = await self._write_claimed(claim, next_attempt_at=lease_until)
+        return replace(claim, lease_until=lease_until) if renewed else None
 
     async def next_due(
         self, *, exclude_targets: Iterable[str] = (), exclude_platforms: Iterable[str] = ()
@@ -594,12 +611,12 @@ class Store:
             return None if value is None else UTCDateTime().process_result_value(value, self._engine.dialect)
 
     async def mark_delivered(
-        self, delivery_id: int, now: datetime, *, receipt: Receipt | None = None
-    ) -> None:
+        self, claim: DueDelivery, now: datetime, *, receipt: Receipt | None = None
+    ) -> bool:
         """Record the delivery and the platform's identity for the message (``receipt``), which a
-        correction needs to edit it."""
-        await self._set_delivery(
-            delivery_id,
+        correction needs to edit it; false (nothing written) when the claim no longer holds."""
+        return await self._write_claimed(
+            claim,
             attempted=True,
             status=DeliveryStatus.DELIVERED,
             delivered_at=now,
@@ -610,15 +627,16 @@ class Store:
 
     async def mark_retry(
         self,
-        delivery_id: int,
+        claim: DueDelivery,
         *,
         now: datetime,
         next_attempt_at: datetime,
         error: str,
         attempted: bool = True,
-    ) -> None:
-        await self._set_delivery(
-            delivery_id,
+    ) -> bool:
+        """Queue the claimed delivery again for ``next_attempt_at``; false when the claim no longer holds."""
+        return await self._write_claimed(
+            claim,
             attempted=attempted,
             status=DeliveryStatus.QUEUED,
             next_attempt_at=next_attempt_at,
@@ -626,18 +644,22 @@ class Store:
             updated_at=now,
         )
 
-    async def mark_dead(self, delivery_id: int, *, now: datetime, error: str, attempted: bool = True) -> None:
-        await self._set_delivery(
-            delivery_id,
+    async def mark_dead(
+        self, claim: DueDelivery, *, now: datetime, error: str, attempted: bool = True
+    ) -> bool:
+        """Dead-letter the claimed delivery; false when the claim no longer holds."""
+        return await self._write_claimed(
+            claim,
             attempted=attempted,
             status=DeliveryStatus.DEAD,
             last_error=error,
             updated_at=now,
         )
 
-    async def release_claims(self, delivery_ids: Iterable[int], now: datetime) -> int:
-        """Return this process's unfinished claims to the queue (graceful stop); another process's
-        claims are left alone, or a stop here would make it send twice."""
+    async def release_claims(self, delivery_ids: Iterable[int], now: datetime, *, owner: str) -> int:
+        """Return ``owner``'s unfinished claims among ``delivery_ids`` to the queue (graceful stop);
+        a delivery another instance has claimed since is left alone, or a stop here would make it
+        send twice."""
         ids = list(delivery_ids)
         if not ids:
             return 0
@@ -646,15 +668,36 @@ class Store:
                 update(DeliveryRow)
                 .where(col(DeliveryRow.id).in_(ids))
                 .where(col(DeliveryRow.status) == DeliveryStatus.SENDING)
-                .values(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now)
+                .where(col(DeliveryRow.claimed_by) == owner)
+                .values(status=DeliveryStatus.QUEUED, claimed_by=None, next_attempt_at=now, updated_at=now)
             )
             return int(result.rowcount)
 
-    async def _set_delivery(self, delivery_id: int, *, attempted: bool, **values: object) -> None:
+    async def _write_claimed(self, claim: DueDelivery, *, attempted: bool = False, **values: Any) -> bool:
+        """Write ``values`` on the delivery if ``claim`` still holds it; whether it did.
+
+        The claim holds while the row is ``sending`` under the claim's owner and lease; ``claimed_by``
+        stays on the row after, naming the instance that recorded the outcome. A write retried
+        because its connection dropped at COMMIT may find its own values already there (the first
+        try did commit): that is the claim's write, not a lost claim.
+        """
+        written = {**values, "claimed_by": claim.owner}
         if attempted:
-            values["attempts"] = col(DeliveryRow.attempts) + 1
+            written["attempts"] = col(DeliveryRow.attempts) + 1
         async with self._transaction() as session:
-            await session.exec(update(DeliveryRow).where(col(DeliveryRow.id) == delivery_id).values(**values))
+            result = await session.exec(
+                update(DeliveryRow)
+                .where(col(DeliveryRow.id) == claim.id)
+                .where(col(DeliveryRow.status) == DeliveryStatus.SENDING)
+                .where(col(DeliveryRow.claimed_by) == claim.owner)
+                .where(col(DeliveryRow.next_attempt_at) == claim.lease_until)
+                .values(**written)
+            )
+            if int(result.rowcount) == 1:
+                return True
+            row = await session.get(DeliveryRow, claim.id)
+            expected = {"status": DeliveryStatus.SENDING, **values, "claimed_by": claim.owner}
+            return row is not None and all(getattr(row, name) == value for name, value in expected.items())
 
     # --- reading for people -----------------------------------------------------------------
 
@@ -996,6 +1039,12 @@ async def _touch(
 def _no_raw(table: type[DockingRow] | type[EventRow]) -> Any:
     """Leave the raw JSON copy unloaded: nothing but debugging reads it back."""
     return defer(cast(Any, table).raw)
+
+
+def _storage_error(error: BaseException) -> StorageError:
+    """The one-line error for a failed transaction; ``StorageUnavailable`` when it was the connection."""
+    kind = StorageUnavailable if is_transient(error) else StorageError
+    return kind(f"database error: {_first_line(error)}")
 
 
 def _first_line(error: BaseException) -> str:

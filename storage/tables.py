@@ -145,7 +145,8 @@ class DeliveryRow(SQLModel, table=True):
     """The platform's message identity once delivered (revision 0002; ``None`` before it)."""
     claimed_by: str | None = None
     """The owner token of the claim while ``sending`` (revision 0007): writes after the send succeed
-    only while it still holds, so two instances never both record (or send) one delivery."""
+    only while it still holds, so two instances never both record (or send) one delivery. It stays
+    on the row after, naming the instance that recorded the outcome; a release at stop clears it."""
     original_id: int | None = None
     """For a correction: this target's delivery of the announcement it corrects (revision 0006). A
     correction is not sent before that delivery has ended, and edits the message it left."""

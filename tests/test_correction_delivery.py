@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from dockwatch.bot.commands import status
-from dockwatch.bot.config import Config
+from dockwatch.bot.config import Config, StorageConfig
 from dockwatch.bot.dispatch import DEAD_AFTER
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.runtime import Runtime, open_runtime
@@ -15,6 +17,12 @@ from tests.builders import ll2_docking
 from tests.conftest import SECRET, Clock, ReceiverFactory
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
+
+
+@pytest.fixture
+def config(config: Config, any_db_url: str) -> Config:
+    """The shared test config on each backend: these specs run on SQLite and on PostgreSQL."""
+    return config.model_copy(update={"storage": StorageConfig(url=any_db_url)})
 
 
 async def cycle(app: Runtime) -> CycleOutcome:

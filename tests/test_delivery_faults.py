@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 import pytest
@@ -21,6 +21,13 @@ from dockwatch.storage import Store, TargetInfo
 from tests.conftest import SECRET, Clock
 from tests.fakes.discord import FakeDiscord
 from tests.test_telegram_migration import record_docking
+
+
+@pytest.fixture
+async def store(any_db_url: str) -> AsyncIterator[Store]:
+    """These specs run on SQLite and on PostgreSQL."""
+    async with Store.open(any_db_url) as opened:
+        yield opened
 
 
 class CrashingNotifier:

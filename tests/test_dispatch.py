@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from dockwatch.bot.config import Config
+from dockwatch.bot.config import Config, StorageConfig
 from dockwatch.bot.dispatch import DEAD_AFTER, LEASE, backoff
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.runtime import Runtime, open_runtime
@@ -16,6 +16,12 @@ from tests.builders import ll2_docking
 from tests.conftest import SECRET, Clock, ReceiverFactory
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
+
+
+@pytest.fixture
+def config(config: Config, any_db_url: str) -> Config:
+    """The shared test config on each backend: these specs run on SQLite and on PostgreSQL."""
+    return config.model_copy(update={"storage": StorageConfig(url=any_db_url)})
 
 
 async def cycle(app: Runtime) -> CycleOutcome:
@@ -207,7 +213,7 @@ async def test_a_delivery_left_sending_by_a_crash_is_retried_after_its_lease(
     webhook_receiver.statuses.append(500)
     await announce_a_docking(app, fake_ll2, clock)
     clock.advance(timedelta(seconds=10))
-    claimed = await app.store.claim_due(clock.now, lease_until=clock.now + LEASE)
+    claimed = await app.store.claim_due(clock.now, lease_until=clock.now + LEASE, owner="crashed")
     assert len(claimed) == 1  # ...and the process dies while sending
 
     clock.advance(LEASE - timedelta(seconds=1))
@@ -225,9 +231,9 @@ async def test_a_delivery_whose_lease_lapsed_and_was_claimed_elsewhere_is_not_se
     webhook_receiver.statuses.append(500)
     await announce_a_docking(app, fake_ll2, clock)
     clock.advance(timedelta(seconds=10))
-    (stale,) = await app.store.claim_due(clock.now, lease_until=clock.now + LEASE)
+    (stale,) = await app.store.claim_due(clock.now, lease_until=clock.now + LEASE, owner="slow")
     clock.advance(LEASE)
-    (fresh,) = await app.store.claim_due(clock.now, lease_until=clock.now + LEASE)  # another process
+    (fresh,) = await app.store.claim_due(clock.now, lease_until=clock.now + LEASE, owner="another")
 
     assert not await app.store.renew_claim(stale, clock.now + LEASE)
     assert await app.store.renew_claim(fresh, clock.now + LEASE)

@@ -51,9 +51,9 @@ async def ours(tmp_path: Path) -> Path:
         )
         changes = detect(KnownState(baseline_done=True), snapshot, NOW)
         await store.record_cycle(snapshot, changes, started_at=NOW, now=NOW)
-        (delivery,) = await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2))
+        (delivery,) = await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2), owner="test")
         receipt = Receipt(platform="telegram", message={"chat_id": 7, "message_id": 4242})
-        await store.mark_delivered(delivery.id, NOW, receipt=receipt)
+        await store.mark_delivered(delivery, NOW, receipt=receipt)
     return path
 
 

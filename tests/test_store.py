@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,22 @@ from dockwatch.storage.engine import async_url
 from tests.builders import ll2_docking
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+OWNER = "host-a:1:aaaaaa"
+OTHER = "host-b:2:bbbbbb"
+
+
+@pytest.fixture
+async def store(any_db_url: str) -> AsyncIterator[Store]:
+    """This module's store runs each spec on SQLite and on PostgreSQL."""
+    async with Store.open(any_db_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def sqlite_store(db_url: str) -> AsyncIterator[Store]:
+    """For the specs that look at how SQLite keeps the data (they read the file with sqlite3)."""
+    async with Store.open(db_url) as opened:
+        yield opened
 
 
 def snapshot_of(*raw: dict[str, object]) -> Snapshot:
@@ -31,13 +48,14 @@ def query(db_url: str, sql: str) -> list[tuple[object, ...]]:
         return connection.execute(sql).fetchall()
 
 
-async def test_sqlite_runs_in_wal_mode(store: Store, db_url: str) -> None:
+async def test_sqlite_runs_in_wal_mode(sqlite_store: Store, db_url: str) -> None:
     assert query(db_url, "PRAGMA journal_mode") == [("wal",)]
 
 
 async def test_the_raw_ll2_json_is_kept_and_refreshed_when_a_used_field_changes(
-    store: Store, db_url: str
+    sqlite_store: Store, db_url: str
 ) -> None:
+    store = sqlite_store
     first = ll2_docking(1, docking=NOW - timedelta(days=1))
     await store.record_cycle(snapshot_of(first), [], started_at=NOW, now=NOW)
     moved = ll2_docking(1, docking=NOW - timedelta(days=1), departure=NOW + timedelta(days=30))
@@ -47,7 +65,8 @@ async def test_the_raw_ll2_json_is_kept_and_refreshed_when_a_used_field_changes(
     assert json.loads(str(raw)) == moved
 
 
-async def test_an_unchanged_record_is_only_marked_as_seen_again(store: Store, db_url: str) -> None:
+async def test_an_unchanged_record_is_only_marked_as_seen_again(sqlite_store: Store, db_url: str) -> None:
+    store = sqlite_store
     record = ll2_docking(1, docking=NOW - timedelta(days=1))
     await store.record_cycle(snapshot_of(record), [], started_at=NOW, now=NOW)
 
@@ -67,8 +86,8 @@ async def test_known_state_round_trips_records_with_aware_utc_times(store: Store
     assert known.dockings[1].docking is not None and known.dockings[1].docking.tzinfo is UTC
 
 
-async def test_concurrent_writers_queue_instead_of_failing(db_url: str) -> None:
-    async with Store.open(db_url) as one, Store.open(db_url) as two:
+async def test_concurrent_writers_queue_instead_of_failing(any_db_url: str) -> None:
+    async with Store.open(any_db_url) as one, Store.open(any_db_url) as two:
         snapshot = snapshot_of(ll2_docking(1, docking=NOW - timedelta(minutes=5)))
         changes = detect(KnownState(baseline_done=True), snapshot, NOW)
 
@@ -144,10 +163,14 @@ async def test_releasing_claims_at_stop_leaves_another_process_s_claims_alone(st
     changes = detect(KnownState(baseline_done=True), snapshot, NOW)
     assert [c.kind for c in changes] == [ChangeKind.DOCKED] and isinstance(changes[0].message, Message)
     await store.record_cycle(snapshot, changes, started_at=NOW, now=NOW)
-    mine = await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=5), target_key="webhook:a")
-    theirs = await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=5), target_key="webhook:b")
+    mine = await store.claim_due(
+        NOW, lease_until=NOW + timedelta(minutes=5), owner=OWNER, target_key="webhook:a"
+    )
+    theirs = await store.claim_due(
+        NOW, lease_until=NOW + timedelta(minutes=5), owner=OTHER, target_key="webhook:b"
+    )
 
-    released = await store.release_claims([d.id for d in mine], NOW)
+    released = await store.release_claims([d.id for d in mine + theirs], NOW, owner=OWNER)
 
     assert released == 1
     statuses = {d.target_key: d.status for d, _key in await store.deliveries()}
@@ -156,8 +179,9 @@ async def test_releasing_claims_at_stop_leaves_another_process_s_claims_alone(st
 
 
 async def test_old_budget_and_poll_bookkeeping_is_pruned_but_recent_rows_stay(
-    store: Store, db_url: str
+    sqlite_store: Store, db_url: str
 ) -> None:
+    store = sqlite_store
     await store.record_api_call(NOW - timedelta(hours=3), "/docking_events/")
     await store.record_api_call(NOW - timedelta(minutes=30), "/docking_events/")
     await store.record_poll_failure(
@@ -188,7 +212,7 @@ async def test_a_platform_that_cannot_send_keeps_its_deliveries_queued_while_oth
     await record_docking_for(store, "discord:webhook:1", "telegram:7", "webhook:a", "discord_x:1")
 
     claimed = await store.claim_due(
-        NOW, lease_until=NOW + timedelta(minutes=2), exclude_platforms=["discord"]
+        NOW, lease_until=NOW + timedelta(minutes=2), owner=OWNER, exclude_platforms=["discord"]
     )
 
     assert sorted(d.target_key for d in claimed) == ["discord_x:1", "telegram:7", "webhook:a"]
@@ -198,7 +222,7 @@ async def test_a_platform_that_cannot_send_keeps_its_deliveries_queued_while_oth
 
 async def test_next_due_ignores_the_platforms_that_cannot_send(store: Store) -> None:
     await record_docking_for(store, "discord:webhook:1", "telegram:7")
-    await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2), target_key="telegram:7")
+    await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2), owner=OWNER, target_key="telegram:7")
 
     assert await store.next_due(exclude_platforms=["discord"]) == NOW + timedelta(minutes=2)
     assert await store.next_due(exclude_platforms=["discord", "telegram"]) is None
@@ -209,7 +233,7 @@ async def test_a_platform_name_is_matched_literally_not_as_a_pattern(store: Stor
     await record_docking_for(store, "web_hook:1", "webxhook:1")
 
     claimed = await store.claim_due(
-        NOW, lease_until=NOW + timedelta(minutes=2), exclude_platforms=["web_hook"]
+        NOW, lease_until=NOW + timedelta(minutes=2), owner=OWNER, exclude_platforms=["web_hook"]
     )
 
     assert [d.target_key for d in claimed] == ["webxhook:1"]
@@ -220,27 +244,29 @@ async def test_the_receipt_is_stored_on_the_delivery_and_listed_with_recent_deli
 
     await record_docking_for(store, "telegram:7", "webhook:a")
     telegram, hook = sorted(
-        await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2)), key=lambda d: d.target_key
+        await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2), owner=OWNER),
+        key=lambda d: d.target_key,
     )
     receipt = Receipt(platform="telegram", message={"chat_id": 7, "message_id": 4242})
-    await store.mark_delivered(telegram.id, NOW + timedelta(seconds=1), receipt=receipt)
-    await store.mark_delivered(hook.id, NOW + timedelta(seconds=2))
+    await store.mark_delivered(telegram, NOW + timedelta(seconds=1), receipt=receipt)
+    await store.mark_delivered(hook, NOW + timedelta(seconds=2))
 
     recent = [(key, d.target_key, d.receipt) for d, key in await store.recent_deliveries()]
 
     assert recent == [("docked:1", "webhook:a", None), ("docked:1", "telegram:7", receipt)]
 
 
-async def test_a_receipt_is_kept_as_plain_json(store: Store, db_url: str) -> None:
+async def test_a_receipt_is_kept_as_plain_json(sqlite_store: Store, db_url: str) -> None:
+    store = sqlite_store
     from dockwatch.bot.model import Receipt
 
     await record_docking_for(store, "telegram:7")
-    (delivery,) = await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2))
+    (delivery,) = await store.claim_due(NOW, lease_until=NOW + timedelta(minutes=2), owner=OWNER)
     receipt = Receipt(
         platform="telegram", message={"chat_id": -100, "message_id": 9}, moved_to="telegram:-1007"
     )
 
-    await store.mark_delivered(delivery.id, NOW, receipt=receipt)
+    await store.mark_delivered(delivery, NOW, receipt=receipt)
 
     ((stored,),) = query(db_url, "SELECT receipt FROM delivery")
     assert json.loads(str(stored)) == {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,9 @@ class WebhookReceiver:
     headers_for_status: dict[int, dict[str, str]] = field(default_factory=dict)
     delay_seconds: float = 0.0
     rejected_ids: set[str] = field(default_factory=set)  # webhook-ids this receiver always answers 500
+    before_answer: Callable[[ReceivedWebhook], Awaitable[None]] | None = None
+    """Run once a POST is received and before it is answered: what happens between a send and its
+    record (another instance claiming, the database dropping connections)."""
     received: list[ReceivedWebhook] = field(default_factory=list)
     url: str = ""
 
@@ -66,7 +70,10 @@ class WebhookReceiver:
             status = 500
         if not verified:
             status = 400
-        self.received.append(ReceivedWebhook(headers, body, verified, status))
+        received = ReceivedWebhook(headers, body, verified, status)
+        self.received.append(received)
+        if self.before_answer is not None:
+            await self.before_answer(received)
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         return web.Response(status=status, headers=self.headers_for_status.get(status, {}))
