@@ -18,6 +18,7 @@ from dockwatch.bot.config import Config
 from dockwatch.bot.database_watch import watch_database_file
 from dockwatch.bot.durations import format_duration, humanize
 from dockwatch.bot.errors import ConfigError, ResourceUnavailable, StorageError
+from dockwatch.bot.leadership import POLLER_LEASE
 from dockwatch.bot.ll2.budget import WINDOW
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.runtime import open_runtime, utc_now
@@ -38,7 +39,7 @@ async def run_service(config: Config) -> int:
     from dockwatch.bot.web import create_web_app
 
     async with open_runtime(config) as app:
-        service = Service(app, config, Metrics())
+        service = Service(app, config, Metrics(app.instance))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -249,6 +250,7 @@ async def status(config: Config, now: datetime | None = None) -> str:
         moves = config_moves(config, await store.target_moves())
         calls = await store.api_calls_since(now - WINDOW)
         hold = await store.api_hold()
+        poller = await store.lease(POLLER_LEASE)
 
     lines = ["Docked now (as LL2 last reported):"]
     by_place: dict[str, list[str]] = defaultdict(list)
@@ -272,6 +274,10 @@ async def status(config: Config, now: datetime | None = None) -> str:
     lines.append(f"LL2 calls in the last hour: {len(calls)} of {config.api.requests_per_hour}")
     if hold is not None and hold.until > now:
         lines.append(f"LL2 asked us to wait: no calls until {_ago(hold.until, now)} ({hold.reason})")
+    if poller is not None and poller.expires_at >= now:
+        lines.append(f"Poller: {poller.holder} (dockwatch run; lease until {poller.expires_at:%H:%M:%S} UTC)")
+    elif poller is not None:  # the next instance to ask takes over
+        lines.append(f"Poller: none; the lease of {poller.holder} ended {_ago(poller.expires_at, now)}")
     summary = ", ".join(
         f"{name} {counts.get(name, 0)}" for name in ("queued", "sending", "delivered", "dead")
     )

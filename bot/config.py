@@ -31,7 +31,7 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from dockwatch.bot.durations import parse_duration
+from dockwatch.bot.durations import format_duration, parse_duration
 from dockwatch.bot.errors import ConfigError, without_credentials
 from dockwatch.notifiers import Platform, platforms
 from dockwatch.notifiers.base import http_url
@@ -117,8 +117,25 @@ class PollConfig(_Section):
         return self
 
 
+MIN_FAILOVER = timedelta(seconds=5)
+
+
 class RunConfig(_Section):
     stop_timeout: Duration = timedelta(seconds=10)
+    failover: Duration = timedelta(minutes=2)
+    """How long the instances sharing a database wait for a poller that went silent before another
+    one polls LL2 instead (see ``bot/leadership.py``)."""
+
+    @field_validator("failover")
+    @classmethod
+    def _long_enough(cls, value: timedelta) -> timedelta:
+        # The poller renews its lease three times per term and a standby asks every second or more;
+        # shorter than this, a busy database (SQLite waits up to 10 s for a write lock) or a slow
+        # renewal would hand the role back and forth.
+        if value < MIN_FAILOVER:
+            minimum = format_duration(MIN_FAILOVER)
+            raise ValueError(f"must be at least {minimum}, got {format_duration(value)}")
+        return value
 
 
 class WebConfig(_Section):

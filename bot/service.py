@@ -1,7 +1,9 @@
 """``dockwatch run``: the scheduler, the live dispatcher and the web endpoint in one asyncio process.
 
-APScheduler 3 (``AsyncIOScheduler``) runs the poll job: one instance at a time, coalesced after a
-stall, its next run time set by the pure planner after every poll. A poll that overruns its next run
+Instances sharing a database take turns at polling through the ``poller`` lease (``bot/leadership.py``):
+the holder runs the poll job, every instance delivers. APScheduler 3 (``AsyncIOScheduler``) runs the
+poll job: one run at a time, coalesced after a stall, its next run time set by the pure planner after
+every poll. A poll that overruns its next run
 (a database write lock held elsewhere, a slow LL2) is logged once when the overlap starts and once
 when it ends, not on every skipped run as APScheduler would. Deliveries do not wait for the
 next poll: each target has its own worker that wakes when a cycle commits new deliveries and when
@@ -30,6 +32,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from dockwatch.bot.config import Config
 from dockwatch.bot.dispatch import LEASE
 from dockwatch.bot.errors import BudgetExhausted, DockwatchError
+from dockwatch.bot.leadership import Leadership, LeaseTiming, Role
 from dockwatch.bot.ll2.budget import remaining_calls
 from dockwatch.bot.metrics import Metrics
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
@@ -182,31 +185,90 @@ class LiveDispatcher:
 
 
 class Service:
-    """Polls on the planner's schedule, delivers live, and keeps ``health`` and ``metrics`` current."""
+    """Polls on the planner's schedule while it holds the poller lease, delivers live, and keeps
+    ``health`` and ``metrics`` current."""
 
     def __init__(self, app: Runtime, config: Config, metrics: Metrics) -> None:
         self._app = app
         self._config = config
         self.metrics = metrics
         self.health = Health()
+        self.leadership = Leadership(app.store, app.instance, app.clock, LeaseTiming(config.run.failover))
+        self._poll_task: asyncio.Task[object] | None = None  # the poll running now, if any
         self._live = LiveDispatcher(app)
         self._scheduler = AsyncIOScheduler(timezone=UTC, logger=SCHEDULER_LOG)
         self._polling = asyncio.Lock()
         self._poll_started: datetime | None = None
         self._skipped_runs = 0  # runs skipped while the current poll overruns
         self._quiet_overlaps = QuietOverlapWarning()  # on SCHEDULER_LOG while run() runs
-        app.budget.on_spend = lambda _path: metrics.ll2_calls.inc()
+        app.budget.on_spend = lambda _path: metrics.count_ll2_call()
         app.dispatcher.observer = self._observe_delivery
+
+    @property
+    def role(self) -> Role:
+        return self.leadership.role
 
     async def run(self, stop: asyncio.Event, *, stop_bound: timedelta = timedelta(seconds=10)) -> None:
         """Run until ``stop`` is set, then stop gracefully within ``stop_bound``."""
-        last, last_ok = await self._app.store.last_poll(), await self._app.store.last_successful_poll()
-        if last is not None:
-            self.health.last_poll_at, self.health.last_result = last.started_at, last.result
-        if last_ok is not None:
-            self.health.last_success_at = last_ok.started_at
-        first = await self._plan()
-        self.health.next_poll_at = first
+        self._scheduler.add_listener(self._poll_skipped, EVENT_JOB_MAX_INSTANCES)
+        self._scheduler.add_listener(self._poll_ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        SCHEDULER_LOG.addFilter(self._quiet_overlaps)
+        try:
+            self._scheduler.start()
+            self._live.start()
+            await self.contend()
+            first = self.health.next_poll_at
+            log.info(
+                "service started instance=%s role=%s %s",
+                self._app.instance,
+                self.role,
+                f"first_poll={_hms(first)}" if first else f"poller={self.leadership.poller}",
+            )
+            leading = asyncio.create_task(self._lead(), name="leadership")
+            await stop.wait()
+            log.info(
+                "service stopping bound=%ds (no new polls; finishing in-flight work)", stop_bound.seconds
+            )
+            leading.cancel()
+            await asyncio.gather(leading, return_exceptions=True)
+            if self._scheduler.get_job(POLL_JOB) is not None:
+                self._scheduler.remove_job(POLL_JOB)
+            try:
+                await asyncio.wait_for(self._polling.acquire(), timeout=stop_bound.total_seconds())
+            except TimeoutError:
+                log.warning("poll abandoned at stop (its transaction was not committed)")
+            self._scheduler.shutdown(wait=False)  # cancels a poll still running, which rolls back
+            await self.leadership.release()  # a standby takes over now, not after failover
+            await self._live.stop(stop_bound)
+        finally:
+            SCHEDULER_LOG.removeFilter(self._quiet_overlaps)
+
+    async def contend(self) -> None:
+        """Ask for (or renew) the poller lease once, and start or stop polling on a change of role."""
+        changed = await self.leadership.step()
+        if changed is Role.POLLER:
+            await self._start_polling()
+        elif changed is Role.STANDBY:
+            self._stop_polling()
+        if changed is not None:
+            self.metrics.set_role(changed)
+
+    async def _lead(self) -> None:
+        """Keep asking for the lease: renewing it while polling, waiting for it while standing by."""
+        while True:
+            await asyncio.sleep(self.leadership.wait().total_seconds())
+            try:
+                await self.contend()
+            except Exception:  # the loop boundary: a crashed check is logged, the next one comes
+                log.exception("lease check crashed")
+
+    async def _start_polling(self) -> None:
+        """Pick up polling where the last poller (this instance or another) left it."""
+        try:
+            self.health = await self._polls_recorded()
+        except DockwatchError as error:
+            log.warning("could not read the last poll error=%s", error)
+        first = self.health.next_poll_at = await self._plan_or_interval()
         self._scheduler.add_job(
             self._poll,
             IntervalTrigger(seconds=self._config.poll.interval.total_seconds(), timezone=UTC),
@@ -215,31 +277,41 @@ class Service:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
+            replace_existing=True,
         )
-        self._scheduler.add_listener(self._poll_skipped, EVENT_JOB_MAX_INSTANCES)
-        self._scheduler.add_listener(self._poll_ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-        SCHEDULER_LOG.addFilter(self._quiet_overlaps)
-        try:
-            self._scheduler.start()
-            self._live.start()
-            log.info("service started first_poll=%s", _hms(first))
-            await stop.wait()
-            log.info(
-                "service stopping bound=%ds (no new polls; finishing in-flight work)", stop_bound.seconds
-            )
+
+    def _stop_polling(self) -> None:
+        """Another instance polls now: no further poll here, and the one running is cancelled (its
+        transaction rolls back, so it records nothing beside the new poller)."""
+        if self._scheduler.get_job(POLL_JOB) is not None:
             self._scheduler.remove_job(POLL_JOB)
-            try:
-                await asyncio.wait_for(self._polling.acquire(), timeout=stop_bound.total_seconds())
-            except TimeoutError:
-                log.warning("poll abandoned at stop (its transaction was not committed)")
-            self._scheduler.shutdown(wait=False)  # cancels a poll still running, which rolls back
-            await self._live.stop(stop_bound)
-        finally:
-            SCHEDULER_LOG.removeFilter(self._quiet_overlaps)
+        if self._poll_task is not None and not self._poll_task.done():
+            self._poll_task.cancel()
+        self.health.next_poll_at = None
+
+    async def polling_health(self) -> Health:
+        """How polling goes: the poller's own record; a standby reads the poller's from the database."""
+        return self.health if self.role is Role.POLLER else await self._polls_recorded()
+
+    async def _polls_recorded(self) -> Health:
+        """The last polls as the database has them, whichever instance ran them."""
+        last, last_ok = await self._app.store.last_poll(), await self._app.store.last_successful_poll()
+        return Health(
+            last_poll_at=last.started_at if last else None,
+            last_result=(f"{last.result}: {last.detail}" if last.detail else last.result)
+            if last
+            else "not yet polled",
+            last_success_at=last_ok.started_at if last_ok else None,
+        )
 
     async def _poll(self) -> None:
         async with self._polling:
             started = self._poll_started = self._app.clock()
+            if not self.leadership.may_poll(started):
+                # The lease is not certainly ours (a renewal is late): the lease check decides.
+                self.health.next_poll_at = started + self.leadership.timing.retry
+                return
+            self._poll_task = asyncio.current_task()
             try:
                 outcome = await run_cycle(
                     self._app,
@@ -249,24 +321,18 @@ class Service:
                 )
                 self._record(outcome, started)
             except asyncio.CancelledError:
-                # Only the stop cancels a poll; its transaction rolls back. Ending quietly here keeps
-                # APScheduler from logging the cancellation as a job failure with a traceback.
-                log.info("poll cancelled at stop")
+                # The stop, or losing the lease, cancels a poll; its transaction rolls back. Ending
+                # quietly here keeps APScheduler from logging it as a job failure with a traceback.
+                log.info("poll cancelled")
                 return
             except DockwatchError as error:
                 self._record_failure(started, str(error), "error")
             except Exception as error:  # the job boundary: a crashed cycle is logged, never fatal
                 log.exception("poll crashed")
                 self._record_failure(started, f"{type(error).__name__}: {error}", "error")
-            try:
-                next_at = await self._plan()
-            except DockwatchError as error:
-                log.warning("planning failed, using the base interval error=%s", error)
-                next_at = self._app.clock() + self._config.poll.interval
-            except Exception:
-                log.exception("planning crashed; using the base interval")
-                next_at = self._app.clock() + self._config.poll.interval
-            self.health.next_poll_at = next_at
+            finally:
+                self._poll_task = None
+            self.health.next_poll_at = await self._plan_or_interval()
 
     def _poll_skipped(self, event: JobSubmissionEvent) -> None:
         """A run fell due while the poll before it still runs: say so once per overlap."""
@@ -315,11 +381,11 @@ class Service:
             )
         health.last_poll_at, health.last_result, health.last_success_at = started, "ok", started
         health.failing_since, health.consecutive_failures = None, 0
-        self.metrics.polls.labels(result="ok").inc()
+        self.metrics.count_poll("ok")
         recorded = outcome.recorded
         if recorded is not None:
             for kind in recorded.announced_kinds:
-                self.metrics.notifications.labels(type=kind).inc()
+                self.metrics.count_notification(kind)
             if recorded.deliveries:
                 self._live.wake()
 
@@ -330,7 +396,17 @@ class Service:
             health.failing_since = started
         health.consecutive_failures += 1
         health.last_poll_at, health.last_result = started, f"{result}: {detail}"
-        self.metrics.polls.labels(result=result).inc()
+        self.metrics.count_poll(result)
+
+    async def _plan_or_interval(self) -> datetime:
+        """The planner's next poll; when planning fails, one base interval from now."""
+        try:
+            return await self._plan()
+        except DockwatchError as error:
+            log.warning("planning failed, using the base interval error=%s", error)
+        except Exception:
+            log.exception("planning crashed; using the base interval")
+        return self._app.clock() + self._config.poll.interval
 
     async def _plan(self) -> datetime:
         now = self._app.clock()
@@ -338,7 +414,7 @@ class Service:
         known = await store.load_known_state()
         exact, windows = moments_from(known.dockings.values(), await store.events(), known.recorded_keys, now)
         calls, hold = await self._app.budget.view(now)
-        self.metrics.budget_remaining.set(remaining_calls(self._app.budget.per_hour, calls, hold, now))
+        self.metrics.set_budget_remaining(remaining_calls(self._app.budget.per_hour, calls, hold, now))
         state = PlanState(
             interval=self._config.poll.interval,
             min_interval=self._config.poll.min_interval,

@@ -38,29 +38,37 @@ def is_healthy(last_success_at: datetime | None, now: datetime, interval: timede
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 while the polls (this instance's, or on a standby the poller's, read from the database)
+    are fresh; the numbers under ``database`` are the shared database's, the same on every instance."""
     service, app, config = request.app[_SERVICE], request.app[_RUNTIME], request.app[_CONFIG]
     now = app.clock()
     health = service.health
-    healthy = is_healthy(health.last_success_at, now, config.poll.interval)
     try:
+        health = await service.polling_health()
         counts = await app.store.delivery_counts()
         budget_left: int | None = await app.budget.remaining(now)
     except DockwatchError as error:  # the answer is about polling; a busy database must not hide it
-        counts, budget_left, healthy = {}, None, False
+        counts, budget_left = {}, None
         health_error: str | None = str(error)
     else:
         health_error = None
+    healthy = health_error is None and is_healthy(health.last_success_at, now, config.poll.interval)
     body = {
         "status": "ok" if healthy else "stale",
+        "instance": app.instance,
+        "role": str(service.role),
+        "poller": service.leadership.poller,
         "last_poll_at": _iso(health.last_poll_at),
         "last_result": health.last_result,
         "last_success_at": _iso(health.last_success_at),
         "next_poll_at": _iso(health.next_poll_at),
-        "deliveries": {
-            "queued": counts.get("queued", 0) + counts.get("sending", 0),
-            "dead": counts.get("dead", 0),
+        "database": {
+            "deliveries": {
+                "queued": counts.get("queued", 0) + counts.get("sending", 0),
+                "dead": counts.get("dead", 0),
+            },
+            "budget_left": budget_left,
         },
-        "budget_left": budget_left,
         # A platform that cannot start is named here; polling still works, so the status stays 200.
         "platforms": {
             unit.name: {"ok": unit.available, **({"error": unit.error} if unit.error else {})}
@@ -74,9 +82,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     service, app = request.app[_SERVICE], request.app[_RUNTIME]
-    service.metrics.budget_remaining.set(await app.budget.remaining(app.clock()))
+    service.metrics.set_budget_remaining(await app.budget.remaining(app.clock()))
+    service.metrics.set_delivery_queue(await app.store.delivery_counts())
     for unit in app.platforms.units:
-        service.metrics.platform_up.labels(platform=unit.name).set(1 if unit.available else 0)
+        service.metrics.set_platform_up(unit.name, unit.available)
     return web.Response(body=service.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -88,6 +97,7 @@ async def status_page(request: web.Request) -> web.Response:
 async def gather_status(service: Service, app: Runtime, config: Config) -> StatusView:
     now = app.clock()
     store = app.store
+    health = await service.polling_health()
     known = await store.load_known_state()
     coming = upcoming(known.dockings.values(), await store.events(), now, UPCOMING)
     per_target = await store.delivery_counts_by_target()
@@ -103,10 +113,10 @@ async def gather_status(service: Service, app: Runtime, config: Config) -> Statu
     ][:15]
     return StatusView(
         now=now,
-        healthy=is_healthy(service.health.last_success_at, now, config.poll.interval),
-        last_poll_at=service.health.last_poll_at,
-        last_result=service.health.last_result,
-        next_poll_at=service.health.next_poll_at,
+        healthy=is_healthy(health.last_success_at, now, config.poll.interval),
+        last_poll_at=health.last_poll_at,
+        last_result=health.last_result,
+        next_poll_at=health.next_poll_at,
         budget_left=await app.budget.remaining(now),
         budget_per_hour=config.api.requests_per_hour,
         docked=await store.docked_at(now),

@@ -43,6 +43,7 @@ from dockwatch.bot.model import (
     docked_key,
     relocated_key,
 )
+from dockwatch.storage import leases
 from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file, is_transient
 from dockwatch.storage.rows import (
     docking_from_row,
@@ -455,6 +456,24 @@ class Store:
     async def platform_states(self) -> list[PlatformStateRow]:
         async with self._reading() as session:
             return list((await session.exec(select(PlatformStateRow).order_by(PlatformStateRow.name))).all())
+
+    # --- leases (one instance per role, e.g. the LL2 poller) -------------------------------
+
+    async def acquire_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> leases.Lease:
+        """Take or renew the lease ``name`` until ``until``, in one write transaction: granted when it
+        is free, lapsed at ``now`` or already ``holder``'s (``held`` says which way it went)."""
+        async with self._transaction() as session:
+            return await leases.acquire(session, name, holder, now=now, until=until)
+
+    async def release_lease(self, name: str, holder: str) -> bool:
+        """Give the lease up at a clean stop, so another instance takes it without waiting it out."""
+        async with self._transaction() as session:
+            return await leases.release(session, name, holder)
+
+    async def lease(self, name: str) -> leases.Lease | None:
+        """Who holds the lease ``name`` and until when (read-only; it may have lapsed)."""
+        async with self._reading() as session:
+            return await leases.current(session, name)
 
     # --- LL2 budget -------------------------------------------------------------------------
 

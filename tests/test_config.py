@@ -144,6 +144,8 @@ def test_a_trailing_slash_on_base_url_is_dropped(tmp_path: Path) -> None:
         (webhook(secret="whsec_not*base64*at*all"), "webhooks.0.secret"),
         (webhook(secret="whsec_" + base64.b64encode(b"15 bytes only!!").decode()), "webhooks.0.secret"),
         (webhook() + webhook(url="ftp://example.org/second"), "webhooks.1.url"),
+        ('[run]\nfailover = "4s"\n', "run.failover: must be at least 5s, got 4s"),
+        ('[run]\nfailover = "2 minutes"\n', "run.failover"),
     ],
     ids=[
         "unknown top-level key",
@@ -166,6 +168,8 @@ def test_a_trailing_slash_on_base_url_is_dropped(tmp_path: Path) -> None:
         "webhook secret not base64",
         "webhook secret too short",
         "second webhook url ftp",
+        "failover shorter than the minimum",
+        "failover not a duration",
     ],
 )
 def test_an_invalid_setting_is_a_one_line_config_error_naming_file_and_key(
@@ -178,6 +182,12 @@ def test_an_invalid_setting_is_a_one_line_config_error_naming_file_and_key(
     assert "\n" not in message
     assert str(path) in message
     assert expected in message
+
+
+def test_failover_defaults_to_two_minutes_and_takes_any_duration_from_five_seconds(tmp_path: Path) -> None:
+    assert load(tmp_path, "").run.failover == timedelta(minutes=2)
+    assert load(tmp_path, '[run]\nfailover = "5s"\n').run.failover == timedelta(seconds=5)
+    assert load(tmp_path, "", {"DOCKWATCH_RUN__FAILOVER": "30s"}).run.failover == timedelta(seconds=30)
 
 
 def test_invalid_toml_is_a_one_line_config_error_naming_the_file(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 import dockwatch.storage.store
 from dockwatch.bot.detect import detect
 from dockwatch.bot.errors import StorageError
+from dockwatch.bot.model import KnownState
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.runtime import Runtime
 from tests.builders import ll2_docking, ll2_event
@@ -165,6 +167,31 @@ async def test_two_processes_recording_the_same_change_store_it_once(
         two = await second.store.record_cycle(snapshot, changes, started_at=clock.now, now=clock.now)
 
     assert (one.announced, two.announced) == (1, 0)
+
+
+async def test_only_the_cycle_that_recorded_a_notification_logs_it_as_recorded(
+    open_app: OpenApp,
+    fake_ll2: FakeLL2,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with open_app() as first, open_app() as second:
+        await cycle(first)
+        looked_before = await second.store.load_known_state()  # before the first records the docking
+
+        async def load_known_state() -> KnownState:
+            return looked_before
+
+        monkeypatch.setattr(second.store, "load_known_state", load_known_state)
+        fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=2))]
+        with caplog.at_level(logging.INFO, logger="dockwatch.bot.pipeline"):
+            await cycle(first)
+            late = await cycle(second)  # detects it too, but finds it recorded already
+
+    assert late.recorded is not None and late.recorded.announced == 0
+    lines = [r.getMessage() for r in caplog.records if "notification recorded" in r.getMessage()]
+    assert lines == ["notification recorded key=docked:630 type=docking.docked"]
 
 
 async def test_an_unwritable_database_is_a_storage_error(tmp_path: object) -> None:

@@ -12,7 +12,7 @@ from tests.fakes.discord import FakeDiscord
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.service_harness import StartRun, eventually
+from tests.service_harness import StartRun, eventually, metric_samples
 from tests.test_cli import ENV, dockwatch
 
 CHANNEL_ID = 223456789012345678
@@ -135,7 +135,9 @@ async def test_run_names_the_unavailable_platform_in_healthz_and_metrics_and_kee
         "ok": False,
         "error": "discord.token: rejected by Discord (HTTP 401)",
     }
-    assert 'dockwatch_platform_up{platform="discord"} 0.0' in metrics
+    assert metric_samples(metrics, "dockwatch_platform_up") == [
+        ({"instance": health["instance"], "platform": "discord"}, 0.0)
+    ]
     assert code == 0 and "Traceback" not in err
 
 

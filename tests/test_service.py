@@ -23,7 +23,7 @@ from tests.builders import ll2_docking
 from tests.conftest import ReceiverFactory
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.service_harness import Running, StartRun, eventually
+from tests.service_harness import Running, StartRun, eventually, metric_samples
 
 
 async def test_run_delivers_a_new_docking_soon_after_the_fake_changes(
@@ -110,14 +110,22 @@ async def test_metrics_are_prometheus_text(
     await eventually(lambda: len(webhook_receiver.accepted) == 1)
 
     status, text = await running.get("/metrics")
+    instance = (await running.health())["instance"]
     await running.stop()
 
     assert status == 200
-    assert 'dockwatch_polls_total{result="ok"}' in text
-    assert 'dockwatch_notifications_total{type="docking.docked"} 1.0' in text
-    assert 'dockwatch_deliveries_total{notifier="webhook",status="delivered"} 1.0' in text
+    me = {"instance": instance}
+    assert [labels for labels, _ in metric_samples(text, "dockwatch_polls_total")] == [{**me, "result": "ok"}]
+    assert metric_samples(text, "dockwatch_notifications_total") == [({**me, "type": "docking.docked"}, 1.0)]
+    assert metric_samples(text, "dockwatch_deliveries_total") == [
+        ({**me, "notifier": "webhook", "status": "delivered"}, 1.0)
+    ]
     assert "dockwatch_delivery_latency_seconds_bucket" in text
-    assert "dockwatch_ll2_calls_total" in text and "dockwatch_ll2_budget_remaining" in text
+    ((calls_labels, calls),) = metric_samples(text, "dockwatch_ll2_calls_total")
+    assert calls_labels == me and calls >= 2
+    assert [labels for labels, _ in metric_samples(text, "dockwatch_ll2_budget_remaining")] == [
+        {"scope": "database"}
+    ]
 
 
 async def test_a_hanging_receiver_never_delays_another_target(
@@ -206,11 +214,11 @@ async def test_the_service_never_exceeds_its_hourly_budget(
     await running.stop()
 
     assert len(fake_ll2.counted_requests) == 6
-    assert json.loads(body)["budget_left"] == 0
+    assert json.loads(body)["database"]["budget_left"] == 0
 
 
 async def test_the_poll_job_runs_alone_and_coalesces_missed_runs(app: Runtime, config: Config) -> None:
-    service = Service(app, config, Metrics())
+    service = Service(app, config, Metrics(app.instance))
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
     await eventually(lambda: service._scheduler.get_job(POLL_JOB) is not None)
@@ -289,7 +297,7 @@ def scheduler_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_while_the_service_runs_only_the_skipped_run_warning_is_silenced(
     app: Runtime, config: Config, caplog: pytest.LogCaptureFixture
 ) -> None:
-    service = Service(app, config, Metrics())
+    service = Service(app, config, Metrics(app.instance))
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
     await eventually(lambda: service._scheduler.get_job(POLL_JOB) is not None)
@@ -305,7 +313,7 @@ async def test_while_the_service_runs_only_the_skipped_run_warning_is_silenced(
 async def test_the_skipped_run_warning_is_no_longer_silenced_once_the_service_stops(
     app: Runtime, config: Config, caplog: pytest.LogCaptureFixture
 ) -> None:
-    service = Service(app, config, Metrics())
+    service = Service(app, config, Metrics(app.instance))
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
     await eventually(lambda: service._scheduler.get_job(POLL_JOB) is not None)
