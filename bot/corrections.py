@@ -11,6 +11,9 @@ really happens and corrects them later, so an announced fact is checked against 
 * A retracted fact whose new time passes is announced again under a revision key (``docked:630#2``),
   so receivers see a new ``webhook-id``; a retracted fact rescheduled once more (by more than
   ``TOLERANCE``) or then withdrawn gets another correction.
+* A fact recorded silently (the baseline, or stale) that LL2 moves into the future, or whose time it
+  removes, is retracted silently; once its new time passes it is announced (``#2``) like any fact.
+* Facts announced as happening more than ``RETRACT_WITHIN`` (7 days) ago are history: not corrected.
 
 Each correction has its own key, ``correction:<n>:<key corrected>``, numbered per announcement, and
 is only produced when LL2's state differs from what dockwatch last said, so nothing is corrected twice
@@ -42,6 +45,8 @@ TOLERANCE = timedelta(minutes=5)
 """A time that moved less than this into the future is waited for, not retracted."""
 REFINE_STEP = timedelta(minutes=1)
 """Messages show minutes: a smaller change is not worth an edit."""
+RETRACT_WITHIN = timedelta(days=7)
+"""A fact announced as happening longer ago than this is history: LL2 editing it is not news."""
 CORRECTABLE = frozenset({ChangeKind.DOCKED, ChangeKind.DEPARTED, ChangeKind.RELOCATED})
 
 
@@ -116,7 +121,7 @@ def corrections(
     changes: list[Change] = []
     for standing in standings(previous.docking_notices).values():
         record = records.get(standing.message.docking_event_id or -1)
-        if not standing.told or record is None or not _same_parties(record, standing.message):
+        if record is None or not _same_parties(record, standing.message):
             continue
         change = _judge(standing, record, now, stale_after)
         if change is not None and change.key not in previous.recorded_keys:
@@ -126,23 +131,30 @@ def corrections(
 
 
 def _judge(standing: Standing, record: DockingRecord, now: datetime, stale_after: timedelta) -> Change | None:
+    """What LL2's current time for the fact calls for. A fact recorded silently (the baseline, or
+    stale) is retracted silently, so that once it really happens it is announced like any other."""
     said = _time_of(standing.message)
     time = record.departure if standing.message.kind is ChangeKind.DEPARTED else record.docking
+    told = standing.told
     if not standing.retracted:
+        if said is not None and now - said > RETRACT_WITHIN:
+            return None
         if time is None:
-            return _correct(standing, record, now, Revision.WITHDRAWN, None)
+            return _correct(standing, record, now, Revision.WITHDRAWN, None, announce=told)
         if time > now + TOLERANCE:
-            return _correct(standing, record, now, Revision.RESCHEDULED, time)
+            return _correct(standing, record, now, Revision.RESCHEDULED, time, announce=told)
         moved = said is None or abs(time - said) >= REFINE_STEP
-        if time <= now and moved and now - time <= stale_after:
-            return _correct(standing, record, now, Revision.REFINED, None)
+        if told and time <= now and moved and now - time <= stale_after:
+            return _correct(standing, record, now, Revision.REFINED, None, announce=True)
         return None
     if time is None:
-        return _correct(standing, record, now, Revision.WITHDRAWN, None) if standing.expected else None
+        if standing.expected is None:
+            return None
+        return _correct(standing, record, now, Revision.WITHDRAWN, None, announce=told)
     if time > now + TOLERANCE:
         expected = standing.expected
         if expected is None or abs(time - expected) > TOLERANCE:
-            return _correct(standing, record, now, Revision.RESCHEDULED, time)
+            return _correct(standing, record, now, Revision.RESCHEDULED, time, announce=told)
         return None
     if time > now:
         return None  # due within minutes: announced again once it has passed
@@ -150,7 +162,13 @@ def _judge(standing: Standing, record: DockingRecord, now: datetime, stale_after
 
 
 def _correct(
-    standing: Standing, record: DockingRecord, now: datetime, reason: Revision, expected: datetime | None
+    standing: Standing,
+    record: DockingRecord,
+    now: datetime,
+    reason: Revision,
+    expected: datetime | None,
+    *,
+    announce: bool,
 ) -> Change:
     key = correction_key(standing.notes + 1, standing.key)
     message = _with_times(standing.message, _times_of(record, standing.message)).model_copy(
@@ -160,7 +178,7 @@ def _correct(
             "correction": Correction(reason=reason, corrects=standing.key, expected=expected),
         }
     )
-    return Change(key, message.kind, True, message)
+    return Change(key, message.kind, announce, message)
 
 
 def _announce_again(
@@ -200,12 +218,11 @@ def _time_of(message: Message) -> datetime | None:
 
 
 def _same_parties(record: DockingRecord, message: Message) -> bool:
-    """The record still describes the announced visit: same chaser and station."""
-    vehicle = message.vehicle
-    chaser = record.chaser
-    same_chaser = (vehicle is None and chaser is None) or (
-        vehicle is not None and chaser is not None and (vehicle.kind, vehicle.id) == (chaser.kind, chaser.id)
-    )
-    station = message.station
-    same_station = (station.id if station else None) == (record.station.id if record.station else None)
-    return same_chaser and same_station
+    """The record still describes the announced visit: its chaser and station are the same, or one
+    side does not know them (LL2 filling in or dropping a vehicle edits the same docking, as in
+    ``detect``); only two known, different ones make a reused id."""
+    vehicle, chaser = message.vehicle, record.chaser
+    if vehicle is not None and chaser is not None and (vehicle.kind, vehicle.id) != (chaser.kind, chaser.id):
+        return False
+    station, at = message.station, record.station
+    return station is None or at is None or station.id == at.id

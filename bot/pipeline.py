@@ -44,7 +44,7 @@ async def run_cycle(
         return CycleOutcome(None, await _deliver(app, deliver), error)
 
     now = app.clock()
-    known = await app.store.load_known_state()
+    known = await app.store.load_known_state(notices_for={r.id for r in snapshot.dockings})
     changes = detect(known, snapshot, now, stale_after=stale_after, webcast_window=webcast_window)
     changes += corrections(known, snapshot, now, stale_after=stale_after)
     recorded = await app.store.record_cycle(snapshot, changes, started_at=started, now=now)

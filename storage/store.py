@@ -7,7 +7,7 @@ complete new one, and a recorded notification always has its deliveries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -216,18 +216,25 @@ class Store:
 
     # --- what detection needs -------------------------------------------------------------
 
-    async def load_known_state(self) -> KnownState:
+    async def load_known_state(self, *, notices_for: Collection[int] | None = None) -> KnownState:
+        """What detection needs; with ``notices_for`` (docking ids: the poll's page), also every
+        docking notification about those records, which corrections fold. Only the poll asks for
+        them: bounded by the page, not by years of history."""
         async with self._reading() as session:
             rows = (await session.exec(select(DockingRow).options(_no_raw(DockingRow)))).all()
             keys = (await session.exec(select(NotificationRow.key))).all()
             ok_polls = await session.exec(
                 select(func.count()).select_from(PollRow).where(PollRow.result == "ok")
             )
-            notices = await session.exec(
-                select(NotificationRow.payload, NotificationRow.announced)
-                .where(col(NotificationRow.kind).in_(DOCKING_KINDS))
-                .order_by(col(NotificationRow.id))
-            )
+            notices: Iterable[tuple[Any, bool]] = ()
+            if notices_for:
+                about = col(NotificationRow.payload)["docking_event_id"].as_integer()
+                notices = await session.exec(
+                    select(NotificationRow.payload, NotificationRow.announced)
+                    .where(col(NotificationRow.kind).in_(DOCKING_KINDS))
+                    .where(about.in_(list(notices_for)))
+                    .order_by(col(NotificationRow.id))
+                )
             return KnownState(
                 dockings={row.id: docking_from_row(row) for row in rows},
                 recorded_keys=frozenset(keys),
@@ -889,12 +896,19 @@ async def _move(session: AsyncSession, old_key: str, new_key: str) -> None:
 
 def _excluding(query: Any, targets: Iterable[str], platforms: Iterable[str]) -> Any:
     """``query`` without the given targets, without any target of the given platforms (target
-    keys are ``<platform>:<address>``), and without corrections whose original is still unsent."""
-    original = aliased(DeliveryRow)
+    keys are ``<platform>:<address>``), and without a delivery about a fact while an earlier one
+    about the same fact to the same target is unsent: a correction waits for its original, and a
+    later correction or re-announcement (``docked:630#2``) for the earlier corrections."""
+    this, earlier, earlier_about = aliased(NotificationRow), aliased(DeliveryRow), aliased(NotificationRow)
     query = query.where(
         ~exists()
-        .where(col(original.id) == col(DeliveryRow.original_id))
-        .where(col(original.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
+        .where(col(this.id) == col(DeliveryRow.notification_id))
+        .where(col(this.fact).is_not(None))
+        .where(col(earlier.target_key) == col(DeliveryRow.target_key))
+        .where(col(earlier.id) < col(DeliveryRow.id))
+        .where(col(earlier.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
+        .where(col(earlier_about.id) == col(earlier.notification_id))
+        .where(col(earlier_about.fact) == col(this.fact))
     )
     excluded = list(targets)
     if excluded:
@@ -922,27 +936,50 @@ async def _queue_correction(
     session: AsyncSession, notification_id: int, correction: Correction, now: datetime
 ) -> int:
     """Owe a correction to each enabled target the corrected announcement reached or may still
-    reach; a retracted announcement not yet on its way is superseded instead (nobody was told)."""
+    reach (at the address it moved to, for a chat that moved), after it. A retracted announcement
+    never attempted is superseded instead (nobody was told); one attempted already may have landed
+    (a timeout), so it is finished and then corrected."""
     originals = await session.exec(
         select(DeliveryRow)
         .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
-        .join(TargetRow, col(TargetRow.key) == col(DeliveryRow.target_key))
         .where(col(NotificationRow.key) == correction.corrects)
-        .where(col(TargetRow.enabled))
     )
     owed = 0
     for original in originals.all():
         assert original.id is not None
-        pending = original.status == DeliveryStatus.QUEUED
-        if pending and correction.reason is not Revision.REFINED:
-            original.status = DeliveryStatus.SUPERSEDED
-            original.last_error = f"superseded: LL2 {correction.reason.value} it before it was sent"
-            original.updated_at = now
-            session.add(original)
-        elif pending or original.status in (DeliveryStatus.SENDING, DeliveryStatus.DELIVERED):
-            session.add(_new_delivery(notification_id, original.target_key, now, original_id=original.id))
+        target_key = await _current_key(session, original.target_key)
+        target = await session.get(TargetRow, target_key)
+        if target is None or not target.enabled:
+            continue
+        retracting = correction.reason is not Revision.REFINED
+        never_tried = original.status == DeliveryStatus.QUEUED and original.attempts == 0
+        if retracting and never_tried and await _supersede(session, original.id, correction, now):
+            continue
+        if original.status in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.DELIVERED):
+            session.add(_new_delivery(notification_id, target_key, now, original_id=original.id))
             owed += 1
     return owed
+
+
+async def _supersede(session: AsyncSession, delivery_id: int, correction: Correction, now: datetime) -> bool:
+    """Mark a never-attempted delivery superseded, unless an instance claimed it meanwhile."""
+    result = await session.exec(
+        update(DeliveryRow)
+        .where(col(DeliveryRow.id) == delivery_id)
+        .where(col(DeliveryRow.status) == DeliveryStatus.QUEUED)
+        .where(col(DeliveryRow.attempts) == 0)
+        .values(
+            status=DeliveryStatus.SUPERSEDED,
+            last_error=f"superseded: LL2 {correction.reason.value} it before it was sent",
+            updated_at=now,
+        )
+    )
+    return int(result.rowcount) == 1
+
+
+async def _current_key(session: AsyncSession, target_key: str) -> str:
+    moved = await session.get(TargetMoveRow, target_key)
+    return moved.new_key if moved is not None else target_key
 
 
 async def _originals(session: AsyncSession, ids: list[int]) -> dict[int, DeliveryRow]:
@@ -1029,6 +1066,14 @@ async def _insert_ignoring_duplicates(
         )
 
 
+def _fact_of(message: Message) -> str | None:
+    """The docking fact a notification is about; see ``NotificationRow.fact``."""
+    if message.kind.value not in DOCKING_KINDS:
+        return None
+    key = message.correction.corrects if message.correction is not None else message.key
+    return key.partition("#")[0]
+
+
 async def _insert_notification(session: AsyncSession, change: Change, now: datetime) -> int | None:
     """Record ``change`` under its unique key; ``None`` when another writer recorded it first."""
     statement = (
@@ -1040,6 +1085,7 @@ async def _insert_notification(session: AsyncSession, change: Change, now: datet
             payload=change.message.model_dump(mode="json"),
             occurred_at=change.message.occurred_at,
             created_at=now,
+            fact=_fact_of(change.message),
         )
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(col(NotificationRow.id))

@@ -120,6 +120,10 @@ class NotificationRow(SQLModel, table=True):
     payload: dict[str, Any] = _json()
     occurred_at: datetime = _time()
     created_at: datetime = _time()
+    fact: str | None = Field(default=None, index=True)
+    """For a docking notification, the fact it is about (revision 0008): ``docked:630`` for
+    ``docked:630``, ``docked:630#2`` and ``correction:1:docked:630``. A target gets one fact's
+    messages in the order they were recorded."""
 
 
 class DeliveryRow(SQLModel, table=True):

@@ -25,8 +25,17 @@ def config(config: Config, any_db_url: str) -> Config:
     return config.model_copy(update={"storage": StorageConfig(url=any_db_url)})
 
 
-async def cycle(app: Runtime) -> CycleOutcome:
-    return await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3))
+async def cycle(app: Runtime, *, deliver: bool = True) -> CycleOutcome:
+    return await run_cycle(
+        app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3), deliver=deliver
+    )
+
+
+async def record_a_docking_unsent(app: Runtime, fake_ll2: FakeLL2, clock: Clock) -> None:
+    """The announcement is recorded and queued, and nothing has tried to send it yet."""
+    await cycle(app)
+    fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=1))]
+    await cycle(app, deliver=False)
 
 
 async def announce_a_docking(app: Runtime, fake_ll2: FakeLL2, clock: Clock) -> None:
@@ -88,19 +97,64 @@ async def test_a_correction_goes_only_to_targets_that_received_the_original(
     assert added_later.received == []
 
 
-async def test_a_retracted_docking_not_yet_sent_is_superseded_instead_of_corrected(
+async def test_a_retracted_docking_never_tried_is_superseded_instead_of_corrected(
     app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
 ) -> None:
-    webhook_receiver.statuses.append(503)
-    await announce_a_docking(app, fake_ll2, clock)  # the announcement waits for its retry
+    await record_a_docking_unsent(app, fake_ll2, clock)
 
     ll2_moves_it(fake_ll2, clock, 40)
     await cycle(app)
     clock.advance(timedelta(minutes=5))
     await cycle(app)
 
-    assert [r.status for r in webhook_receiver.received] == [503]
+    assert webhook_receiver.received == []
     assert await statuses(app) == {"docked:630": "superseded"}
+
+
+async def test_a_retracted_docking_already_tried_may_have_landed_so_it_is_finished_then_corrected(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    """A timeout or a reset after sending leaves the receiver holding the message, maybe: superseding
+    it would leave a false "docked" there uncorrected."""
+    webhook_receiver.statuses.append(503)
+    await announce_a_docking(app, fake_ll2, clock)
+
+    ll2_moves_it(fake_ll2, clock, 40)
+    await cycle(app)
+    clock.advance(timedelta(seconds=10))
+    await cycle(app)
+
+    assert [r.id for r in webhook_receiver.accepted] == ["docked:630", "correction:1:docked:630"]
+
+
+async def test_one_fact_s_messages_reach_a_target_in_the_order_they_were_recorded(
+    app: Runtime, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
+) -> None:
+    """The first correction meets an outage and waits on its backoff; the withdrawal and, once LL2
+    gives a passed time again, the re-announcement must not overtake it."""
+    await announce_a_docking(app, fake_ll2, clock)
+    webhook_receiver.rejected_ids.add("correction:1:docked:630")  # this one keeps failing a while
+    ll2_moves_it(fake_ll2, clock, 40)
+    await cycle(app)
+    clock.advance(timedelta(minutes=1))
+    ll2_moves_it(fake_ll2, clock, None)
+    await cycle(app)  # correction:2 is recorded while correction:1 waits
+    clock.advance(timedelta(minutes=1))
+    fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(seconds=30))]
+    await cycle(app)  # docked:630#2
+    clock.advance(timedelta(minutes=2))
+    await cycle(app)
+    webhook_receiver.rejected_ids.clear()
+    for _ in range(4):
+        clock.advance(timedelta(minutes=2))
+        await cycle(app)
+
+    assert [r.id for r in webhook_receiver.accepted] == [
+        "docked:630",
+        "correction:1:docked:630",
+        "correction:2:docked:630",
+        "docked:630#2",
+    ]
 
 
 async def test_a_refinement_waits_for_its_original_and_follows_it(
@@ -140,8 +194,7 @@ async def test_an_update_whose_original_never_landed_is_dead_lettered_unsent(
 async def test_status_counts_superseded_deliveries_apart_from_failures(
     app: Runtime, config: Config, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, clock: Clock
 ) -> None:
-    webhook_receiver.statuses.append(503)
-    await announce_a_docking(app, fake_ll2, clock)
+    await record_a_docking_unsent(app, fake_ll2, clock)
     ll2_moves_it(fake_ll2, clock, 40)
     await cycle(app)
 

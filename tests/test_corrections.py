@@ -45,7 +45,7 @@ def record(
     docking: float | None = None,
     departure: float | None = None,
     port: Port = FORWARD,
-    chaser: Party = DRAGON,
+    chaser: Party | None = DRAGON,
 ) -> DockingRecord:
     """A Crew Dragon docking record; times are minutes after ``T0`` (``None``: no time)."""
     return DockingRecord(
@@ -190,7 +190,25 @@ TIMELINES: dict[str, list[Step]] = {
         (1, (record(docking=0),), ["docked:630"]),
         (10, (record(docking=None),), ["correction:1:docked:630 withdrawn"]),
         (4000, (record(docking=20),), ["docked:630#2 (silent)"]),
-        (4010, (record(docking=None),), []),
+        (4010, (record(docking=None),), ["correction:1:docked:630#2 withdrawn (silent)"]),
+    ],
+    "a fact recorded silently that LL2 moves ahead is retracted silently, then announced when it happens": [
+        (1, (record(docking=-3000),), ["docked:630 (silent)"]),  # stale when first seen
+        (10, (record(docking=60),), ["correction:1:docked:630 rescheduled +60 (silent)"]),
+        (61, (record(docking=60),), ["docked:630#2"]),
+    ],
+    "a vehicle LL2 fills in later is the same docking, still corrected": [
+        (1, (record(docking=0, chaser=None),), ["docked:630"]),
+        (10, (record(docking=40),), ["correction:1:docked:630 rescheduled +40"]),
+        (41, (record(docking=40),), ["docked:630#2"]),
+    ],
+    "a vehicle LL2 drops is the same docking, still corrected": [
+        (1, (record(docking=0),), ["docked:630"]),
+        (10, (record(docking=40, chaser=None),), ["correction:1:docked:630 rescheduled +40"]),
+    ],
+    "a fact announced as happening more than a week ago is history, not corrected": [
+        (1, (record(docking=0),), ["docked:630"]),
+        (10_090, (record(docking=None),), []),
     ],
 }
 
@@ -210,11 +228,14 @@ def test_nothing_is_corrected_before_the_baseline_is_done() -> None:
     assert corrections(before_baseline, Snapshot((record(docking=50),), ()), at(10), stale_after=STALE) == []
 
 
-def test_a_silent_fact_is_never_corrected() -> None:
-    timeline = Timeline()
-    timeline.poll(1, record(docking=-5000))  # older than stale_after: recorded silently
+def test_the_baseline_s_facts_moved_ahead_are_announced_when_they_really_happen() -> None:
+    """The baseline sees a planned docking whose time has just passed (LL2's early times) and
+    records it silently; LL2 then moves it ahead: the real docking must not go unannounced."""
+    timeline = Timeline(KnownState())
+    assert timeline.poll(1, record(docking=0)) == ["docked:630 (silent)"]
 
-    assert timeline.poll(10, record(docking=60)) == []
+    assert timeline.poll(10, record(docking=50)) == ["correction:1:docked:630 rescheduled +50 (silent)"]
+    assert timeline.poll(51, record(docking=50)) == ["docked:630#2"]
 
 
 def test_a_correction_carries_the_fact_as_ll2_tells_it_now() -> None:

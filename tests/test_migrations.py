@@ -368,7 +368,7 @@ def rows_of(connection: Connection, *tables: str) -> dict[str, list[Any]]:
     }
 
 
-ADDED_AFTER_0004 = {("delivery", "original_id"), ("delivery", "claimed_by")}
+ADDED_AFTER_0004 = {("delivery", "original_id"), ("delivery", "claimed_by"), ("notification", "fact")}
 
 
 async def test_revision_0005_keeps_every_row_of_a_0004_database_and_adds_the_moves_table(

@@ -180,7 +180,7 @@ async def test_only_the_cycle_that_recorded_a_notification_logs_it_as_recorded(
         await cycle(first)
         looked_before = await second.store.load_known_state()  # before the first records the docking
 
-        async def load_known_state() -> KnownState:
+        async def load_known_state(**_: object) -> KnownState:
             return looked_before
 
         monkeypatch.setattr(second.store, "load_known_state", load_known_state)

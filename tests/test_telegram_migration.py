@@ -13,6 +13,7 @@ import pytest
 
 from dockwatch.bot import commands
 from dockwatch.bot.config import Config, config_from_mapping
+from dockwatch.bot.corrections import corrections
 from dockwatch.bot.detect import detect
 from dockwatch.bot.dispatch import Dispatcher
 from dockwatch.bot.ll2.wire import parse_dockings
@@ -331,3 +332,28 @@ async def test_a_platform_that_cannot_describe_a_move_gets_a_line_naming_both_ke
         f"[webhooks] target {webhook_key(hook)} moved to webhook:elsewhere on 2026-11-22; update the config"
         in text
     )
+
+
+async def test_a_chat_that_moved_after_an_announcement_still_gets_its_correction(
+    fake_telegram: FakeTelegram, store: Store, clock: Clock
+) -> None:
+    fake_telegram.migrate[-333] = -100333
+    await store.save_subscription(
+        "telegram:-333", notifier="telegram", label="g", subscription=SubscriptionFilter()
+    )
+    config = TelegramConfig(token=fake_telegram.token, api_base_url=fake_telegram.base_url)
+    async with started(TelegramNotifier.from_settings(config)) as notifier:
+        dispatcher = Dispatcher(store, [notifier], clock)
+        await record_docking(store, clock, 1)
+        await dispatcher.deliver_due()  # lands at -100333; the chat's target moves there
+        clock.advance(timedelta(minutes=5))
+        later = ll2_docking(1, docking=clock.now + timedelta(minutes=40), port=(1, "port 1"))
+        snapshot = Snapshot(tuple(parse_dockings([later], "t", legacy=False)), ())
+        known = await store.load_known_state(notices_for={1})
+        changes = corrections(known, snapshot, clock.now, stale_after=timedelta(hours=48))
+        recorded = await store.record_cycle(snapshot, changes, started_at=clock.now, now=clock.now)
+        await dispatcher.deliver_due()
+
+    assert recorded.deliveries == 1
+    texts = [m["text"] for m in fake_telegram.sent(-100333)]
+    assert len(texts) == 2 and "has not docked" in texts[1]
