@@ -42,6 +42,13 @@ def make_client(
 
 
 @pytest.fixture
+async def store(any_db_url: str) -> AsyncIterator[Store]:
+    """The budget lives in the store: every spec here runs on SQLite and on PostgreSQL."""
+    async with Store.open(any_db_url) as opened:
+        yield opened
+
+
+@pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """LL2's own session, which counts how many times each request was really sent."""
     async with open_session() as session:
