@@ -64,7 +64,10 @@ async def acquire(session: AsyncSession, name: str, holder: str, *, now: datetim
         .execution_options(synchronize_session=False)
     )
     row = await session.get(LeaseRow, name, populate_existing=True)
-    assert row is not None  # inserted above, or already there
+    if row is None:
+        # Its holder released it between our insert (which found it there) and our update, on
+        # PostgreSQL, where ON CONFLICT DO NOTHING locks nothing: it is free, and the next ask takes it.
+        return Lease(name, "", now, now, held=False, previous=previous)
     held = int(taken.rowcount) == 1
     return Lease(name, row.holder, row.expires_at, row.acquired_at, held=held, previous=previous)
 

@@ -452,10 +452,19 @@ class Store:
     async def record_platform_states(self, states: Mapping[str, str | None], now: datetime) -> None:
         """Remember each platform's start result (``None``: running); ``since`` moves only on a change."""
         async with self._transaction() as session:
+            # Instances starting together may all write a new platform's first row: ON CONFLICT.
+            await _insert_ignoring_duplicates(
+                session,
+                PlatformStateRow,
+                [
+                    PlatformStateRow(name=name, error=error, since=now, checked_at=now)
+                    for name, error in states.items()
+                ],
+            )
             for name, error in states.items():
-                row = await session.get(PlatformStateRow, name)
-                if row is None or row.error != error:
-                    row = row or PlatformStateRow(name=name, since=now, checked_at=now)
+                row = await session.get(PlatformStateRow, name, populate_existing=True)
+                assert row is not None  # inserted above, by us or by another instance
+                if row.error != error:
                     row.error, row.since = error, now
                 row.checked_at = now
                 session.add(row)

@@ -315,3 +315,27 @@ async def test_instances_delivering_from_one_database_at_once_send_each_delivery
     assert {row.attempts for row, _key in rows} == {1}
     by_owner = Counter(row.claimed_by for row, _key in rows)
     assert len(by_owner) > 1, by_owner  # the instances really did share the work
+
+
+async def test_instances_claiming_at_the_same_moment_never_claim_one_delivery_both(
+    any_db_url: str, clock: Clock
+) -> None:
+    """The claim itself is exclusive (FOR UPDATE SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on
+    SQLite), not only the re-check before each send."""
+    async with Store.open(any_db_url) as a, Store.open(any_db_url) as b:
+        await a.sync_targets([TargetInfo(f"webhook:{i}", "webhook", str(i)) for i in range(4)])
+        await record_dockings(a, 1, 25, clock.now)
+        await asyncio.gather(a.delivery_counts(), b.delivery_counts())  # both connections warm
+        lease = clock.now + timedelta(minutes=2)
+        claimed_by_both: set[int] = set()
+        claimed = 0
+        for _ in range(12):
+            first, second = await asyncio.gather(
+                a.claim_due(clock.now, lease_until=lease, owner="A", limit=10),
+                b.claim_due(clock.now, lease_until=lease, owner="B", limit=10),
+            )
+            claimed_by_both |= {d.id for d in first} & {d.id for d in second}
+            claimed += len(first) + len(second)
+
+    assert claimed_by_both == set()
+    assert claimed == 100  # every delivery claimed once, by one of them

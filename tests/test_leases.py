@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from dockwatch.storage import Lease, Store
+from dockwatch.storage import Lease, Store, leases
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 TERM = timedelta(seconds=30)
@@ -125,3 +126,42 @@ async def test_instances_asking_at_the_same_moment_never_both_get_the_lease(
 
 def _holder(lease: Lease | None) -> str:
     return "" if lease is None else lease.holder
+
+
+class _ReleaseAfterFirstStatement:
+    """The asking instance's session, letting another instance's release commit right after the
+    ``INSERT ... ON CONFLICT DO NOTHING`` (which locks nothing on PostgreSQL)."""
+
+    def __init__(self, session: Any, release: Callable[[], Awaitable[object]]) -> None:
+        self._session, self._release, self._statements = session, release, 0
+
+    async def exec(self, *args: Any, **kwargs: Any) -> Any:
+        result = await self._session.exec(*args, **kwargs)
+        self._statements += 1
+        if self._statements == 1:
+            await self._release()
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+async def test_a_release_landing_between_the_insert_and_the_take_leaves_the_lease_free(
+    postgres_url: str,
+) -> None:
+    """A poller stopping cleanly while a standby asks (a rolling restart): no crash, and the next
+    ask takes the lease."""
+    async with Store.open(postgres_url) as poller, Store.open(postgres_url) as standby:
+        assert (await take(poller, "a", NOW)).held
+        async with standby._transaction() as session:
+            asked = await leases.acquire(
+                _ReleaseAfterFirstStatement(session, lambda: poller.release_lease("poller", "a")),
+                "poller",
+                "b",
+                now=NOW,
+                until=NOW + timedelta(minutes=2),
+            )
+        again = await take(standby, "b", NOW)
+
+    assert not asked.held
+    assert again.held

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import threading
@@ -323,3 +324,13 @@ async def test_the_vehicle_each_docking_id_was_first_recorded_as_docked_with_is_
     assert [c.key for c in reused] == ["docked:630/spacecraft_flight:20"]
     assert known.docked_vehicles == {630: ("spacecraft_flight", 877)}
     assert known.dockings[630].chaser is not None and known.dockings[630].chaser.id == 20
+
+
+async def test_instances_recording_a_new_platform_s_state_at_once_all_succeed(any_db_url: str) -> None:
+    """Eight instances starting together on an empty database all write the first platform_state row."""
+    async with contextlib.AsyncExitStack() as stack:
+        stores = [await stack.enter_async_context(Store.open(any_db_url)) for _ in range(8)]
+        await asyncio.gather(*(s.record_platform_states({"webhook": None}, NOW) for s in stores))
+        states = await stores[0].platform_states()
+
+    assert [(s.name, s.error) for s in states] == [("webhook", None)]
