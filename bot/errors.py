@@ -35,6 +35,11 @@ class StorageError(DockwatchError):
     """The state store could not be read or written."""
 
 
+class LeaseLost(StorageError):
+    """A poll's results were not recorded: this instance no longer holds the poller lease, and the
+    instance that took it over polls (and records) instead."""
+
+
 class StorageUnavailable(StorageError):
     """The database dropped the connection or could not be reached (a restart, a failover, a
     terminated backend): the same write may well succeed a moment later."""

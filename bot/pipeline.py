@@ -26,12 +26,18 @@ class CycleOutcome:
 
 
 async def run_cycle(
-    app: Runtime, *, stale_after: timedelta, webcast_window: timedelta, deliver: bool = True
+    app: Runtime,
+    *,
+    stale_after: timedelta,
+    webcast_window: timedelta,
+    deliver: bool = True,
+    fence: tuple[str, str] | None = None,
 ) -> CycleOutcome:
     """Poll LL2 once and deliver; an upstream failure records nothing but still retries deliveries.
 
     The caller reports the failure: ``poll-once`` as its one error line, ``run`` as a transition.
-    ``deliver=False`` leaves delivery to a live dispatcher (``dockwatch run``).
+    ``deliver=False`` leaves delivery to a live dispatcher (``dockwatch run``). ``fence`` (lease
+    name, holder): record only while holding that lease (``dockwatch run``'s poller).
     """
     started = app.clock()
     try:
@@ -47,7 +53,7 @@ async def run_cycle(
     known = await app.store.load_known_state(notices_for={r.id for r in snapshot.dockings})
     changes = detect(known, snapshot, now, stale_after=stale_after, webcast_window=webcast_window)
     changes += corrections(known, snapshot, now, stale_after=stale_after)
-    recorded = await app.store.record_cycle(snapshot, changes, started_at=started, now=now)
+    recorded = await app.store.record_cycle(snapshot, changes, started_at=started, now=now, fence=fence)
     ours = set(recorded.announced_keys)  # not those another instance recorded first
     for change in changes:
         if change.key in ours:

@@ -31,8 +31,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from dockwatch.bot.config import Config
 from dockwatch.bot.dispatch import LEASE
-from dockwatch.bot.errors import BudgetExhausted, DockwatchError
-from dockwatch.bot.leadership import Leadership, LeaseTiming, Role
+from dockwatch.bot.errors import BudgetExhausted, DockwatchError, LeaseLost
+from dockwatch.bot.leadership import POLLER_LEASE, Leadership, LeaseTiming, Role
 from dockwatch.bot.ll2.budget import remaining_calls
 from dockwatch.bot.metrics import Metrics
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
@@ -318,6 +318,7 @@ class Service:
                     stale_after=self._config.detect.stale_after,
                     webcast_window=self._config.detect.webcast_window,
                     deliver=False,
+                    fence=(POLLER_LEASE, self._app.instance),
                 )
                 self._record(outcome, started)
             except asyncio.CancelledError:
@@ -325,6 +326,9 @@ class Service:
                 # quietly here keeps APScheduler from logging it as a job failure with a traceback.
                 log.info("poll cancelled")
                 return
+            except LeaseLost as error:
+                # The poll outlived this instance's lease; the new poller records instead.
+                log.warning("poll discarded instance=%s error=%s", self._app.instance, error)
             except DockwatchError as error:
                 self._record_failure(started, str(error), "error")
             except Exception as error:  # the job boundary: a crashed cycle is logged, never fatal

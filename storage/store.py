@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased, defer
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dockwatch.bot.errors import StorageError, StorageUnavailable
+from dockwatch.bot.errors import LeaseLost, StorageError, StorageUnavailable
 from dockwatch.bot.model import (
     Change,
     ChangeKind,
@@ -61,6 +61,7 @@ from dockwatch.storage.tables import (
     DeliveryStatus,
     DockingRow,
     EventRow,
+    LeaseRow,
     NotificationRow,
     PlatformStateRow,
     PollRow,
@@ -252,16 +253,24 @@ class Store:
         *,
         started_at: datetime,
         now: datetime,
+        fence: tuple[str, str] | None = None,
     ) -> RecordedCycle:
         """Commit the snapshot, the changes and their deliveries to enabled targets, all or nothing.
 
         Cycles recorded at once queue: SQLite runs write transactions one at a time, and on
         PostgreSQL an advisory lock does, or two cycles would both find a new docking (or key)
         missing and the second would fail on the unique key the first just inserted.
+
+        ``fence`` (lease name, holder): commit only while ``holder`` holds that lease, so a poll
+        that outlived its poller's lease (a stall, a frozen process) never records an older LL2
+        answer after the new poller's; ``LeaseLost`` otherwise. The lease row is read under a share
+        lock (PostgreSQL), which makes a takeover wait for this commit.
         """
         async with self._transaction() as session:
             if self._engine.dialect.name == "postgresql":
                 await session.exec(select(func.pg_advisory_xact_lock(CYCLE_LOCK)))
+            if fence is not None:
+                await _hold_fence(session, *fence, now=now)
             await _upsert_dockings(session, snapshot.dockings, now)
             await _upsert_events(session, snapshot.events, now)
             existing = set(
@@ -1073,6 +1082,14 @@ async def _insert_ignoring_duplicates(
         await session.exec(
             _insert(session, table).values([row.model_dump() for row in rows]).on_conflict_do_nothing()
         )
+
+
+async def _hold_fence(session: AsyncSession, name: str, holder: str, *, now: datetime) -> None:
+    lease = (
+        await session.exec(select(LeaseRow).where(col(LeaseRow.name) == name).with_for_update(read=True))
+    ).one_or_none()
+    if lease is None or lease.holder != holder or lease.expires_at <= now:
+        raise LeaseLost(f"not recorded: this instance no longer holds the {name} lease")
 
 
 def _fact_of(message: Message) -> str | None:

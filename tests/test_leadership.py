@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -20,6 +20,7 @@ from dockwatch.bot.config import Config, RunConfig
 from dockwatch.bot.errors import StorageError
 from dockwatch.bot.leadership import POLLER_LEASE, LeaseTiming, Role
 from dockwatch.bot.metrics import Metrics
+from dockwatch.bot.model import Snapshot
 from dockwatch.bot.runtime import Runtime, open_runtime
 from dockwatch.bot.service import POLL_JOB, Service
 from dockwatch.bot.web import create_web_app
@@ -179,3 +180,36 @@ async def test_status_names_the_poller_and_when_its_lease_ends(shared: Config, c
 
     assert "Poller: a (dockwatch run; lease until 12:00:03 UTC)" in holding
     assert "Poller: none; the lease of gone ended 2026-01-01 13:00 UTC (1 minute ago)" in lapsed
+
+
+async def test_a_poll_that_outlived_its_poller_s_lease_is_not_recorded(
+    config: Config, clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """LL2 answered, then the poll stalled past the lease (a frozen process) and another instance
+    took over: the stale answer must not be committed after the new poller's newer ones."""
+    async with instance(config, clock, "a") as (a, app):
+        await eventually(lambda: a.health.last_success_at is not None)  # the baseline is recorded
+        real_fetch = app.ll2.fetch_snapshot
+        answered, go_on = asyncio.Event(), asyncio.Event()
+
+        async def stalled_fetch() -> Snapshot:
+            snapshot = await real_fetch()
+            answered.set()
+            await go_on.wait()
+            return snapshot
+
+        monkeypatch.setattr(app.ll2, "fetch_snapshot", stalled_fetch)
+        a._scheduler.modify_job(POLL_JOB, next_run_time=datetime.now(UTC))
+        await eventually(answered.is_set)
+        later = clock.advance(a.leadership.timing.term + timedelta(seconds=1))
+        assert (
+            await app.store.acquire_lease(POLLER_LEASE, "b", now=later, until=later + timedelta(minutes=2))
+        ).held
+        last_before = await app.store.last_poll()
+        with caplog.at_level(logging.WARNING):
+            go_on.set()
+            await eventually(lambda: "poll discarded" in caplog.text)
+        last_after = await app.store.last_poll()
+
+    assert last_before is not None and last_after is not None
+    assert last_after.id == last_before.id
