@@ -41,6 +41,7 @@ async def test_three_instances_poll_once_between_them_and_deliver_every_notifica
     receivers = [await start_receiver(), await start_receiver()]
     settings = {"storage": postgres_url, "failover": f"{FAILOVER:g}s", "per_hour": str(PER_HOUR)}
     instances = [await start_run(fake_ll2, receivers, **settings) for _ in range(3)]
+    run_started = time.monotonic()
     logs: dict[int, str] = {}
 
     async def one_poller_among(group: list[Running]) -> bool:
@@ -95,7 +96,10 @@ async def test_three_instances_poll_once_between_them_and_deliver_every_notifica
         assert code == 0, err
         logs[instances.index(running)] = err
 
-    assert len(fake_ll2.counted_requests) <= PER_HOUR
+    # One budget, one poller's pace over the whole run (a failover included): three pollers would
+    # make three times this, and the budget is shared by every instance.
+    whole_run = time.monotonic() - run_started
+    assert len(fake_ll2.counted_requests) <= 2 * (whole_run / INTERVAL + 4), whole_run
     everything = "".join(logs.values())
     assert "Traceback" not in everything, everything
     for key, recorder in (("docked:630", first), ("docked:631", second)):
