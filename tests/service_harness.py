@@ -31,6 +31,24 @@ def free_port() -> int:
         return port
 
 
+async def start_poll_once(config: Path) -> asyncio.subprocess.Process:
+    """``dockwatch -q poll-once`` as cron runs it, with no DOCKWATCH_* variables of the caller's."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DOCKWATCH_")}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dockwatch",
+        "-q",
+        "poll-once",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=environment,
+        cwd=ROOT,
+    )
+
+
 async def eventually(check: Callable[[], Awaitable[bool] | bool], *, within: float = 20) -> None:
     """Wait for a subprocess to reach a state; the subprocess has its own clock, so we poll."""
     deadline = time.monotonic() + within

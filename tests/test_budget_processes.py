@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sqlite3
-import sys
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.ll2 import FakeLL2
-from tests.service_harness import eventually
-
-ROOT = Path(__file__).parents[1]
+from tests.service_harness import eventually, start_poll_once
 
 
 def write_config(tmp_path: Path, fake_ll2: FakeLL2, per_hour: int) -> Path:
@@ -30,23 +26,6 @@ def write_config(tmp_path: Path, fake_ll2: FakeLL2, per_hour: int) -> Path:
         f'[storage]\nurl = "sqlite:///state.db"\n[console]\n'
     )
     return path
-
-
-async def start_poll_once(config: Path) -> asyncio.subprocess.Process:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DOCKWATCH_")}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dockwatch",
-        "-q",
-        "poll-once",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=environment,
-        cwd=ROOT,
-    )
 
 
 def counted_calls(database: Path) -> int:

@@ -10,10 +10,8 @@ exception, which receivers deduplicate). The database stays intact.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
@@ -30,9 +28,8 @@ from tests.builders import ll2_docking
 from tests.conftest import SECRET
 from tests.fakes.ll2 import FakeLL2, background_docking
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.service_harness import eventually
+from tests.service_harness import eventually, start_poll_once
 
-ROOT = Path(__file__).parents[1]
 DOCKINGS = 8
 
 
@@ -44,23 +41,6 @@ def write_config(tmp_path: Path, fake_ll2: FakeLL2, receiver: WebhookReceiver, d
         f'[[webhooks]]\nurl = "{receiver.url}"\nsecret = "{SECRET}"\n'
     )
     return path
-
-
-async def start_poll_once(config: Path) -> asyncio.subprocess.Process:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DOCKWATCH_")}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dockwatch",
-        "-q",
-        "poll-once",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=environment,
-        cwd=ROOT,
-    )
 
 
 async def finish(process: asyncio.subprocess.Process) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +10,7 @@ from tests.builders import ll2_docking
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord_gateway import FakeGateway
 from tests.fakes.ll2 import FakeLL2
-from tests.service_harness import StartRun, eventually
+from tests.service_harness import StartRun, eventually, start_poll_once
 
 HOOK_ID, CHANNEL_ID = 123456789012345678, 223456789012345678
 
@@ -86,19 +84,7 @@ async def test_a_quiet_poll_once_with_a_discord_bot_prints_nothing(
         f'[api]\nbase_url = "{fake_ll2.base_url}"\n[storage]\nurl = "sqlite:///state.db"\n'
         + discord_table(fake_discord)
     )
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DOCKWATCH_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dockwatch",
-        "-q",
-        "poll-once",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=environment,
-    )
+    process = await start_poll_once(config)
     _out, err = await asyncio.wait_for(process.communicate(), timeout=60)
 
     assert (process.returncode, err.decode()) == (0, "")

@@ -5,8 +5,6 @@ on each other's rows."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,26 +15,13 @@ from tests.builders import ll2_docking
 from tests.conftest import SECRET
 from tests.fakes.ll2 import FakeLL2, background_docking
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.service_harness import start_poll_once
 
-ROOT = Path(__file__).parents[1]
 INSTANCES = 8
 
 
 async def poll_once(config: Path) -> tuple[int, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DOCKWATCH_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dockwatch",
-        "-q",
-        "poll-once",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=environment,
-        cwd=ROOT,
-    )
+    process = await start_poll_once(config)
     _, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
     return process.returncode, err.decode()
