@@ -218,11 +218,8 @@ def _time_of(message: Message) -> datetime | None:
 
 
 def _same_parties(record: DockingRecord, message: Message) -> bool:
-    """The record still describes the announced visit: its chaser and station are the same, or one
-    side does not know them (LL2 filling in or dropping a vehicle edits the same docking, as in
-    ``detect``); only two known, different ones make a reused id."""
+    """The record still describes the announced visit: ``detect``'s rule for a reused id, so the two
+    never disagree. Only a known chaser where another known one was announced makes a reused id; LL2
+    filling in, dropping a vehicle or editing the station is an edit of the same docking."""
     vehicle, chaser = message.vehicle, record.chaser
-    if vehicle is not None and chaser is not None and (vehicle.kind, vehicle.id) != (chaser.kind, chaser.id):
-        return False
-    station, at = message.station, record.station
-    return station is None or at is None or station.id == at.id
+    return vehicle is None or chaser is None or (vehicle.kind, vehicle.id) == (chaser.kind, chaser.id)

@@ -28,6 +28,7 @@ from dockwatch.bot.model import (
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 ISS = Station(id=4, name="International Space Station")
+OTHER_STATION = Station(id=18, name="Tiangong")
 FORWARD = Port(id=20, name="Harmony forward")
 ZENITH = Port(id=21, name="Harmony zenith")
 DRAGON = Party(kind="spacecraft_flight", id=877, name="Crew Dragon C212")
@@ -46,6 +47,7 @@ def record(
     departure: float | None = None,
     port: Port = FORWARD,
     chaser: Party | None = DRAGON,
+    station: Station | None = ISS,
 ) -> DockingRecord:
     """A Crew Dragon docking record; times are minutes after ``T0`` (``None``: no time)."""
     return DockingRecord(
@@ -53,7 +55,7 @@ def record(
         docking=None if docking is None else at(docking),
         departure=None if departure is None else at(departure),
         port=port,
-        station=ISS,
+        station=station,
         chaser=chaser,
         target=None,
     )
@@ -205,6 +207,11 @@ TIMELINES: dict[str, list[Step]] = {
     "a vehicle LL2 drops is the same docking, still corrected": [
         (1, (record(docking=0),), ["docked:630"]),
         (10, (record(docking=40, chaser=None),), ["correction:1:docked:630 rescheduled +40"]),
+    ],
+    "a station LL2 edits is the same docking, still corrected": [
+        (1, (record(docking=0),), ["docked:630"]),
+        (10, (record(docking=50, station=OTHER_STATION),), ["correction:1:docked:630 rescheduled +50"]),
+        (51, (record(docking=50, station=OTHER_STATION),), ["docked:630#2"]),
     ],
     "a fact announced as happening more than a week ago is history, not corrected": [
         (1, (record(docking=0),), ["docked:630"]),
