@@ -121,8 +121,9 @@ class Dispatcher:
     async def deliver_due(self) -> DeliveryReport:
         """Deliver everything due now, the targets side by side.
 
-        A correction waits until the message it corrects has been sent, so what that sending made
-        due is claimed in a further round (a few at most: a failure is not due again within one).
+        A fact's later messages (a correction, a re-announcement) wait until its earlier ones to the
+        same target have been sent, so what that sending made due is claimed in a further round (a
+        few at most: a failure is not due again within one).
         """
         total = DeliveryReport()
         for _round in range(ROUNDS):

@@ -255,8 +255,9 @@ class KnownState:
 
     ``recorded_keys`` holds the key of every change ever recorded, announced or silent; that set is
     what makes a second announcement of the same fact impossible. ``docking_notices`` are the
-    recorded docking, departure and relocation notifications (corrections included), oldest first:
-    what dockwatch has said about each fact, so a correction knows what it corrects.
+    recorded docking, departure and relocation notifications (corrections included) about the
+    records on the poll's page, oldest first: what dockwatch has said about each fact, so a
+    correction knows what it corrects. Only the poll loads them, and ``docked_vehicles``.
 
     ``docked_vehicles`` holds, for each docking id recorded as docked (``docked:<id>`` or
     ``relocated:<id>``), the vehicle it was recorded with, when that vehicle was known. ``dockings``

@@ -218,9 +218,10 @@ class Store:
     # --- what detection needs -------------------------------------------------------------
 
     async def load_known_state(self, *, notices_for: Collection[int] | None = None) -> KnownState:
-        """What detection needs; with ``notices_for`` (docking ids: the poll's page), also every
-        docking notification about those records, which corrections fold. Only the poll asks for
-        them: bounded by the page, not by years of history."""
+        """The known records and keys; with ``notices_for`` (docking ids: the poll's page), also what
+        detection and corrections need beyond them: every docking notification about those records
+        (which corrections fold) and the vehicle each docking id was first recorded with (reused
+        ids). Only the poll asks for those; planning, the status page and chat commands do not."""
         async with self._reading() as session:
             rows = (await session.exec(select(DockingRow).options(_no_raw(DockingRow)))).all()
             keys = (await session.exec(select(NotificationRow.key))).all()
@@ -243,7 +244,7 @@ class Store:
                 docking_notices=tuple(
                     Notice(Message.model_validate(payload), announced) for payload, announced in notices
                 ),
-                docked_vehicles=await _docked_vehicles(session),
+                docked_vehicles=await _docked_vehicles(session) if notices_for else {},
             )
 
     async def record_cycle(
@@ -956,34 +957,50 @@ async def _queue_correction(
     """Owe a correction to each enabled target the corrected announcement reached or may still
     reach (at the address it moved to, for a chat that moved), after it. A retracted announcement
     never attempted is superseded instead (nobody was told); one attempted already may have landed
-    (a timeout), so it is finished and then corrected."""
-    originals = await session.exec(
-        select(DeliveryRow)
-        .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
-        .where(col(NotificationRow.key) == correction.corrects)
-    )
-    owed = 0
-    for original in originals.all():
-        assert original.id is not None
-        target_key = await _current_key(session, original.target_key)
-        target = await session.get(TargetRow, target_key)
-        if target is None or not target.enabled:
-            continue
-        retracting = correction.reason is not Revision.REFINED
-        never_tried = original.status == DeliveryStatus.QUEUED and original.attempts == 0
-        if retracting and never_tried and await _supersede(session, original.id, correction, now):
-            continue
-        if original.status in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.DELIVERED):
-            session.add(_new_delivery(notification_id, target_key, now, original_id=original.id))
-            owed += 1
-    return owed
+    (a timeout), so it is finished and then corrected. A few statements, whatever the fan-out: this
+    runs inside the cycle's write transaction."""
+    originals = (
+        await session.exec(
+            select(DeliveryRow)
+            .join(NotificationRow, col(NotificationRow.id) == col(DeliveryRow.notification_id))
+            .where(col(NotificationRow.key) == correction.corrects)
+            .where(col(DeliveryRow.status).in_(list(_CORRECTABLE_ORIGINALS)))
+        )
+    ).all()
+    if not originals:
+        return 0
+    moves = {row.old_key: row.new_key for row in (await session.exec(select(TargetMoveRow))).all()}
+    enabled = set((await session.exec(select(TargetRow.key).where(col(TargetRow.enabled)))).all())
+    superseded: set[int] = set()
+    if correction.reason is not Revision.REFINED:
+        never_tried = [
+            o.id
+            for o in originals
+            if o.status == DeliveryStatus.QUEUED and o.attempts == 0 and o.id is not None
+        ]
+        superseded = await _supersede(session, never_tried, correction, now)
+    owed = [
+        _new_delivery(notification_id, moves.get(o.target_key, o.target_key), now, original_id=o.id)
+        for o in originals
+        if o.id not in superseded and moves.get(o.target_key, o.target_key) in enabled
+    ]
+    session.add_all(owed)
+    return len(owed)
 
 
-async def _supersede(session: AsyncSession, delivery_id: int, correction: Correction, now: datetime) -> bool:
-    """Mark a never-attempted delivery superseded, unless an instance claimed it meanwhile."""
+_CORRECTABLE_ORIGINALS = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.DELIVERED)
+
+
+async def _supersede(
+    session: AsyncSession, delivery_ids: list[int], correction: Correction, now: datetime
+) -> set[int]:
+    """Mark never-attempted deliveries superseded, except any an instance claimed meanwhile (the
+    conditions are re-checked in the update); return those it marked."""
+    if not delivery_ids:
+        return set()
     result = await session.exec(
         update(DeliveryRow)
-        .where(col(DeliveryRow.id) == delivery_id)
+        .where(col(DeliveryRow.id).in_(delivery_ids))
         .where(col(DeliveryRow.status) == DeliveryStatus.QUEUED)
         .where(col(DeliveryRow.attempts) == 0)
         .values(
@@ -991,13 +1008,10 @@ async def _supersede(session: AsyncSession, delivery_id: int, correction: Correc
             last_error=f"superseded: LL2 {correction.reason.value} it before it was sent",
             updated_at=now,
         )
+        .returning(col(DeliveryRow.id))
+        .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1
-
-
-async def _current_key(session: AsyncSession, target_key: str) -> str:
-    moved = await session.get(TargetMoveRow, target_key)
-    return moved.new_key if moved is not None else target_key
+    return set(result.scalars().all())
 
 
 async def _originals(session: AsyncSession, ids: list[int]) -> dict[int, DeliveryRow]:

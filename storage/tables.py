@@ -152,8 +152,9 @@ class DeliveryRow(SQLModel, table=True):
     only while it still holds, so two instances never both record (or send) one delivery. It stays
     on the row after, naming the instance that recorded the outcome; a release at stop clears it."""
     original_id: int | None = None
-    """For a correction: this target's delivery of the announcement it corrects (revision 0006). A
-    correction is not sent before that delivery has ended, and edits the message it left."""
+    """For a correction: this target's delivery of the announcement it corrects (revision 0006),
+    whose receipt it edits and which must have been delivered (the order of one fact's messages is
+    kept by ``NotificationRow.fact``)."""
 
 
 class TargetRow(SQLModel, table=True):
