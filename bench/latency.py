@@ -66,9 +66,9 @@ from typing import Generic, TypeVar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dockwatch.bot.corrections import corrections, revision_key, revision_of  # noqa: E402
+from dockwatch.bot.corrections import corrections  # noqa: E402
 from dockwatch.bot.detect import DEFAULT_STALE_AFTER, DEFAULT_WEBCAST_WINDOW, detect  # noqa: E402
-from dockwatch.bot.model import (  # noqa: E402
+from dockwatch.bot.model import (  # noqa: E402  # noqa: E402
     Change,
     ChangeKind,
     DockingRecord,
@@ -85,6 +85,8 @@ from dockwatch.bot.model import (  # noqa: E402
     departed_key,
     docked_key,
     relocated_key,
+    revision_key,
+    revision_of,
     webcast_key,
 )
 from dockwatch.bot.planner import BudgetView, PlanState, moments_from, plan_next_poll  # noqa: E402

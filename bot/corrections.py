@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import assert_never
 
 from dockwatch.bot.model import (
+    CORRECTABLE_KINDS,
     Change,
     ChangeKind,
     Correction,
@@ -39,6 +40,9 @@ from dockwatch.bot.model import (
     Notice,
     Revision,
     Snapshot,
+    correction_key,
+    revision_key,
+    revision_of,
 )
 
 TOLERANCE = timedelta(minutes=5)
@@ -47,7 +51,6 @@ REFINE_STEP = timedelta(minutes=1)
 """Messages show minutes: a smaller change is not worth an edit."""
 RETRACT_WITHIN = timedelta(days=7)
 """A fact announced as happening longer ago than this is history: LL2 editing it is not news."""
-CORRECTABLE = frozenset({ChangeKind.DOCKED, ChangeKind.DEPARTED, ChangeKind.RELOCATED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,26 +71,12 @@ class Standing:
     """How many corrections were made to this announcement."""
 
 
-def revision_of(key: str) -> tuple[str, int]:
-    """``docked:630#2`` -> (``docked:630``, 2); a key without a suffix is revision 1."""
-    base, _, revision = key.partition("#")
-    return base, int(revision) if revision.isdigit() else 1
-
-
-def revision_key(base: str, revision: int) -> str:
-    return base if revision == 1 else f"{base}#{revision}"
-
-
-def correction_key(number: int, corrected: str) -> str:
-    return f"correction:{number}:{corrected}"
-
-
 def standings(notices: Iterable[Notice]) -> dict[str, Standing]:
     """Fold the recorded notifications (oldest first) into each fact's standing, by base key."""
     facts: dict[str, Standing] = {}
     for notice in notices:
         message = notice.message
-        if message.kind not in CORRECTABLE:
+        if message.kind not in CORRECTABLE_KINDS:
             continue
         correction = message.correction
         if correction is None:

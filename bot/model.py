@@ -127,6 +127,24 @@ def webcast_key(event_id: int) -> str:
     return KINDS[ChangeKind.WEBCAST_STARTED].key(event_id)
 
 
+CORRECTABLE_KINDS = frozenset({ChangeKind.DOCKED, ChangeKind.DEPARTED, ChangeKind.RELOCATED})
+"""The kinds whose announcements a correction may retract or refine (a docking fact's)."""
+
+
+def revision_of(key: str) -> tuple[str, int]:
+    """``docked:630#2`` -> (``docked:630``, 2); a key without a suffix is revision 1."""
+    base, _, revision = key.partition("#")
+    return base, int(revision) if revision.isdigit() else 1
+
+
+def revision_key(base: str, revision: int) -> str:
+    return base if revision == 1 else f"{base}#{revision}"
+
+
+def correction_key(number: int, corrected: str) -> str:
+    return f"correction:{number}:{corrected}"
+
+
 @dataclass(frozen=True, slots=True)
 class Party:
     """One side of a docking: a spacecraft flight, a payload flight or a space station."""
@@ -427,3 +445,12 @@ class SubscriptionFilter:
             return True
         place = message.place.lower()
         return any(STATION_ALIASES.get(s, s) in place for s in self.stations)
+
+
+def fact_of(message: Message) -> str | None:
+    """The docking fact a notification is about (``docked:630`` for ``docked:630``, ``docked:630#2``
+    and ``correction:1:docked:630``); ``None`` for a webcast."""
+    if message.kind not in CORRECTABLE_KINDS:
+        return None
+    key = message.correction.corrects if message.correction is not None else message.key
+    return revision_of(key)[0]

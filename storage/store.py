@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dockwatch.bot.errors import LeaseLost, StorageError, StorageUnavailable
 from dockwatch.bot.model import (
+    CORRECTABLE_KINDS,
     Change,
     ChangeKind,
     Correction,
@@ -41,6 +42,7 @@ from dockwatch.bot.model import (
     SubscriptionFilter,
     VehicleId,
     docked_key,
+    fact_of,
     relocated_key,
 )
 from dockwatch.storage import leases
@@ -126,7 +128,7 @@ class ApiReservation:
     hold_reason: str | None
 
 
-DOCKING_KINDS = [kind.value for kind in (ChangeKind.DOCKED, ChangeKind.DEPARTED, ChangeKind.RELOCATED)]
+DOCKING_KINDS = [kind.value for kind in CORRECTABLE_KINDS]
 BUDGET_LOCK = 0x646F636B  # "dock": PostgreSQL advisory lock serialising budget reservations
 CYCLE_LOCK = 0x64637963  # "dcyc": PostgreSQL advisory lock serialising recorded cycles
 
@@ -1106,14 +1108,6 @@ async def _hold_fence(session: AsyncSession, name: str, holder: str, *, now: dat
         raise LeaseLost(f"not recorded: this instance no longer holds the {name} lease")
 
 
-def _fact_of(message: Message) -> str | None:
-    """The docking fact a notification is about; see ``NotificationRow.fact``."""
-    if message.kind.value not in DOCKING_KINDS:
-        return None
-    key = message.correction.corrects if message.correction is not None else message.key
-    return key.partition("#")[0]
-
-
 async def _insert_notification(session: AsyncSession, change: Change, now: datetime) -> int | None:
     """Record ``change`` under its unique key; ``None`` when another writer recorded it first."""
     statement = (
@@ -1125,7 +1119,7 @@ async def _insert_notification(session: AsyncSession, change: Change, now: datet
             payload=change.message.model_dump(mode="json"),
             occurred_at=change.message.occurred_at,
             created_at=now,
-            fact=_fact_of(change.message),
+            fact=fact_of(change.message),
         )
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(col(NotificationRow.id))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dockwatch.bot.corrections import corrections, revision_of, standings
+from dockwatch.bot.corrections import corrections, standings
 from dockwatch.bot.detect import detect
 from dockwatch.bot.model import (
     Change,
@@ -24,6 +24,7 @@ from dockwatch.bot.model import (
     Port,
     Snapshot,
     Station,
+    revision_of,
 )
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
