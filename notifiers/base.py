@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from dockwatch.bot.model import Message, Receipt
+from dockwatch.bot.errors import PermanentFailure
+from dockwatch.bot.model import Message, Receipt, Revision
 
 if TYPE_CHECKING:
     import aiohttp
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from dockwatch.bot.subscriptions import Subscriptions
 
 ENTRY_POINT_GROUP = "dockwatch.platforms"
+log = logging.getLogger(__name__)
 
 
 def http_url(value: str, *, shown: str | None = None) -> str:
@@ -145,6 +147,30 @@ class CorrectingNotifier(Notifier, Protocol):
     async def correct(
         self, target_key: str, message: Message, original: Receipt, *, delivery_id: int
     ) -> Receipt: ...
+
+
+async def edit_into_correction(
+    notifier: EditingNotifier, target_key: str, message: Message, original: Receipt, *, delivery_id: int
+) -> tuple[Receipt, bool]:
+    """The half of ``correct`` every chat platform shares: edit ``original`` into ``message``.
+
+    Returns a receipt and whether the correction is complete: a refinement is the edit alone, and an
+    original that cannot be edited (deleted, not ours, left behind) gets the correction posted alone
+    through ``send``. Otherwise the caller replies to the edited message, whose receipt it gets.
+    """
+    try:
+        edited = await notifier.edit(original, message)
+    except PermanentFailure as error:
+        log.info(
+            "%s original not editable, correction posted alone key=%s target=%s error=%s",
+            notifier.name,
+            message.key,
+            target_key,
+            redact_urls(str(error)),
+        )
+        return await notifier.send(target_key, message, delivery_id=delivery_id), True
+    correction = message.correction
+    return edited, correction is None or correction.reason is Revision.REFINED
 
 
 class FrontEnd(Protocol):

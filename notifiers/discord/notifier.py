@@ -29,7 +29,7 @@ from discord.http import Route
 from dockwatch.bot.durations import humanize
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
 from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt, Revision
-from dockwatch.notifiers.base import REDACTING, Target, redact_urls
+from dockwatch.notifiers.base import REDACTING, Target, edit_into_correction
 from dockwatch.notifiers.discord import (
     DEFAULT_API,
     PLATFORM,
@@ -261,18 +261,10 @@ class DiscordNotifier:
         """Edit the original into the correction, then reply to it so its readers are told (REFINED:
         the edit alone). An original that cannot be edited (deleted by a person, not ours, its
         webhook or bot gone from the config) gets the correction alone, posted as ``send`` does."""
-        correction = message.correction
-        try:
-            edited = await self.edit(original, message)
-        except PermanentFailure as error:
-            log.info(
-                "discord original not editable, correction posted alone key=%s target=%s error=%s",
-                message.key,
-                target_key,
-                redact_urls(str(error)),
-            )
-            return await self.send(target_key, message, delivery_id=delivery_id)
-        if correction is None or correction.reason is Revision.REFINED:
+        edited, done = await edit_into_correction(
+            self, target_key, message, original, delivery_id=delivery_id
+        )
+        if done:
             return edited
         ids = _receipt_ids(edited)
         if "webhook_id" in ids:

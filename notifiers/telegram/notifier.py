@@ -24,8 +24,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
-from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt, Revision
-from dockwatch.notifiers.base import Target, redact_urls
+from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt
+from dockwatch.notifiers.base import Target, edit_into_correction
 from dockwatch.notifiers.pacing import KeyedWindows, SlidingWindow
 from dockwatch.notifiers.telegram import PLATFORM, PREFIX, TelegramConfig, chat_key, chat_of
 from dockwatch.notifiers.text import correction_line, correction_reply, details, headline
@@ -248,18 +248,10 @@ class TelegramNotifier:
         edit alone). An original that cannot be edited (deleted, or left behind in a group that
         became a supergroup) gets the correction alone, posted as ``send`` does (following the
         group to its new id)."""
-        correction = message.correction
-        try:
-            edited = await self.edit(original, message)
-        except PermanentFailure as error:
-            log.info(
-                "telegram original not editable, correction posted alone key=%s target=%s error=%s",
-                message.key,
-                target_key,
-                redact_urls(str(error)),
-            )
-            return await self.send(target_key, message, delivery_id=delivery_id)
-        if correction is None or correction.reason is Revision.REFINED:
+        edited, done = await edit_into_correction(
+            self, target_key, message, original, delivery_id=delivery_id
+        )
+        if done:
             return edited
         chat, message_id = edited.message["chat_id"], edited.message["message_id"]
         assert isinstance(message_id, int)  # edit() checked it
