@@ -45,7 +45,14 @@ async def instance(config: Config, clock: Clock, name: str) -> AsyncIterator[tup
         service = Service(app, config, Metrics(name))
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
-        await eventually(lambda: service.leadership.poller is not None)  # its first lease check is done
+        # Its first lease check is done, and as poller it has scheduled its polls (which follows the
+        # lease: waiting on the lease alone raced with that under load).
+        await eventually(
+            lambda: (
+                service.leadership.poller is not None
+                and (service.role is not Role.POLLER or service._scheduler.get_job(POLL_JOB) is not None)
+            )
+        )
         try:
             yield service, app
         finally:
