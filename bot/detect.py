@@ -227,7 +227,8 @@ def _vehicle(party: Party | None) -> VehicleRef | None:
     return VehicleRef(id=party.id, name=party.name, kind=party.kind)
 
 
-def _docking_message(record: DockingRecord, kind: ChangeKind, key: str, at: datetime) -> Message:
+def docking_message(record: DockingRecord, kind: ChangeKind, key: str, at: datetime) -> Message:
+    """A message about ``record``: its docking fields as LL2 tells them now."""
     fields: Mapping[str, object] = {
         "kind": kind,
         "key": key,
@@ -247,13 +248,13 @@ def _docking_message(record: DockingRecord, kind: ChangeKind, key: str, at: date
 
 def _docked(record: DockingRecord, key: str) -> Change:
     assert record.docking is not None
-    message = _docking_message(record, ChangeKind.DOCKED, key, record.docking)
+    message = docking_message(record, ChangeKind.DOCKED, key, record.docking)
     return Change(key, ChangeKind.DOCKED, True, message)
 
 
 def _relocated(record: DockingRecord, origin: DockingRecord, key: str) -> Change:
     assert record.docking is not None
-    message = _docking_message(record, ChangeKind.RELOCATED, key, record.docking).model_copy(
+    message = docking_message(record, ChangeKind.RELOCATED, key, record.docking).model_copy(
         update={"previous_port": _ref(origin.port)}
     )
     return Change(key, ChangeKind.RELOCATED, True, message)
@@ -264,7 +265,7 @@ def _departed(record: DockingRecord, key: str) -> Change:
     stay = None
     if record.docking is not None and record.docking <= record.departure:
         stay = int((record.departure - record.docking).total_seconds())
-    message = _docking_message(record, ChangeKind.DEPARTED, key, record.departure).model_copy(
+    message = docking_message(record, ChangeKind.DEPARTED, key, record.departure).model_copy(
         update={"docked_seconds": stay}
     )
     return Change(key, ChangeKind.DEPARTED, True, message)
@@ -273,10 +274,17 @@ def _departed(record: DockingRecord, key: str) -> Change:
 def _webcast_started(event: Event, now: datetime) -> Change:
     """A webcast start happens when we see it; LL2 gives no time for the flag turning true."""
     key = webcast_key(event.id)
-    message = Message(
-        kind=ChangeKind.WEBCAST_STARTED,
+    return Change(
+        key, ChangeKind.WEBCAST_STARTED, True, event_message(event, ChangeKind.WEBCAST_STARTED, key, now)
+    )
+
+
+def event_message(event: Event, kind: ChangeKind, key: str, at: datetime) -> Message:
+    """A message about ``event``: its fields and best webcast as LL2 tells them now."""
+    return Message(
+        kind=kind,
         key=key,
-        occurred_at=now,
+        occurred_at=at,
         event_id=event.id,
         event_name=event.name,
         event_type=event.type_name,
@@ -285,4 +293,3 @@ def _webcast_started(event: Event, now: datetime) -> Change:
         image_url=event.image_url,
         webcast_url=event.webcast_url,
     )
-    return Change(key, ChangeKind.WEBCAST_STARTED, True, message)

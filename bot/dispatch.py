@@ -15,13 +15,15 @@ import secrets
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from dockwatch.bot.durations import format_duration
 from dockwatch.bot.errors import PermanentFailure, RetryLater, StorageUnavailable, TargetGone
-from dockwatch.bot.model import Receipt
+from dockwatch.bot.model import Message, Receipt
+from dockwatch.bot.preferences import tolerance
 from dockwatch.notifiers import Notifier
-from dockwatch.notifiers.base import CorrectingNotifier, redact_urls
+from dockwatch.notifiers.base import PLAIN, CorrectingNotifier, Presentation, redact_urls
 from dockwatch.storage import DueDelivery, Store
 
 log = logging.getLogger(__name__)
@@ -51,11 +53,14 @@ class DeliveryReport:
     retrying: int = 0
     dead: int = 0
     disabled_targets: list[str] = field(default_factory=list)
+    superseded: int = 0
+    """Reminders that came due too late to be true (a retry, quiet hours), never sent."""
 
     def merge(self, other: DeliveryReport) -> None:
         self.delivered += other.delivered
         self.retrying += other.retrying
         self.dead += other.dead
+        self.superseded += other.superseded
         self.disabled_targets += other.disabled_targets
 
 
@@ -68,15 +73,41 @@ def _ignore(_delivery: DueDelivery, _outcome: str, _notifier: str) -> None:
     return None
 
 
-async def _send(notifier: Notifier, target_key: str, delivery: DueDelivery) -> Receipt:
+async def _send(
+    notifier: Notifier, target_key: str, delivery: DueDelivery, presentation: Presentation
+) -> Receipt:
     """A correction edits (and replies to) the message it corrects where the platform can; a platform
-    that cannot, or a message sent before receipts were kept, gets the correction as a message."""
+    that cannot, or a message sent before receipts were kept, gets the correction as a message.
+
+    ``presentation`` is passed only when it asks for something (a silent message, a zone): a platform
+    plugin written before targets had choices keeps working for every target that makes none."""
+    shown: dict[str, Presentation] = {} if presentation == PLAIN else {"presentation": presentation}
     original = delivery.original
     if delivery.message.correction is None or original is None:
-        return await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
+        return await notifier.send(target_key, delivery.message, delivery_id=delivery.id, **shown)
     if isinstance(notifier, CorrectingNotifier):
-        return await notifier.correct(target_key, delivery.message, original, delivery_id=delivery.id)
-    return await notifier.send(target_key, delivery.message, delivery_id=delivery.id)
+        return await notifier.correct(
+            target_key, delivery.message, original, delivery_id=delivery.id, **shown
+        )
+    return await notifier.send(target_key, delivery.message, delivery_id=delivery.id, **shown)
+
+
+def reminder_expired(message: Message, now: datetime) -> str | None:
+    """Why a reminder must not go out now (its moment passed by more than its tolerance: "in 10
+    minutes" would be false), or ``None`` when it may, or it is no reminder."""
+    if message.lead_seconds is None or message.expected is None:
+        return None
+    lead = timedelta(seconds=message.lead_seconds)
+    if now <= message.expected - lead + tolerance(lead):
+        return None
+    return f"expired: its moment passed more than {format_duration(tolerance(lead))} ago"
+
+
+def presentation_of(delivery: DueDelivery, now: datetime) -> Presentation:
+    """How the delivery is shown now: silent in its target's quiet hours, times in its zone."""
+    preferences = delivery.preferences
+    zone = preferences.zone if preferences.timezone is not None else UTC
+    return Presentation(silent=preferences.is_quiet(now), zone=zone)
 
 
 class _ClaimGivenUp(Exception):
@@ -141,7 +172,7 @@ class Dispatcher:
             )
             for report in reports:
                 total.merge(report)
-            if not any(report.delivered or report.dead for report in reports):
+            if not any(report.delivered or report.dead or report.superseded for report in reports):
                 break
         return total
 
@@ -177,6 +208,9 @@ class Dispatcher:
                     reason = f"gave up after 24 h: {claimed.last_error or 'no answer'}"
                 await self._dead(claimed, reason, report, attempted=False)
                 continue
+            if (expired := reminder_expired(claimed.message, self._clock())) is not None:
+                await self._expire(claimed, expired, report)
+                continue
             delivery = await self._store.renew_claim(claimed, self._clock() + LEASE)
             if delivery is None:
                 # A slow batch outlived the lease and another instance claimed this one: it sends it.
@@ -184,7 +218,9 @@ class Dispatcher:
                 continue
             deliveries[index] = delivery  # the renewed lease is the claim from now on
             try:
-                receipt = await _send(notifier, target_key, delivery)
+                receipt = await _send(
+                    notifier, target_key, delivery, presentation_of(delivery, self._clock())
+                )
             except TargetGone as error:
                 await self._disable(target_key, delivery, redact_urls(str(error)), report)
                 return
@@ -319,6 +355,15 @@ class Dispatcher:
             int(delay.total_seconds()),
             error,
         )
+
+    async def _expire(self, delivery: DueDelivery, reason: str, report: DeliveryReport) -> None:
+        """A reminder too late to be true is never sent; it is superseded (not a failure)."""
+        write = partial(self._store.mark_superseded, delivery, now=self._clock(), reason=reason)
+        if await self._record(delivery, "superseded", write):
+            report.superseded += 1
+            log.info(
+                "reminder not sent key=%s target=%s: %s", delivery.message.key, delivery.target_key, reason
+            )
 
     async def _dead(
         self, delivery: DueDelivery, error: str, report: DeliveryReport, *, attempted: bool = True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal, assert_never
@@ -25,6 +25,10 @@ class ChangeKind(StrEnum):
     DEPARTED = "docking.departed"
     RELOCATED = "docking.relocated"
     WEBCAST_STARTED = "event.webcast_started"
+    DOCKING_REMINDER = "docking.reminder"
+    DEPARTURE_REMINDER = "departure.reminder"
+    EVENT_REMINDER = "event.reminder"
+    TEST = "dockwatch.test"
 
 
 class Moment(StrEnum):
@@ -46,17 +50,22 @@ class KindSpec:
     """Notification keys are ``<key_prefix>:<LL2 id>``, so the same fact always has the same key.
 
     A docking id LL2 reused for another chaser adds that chaser: ``docked:630/spacecraft_flight:912``
-    (see ``docking_key``)."""
+    (see ``docking_key``). A reminder's key adds its lead and planned time (``reminder_key``)."""
     webhook_type: str
     """The webhook body's ``type``: a public contract, never renamed."""
     title: str
-    word: str
-    """The word chat commands use for the kind: ``/subscribe docked``."""
+    word: str | None
+    """The word chat commands use for the kind: ``/subscribe docked``; ``None`` for a kind nobody
+    subscribes to by name (a reminder follows the kind it reminds of; a test goes where it is sent)."""
     colour: int
     """The Discord embed colour."""
     emoji: str
     """The mark before a Telegram headline."""
-    moment: Moment
+    moment: Moment | None
+    """What the planner polls for to see it happen; ``None`` for a kind detection never finds."""
+    reminds: ChangeKind | None = None
+    """For a reminder: the kind it precedes, whose filter it passes (a chat subscribed to ``docked``
+    with reminders on gets docking reminders)."""
 
     def key(self, ll2_id: int) -> str:
         return f"{self.key_prefix}:{ll2_id}"
@@ -85,12 +94,76 @@ def _spec(kind: ChangeKind) -> KindSpec:
                 "🔴",
                 Moment.EVENT_WINDOW,
             )
+        case ChangeKind.DOCKING_REMINDER:
+            return KindSpec(
+                "remind-docking",
+                "docking.reminder",
+                "Docking soon",
+                None,
+                0x1ABC9C,
+                "⏰",
+                None,
+                ChangeKind.DOCKED,
+            )
+        case ChangeKind.DEPARTURE_REMINDER:
+            return KindSpec(
+                "remind-departure",
+                "departure.reminder",
+                "Departure soon",
+                None,
+                0xF39C12,
+                "⏰",
+                None,
+                ChangeKind.DEPARTED,
+            )
+        case ChangeKind.EVENT_REMINDER:
+            return KindSpec(
+                "remind-event",
+                "event.reminder",
+                "Event soon",
+                None,
+                0x9B59B6,
+                "⏰",
+                None,
+                ChangeKind.WEBCAST_STARTED,
+            )
+        case ChangeKind.TEST:
+            return KindSpec("test", "dockwatch.test", "Test message", None, 0x7F8C8D, "🧪", None)
         case _:
             assert_never(kind)
 
 
 KINDS: Mapping[ChangeKind, KindSpec] = MappingProxyType({kind: _spec(kind) for kind in ChangeKind})
 """The kinds table: one row per ``ChangeKind``, in the enum's order."""
+
+SUBSCRIBABLE_KINDS: tuple[ChangeKind, ...] = tuple(kind for kind, spec in KINDS.items() if spec.word)
+"""The kinds a chat switches on and off by name; every other kind follows one of them, or none."""
+
+REMINDER_KINDS = frozenset(kind for kind, spec in KINDS.items() if spec.reminds is not None)
+
+
+def reminder_key(kind: ChangeKind, ll2_id: int, lead: timedelta, expected: datetime) -> str:
+    """``remind-docking:630:3600@2026-11-23T10:00:00Z``: one reminder per (fact, lead, planned time),
+    so a planned time is reminded of once per lead, and a new planned time gets reminders of its own."""
+    at = expected.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{KINDS[kind].key(ll2_id)}:{int(lead.total_seconds())}@{at}"
+
+
+def parse_reminder_key(key: str) -> tuple[str, int, datetime] | None:
+    """``remind-docking:630:3600@2026-11-23T10:00:00Z`` -> (``remind-docking:630``, 3600, the time);
+    ``None`` for any other key."""
+    head, at, when = key.partition("@")
+    base, _, lead = head.rpartition(":")
+    if not at or not lead.isdigit() or not base.startswith(_REMINDER_PREFIXES):
+        return None
+    try:
+        expected = datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return base, int(lead), expected
+
+
+_REMINDER_PREFIXES = tuple(f"{KINDS[kind].key_prefix}:" for kind in REMINDER_KINDS)
 
 
 VehicleId = tuple[PartyKind, int]
@@ -375,6 +448,10 @@ class Message(BaseModel):
     correction: Correction | None = None
     """Set on a message that corrects an earlier one: ``kind`` and the fields are the fact as LL2 now
     tells it, ``key`` is the correction's own key."""
+    lead_seconds: int | None = None
+    """For a reminder: how long before ``expected`` it was due."""
+    expected: datetime | None = None
+    """For a reminder: the planned time it reminds of (the docking, the departure, the event)."""
 
     @property
     def vehicle_name(self) -> str:
@@ -439,7 +516,8 @@ class SubscriptionFilter:
     stations: frozenset[str] | None = None
 
     def accepts(self, message: Message) -> bool:
-        if self.kinds is not None and message.kind not in self.kinds:
+        kind = KINDS[message.kind].reminds or message.kind
+        if self.kinds is not None and kind not in self.kinds:
             return False
         if self.stations is None:
             return True
@@ -454,3 +532,12 @@ def fact_of(message: Message) -> str | None:
         return None
     key = message.correction.corrects if message.correction is not None else message.key
     return revision_of(key)[0]
+
+
+def trial_message(now: datetime) -> Message:
+    """The message ``dockwatch test-target`` sends: about no fact, marked as a test everywhere."""
+    return Message(
+        kind=ChangeKind.TEST,
+        key=f"{KINDS[ChangeKind.TEST].key_prefix}:{int(now.timestamp())}",
+        occurred_at=now,
+    )

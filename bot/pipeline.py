@@ -10,6 +10,7 @@ from dockwatch.bot.corrections import corrections
 from dockwatch.bot.detect import detect
 from dockwatch.bot.dispatch import DeliveryReport
 from dockwatch.bot.errors import BudgetExhausted, UpstreamError
+from dockwatch.bot.reminders import due_reminders
 from dockwatch.bot.runtime import Runtime
 from dockwatch.storage import RecordedCycle
 
@@ -53,6 +54,8 @@ async def run_cycle(
     known = await app.store.load_known_state(notices_for={r.id for r in snapshot.dockings})
     changes = detect(known, snapshot, now, stale_after=stale_after, webcast_window=webcast_window)
     changes += corrections(known, snapshot, now, stale_after=stale_after)
+    leads = await app.store.reminder_leads()
+    changes += due_reminders(snapshot.dockings, snapshot.events, leads, known.recorded_keys, now)
     recorded = await app.store.record_cycle(snapshot, changes, started_at=started, now=now, fence=fence)
     ours = set(recorded.announced_keys)  # not those another instance recorded first
     for change in changes:

@@ -39,6 +39,8 @@ class PlanState:
     last_poll: datetime | None = None
     exact_moments: tuple[datetime, ...] = ()
     windows: tuple[tuple[datetime, datetime], ...] = ()
+    poll_at: tuple[datetime, ...] = ()
+    """Polls wanted at exactly these times (shortly before reminders), not ``SETTLE`` after."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ def moments_from(
                             exact.add(webcast.start_time)
                     if event.date is not None and now - WEBCAST_TAIL < event.date <= horizon:
                         windows.add((event.date - WEBCAST_LEAD, event.date + WEBCAST_TAIL))
+            case None:
+                pass  # reminders are planned from the lead times in use, not from the kinds table
             case _:
                 assert_never(spec.moment)
     return tuple(sorted(exact)), tuple(sorted(windows))
@@ -110,7 +114,10 @@ def plan_next_poll(state: PlanState, budget: BudgetView, now: datetime) -> datet
     """The time of the next poll: never before ``now``, never outside the budget."""
     floor = now if state.last_poll is None else max(now, state.last_poll + state.min_interval)
     since = state.last_poll or now - state.interval
-    due_exact = sorted(max(floor, m + SETTLE) for m in state.exact_moments if m + SETTLE > since)
+    due_exact = sorted(
+        {max(floor, m + SETTLE) for m in state.exact_moments if m + SETTLE > since}
+        | {max(floor, m) for m in state.poll_at if m > since}
+    )
 
     wanted = now if state.last_poll is None else state.last_poll + state.interval
     if due_exact:

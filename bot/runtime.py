@@ -73,7 +73,9 @@ async def open_runtime(
         try:
             await host.start()
             await store.record_platform_states(host.states(), clock())
-            await store.sync_targets(TargetInfo(t.key, t.notifier, t.label) for t in host.targets())
+            await store.sync_targets(
+                TargetInfo(t.key, t.notifier, t.label, t.preferences) for t in host.targets()
+            )
             budget = CallBudget(store, config.api.requests_per_hour)
             ll2 = LL2Client(
                 ll2_session,

@@ -36,7 +36,8 @@ from dockwatch.bot.leadership import POLLER_LEASE, Leadership, LeaseTiming, Role
 from dockwatch.bot.ll2.budget import remaining_calls
 from dockwatch.bot.metrics import Metrics
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
-from dockwatch.bot.planner import BudgetView, PlanState, moments_from, plan_next_poll
+from dockwatch.bot.planner import HORIZON, BudgetView, PlanState, moments_from, plan_next_poll
+from dockwatch.bot.reminders import reminder_moments
 from dockwatch.bot.runtime import Runtime
 from dockwatch.storage import DueDelivery
 
@@ -416,7 +417,11 @@ class Service:
         now = self._app.clock()
         store = self._app.store
         known = await store.load_known_state()
-        exact, windows = moments_from(known.dockings.values(), await store.events(), known.recorded_keys, now)
+        events = await store.events()
+        exact, windows = moments_from(known.dockings.values(), events, known.recorded_keys, now)
+        reminders = reminder_moments(
+            known.dockings.values(), events, await store.reminder_leads(), known.recorded_keys, now, HORIZON
+        )
         calls, hold = await self._app.budget.view(now)
         self.metrics.set_budget_remaining(remaining_calls(self._app.budget.per_hour, calls, hold, now))
         state = PlanState(
@@ -425,6 +430,7 @@ class Service:
             last_poll=self.health.last_poll_at,
             exact_moments=exact,
             windows=windows,
+            poll_at=reminders,
         )
         budget = BudgetView(per_hour=self._config.api.requests_per_hour, calls=tuple(calls), hold_until=hold)
         return plan_next_poll(state, budget, now)

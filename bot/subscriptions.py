@@ -16,10 +16,19 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from dockwatch.bot.durations import humanize
-from dockwatch.bot.model import KINDS, ChangeKind, DockingRecord, Event, SubscriptionFilter
+from dockwatch.bot.model import (
+    KINDS,
+    SUBSCRIBABLE_KINDS,
+    ChangeKind,
+    DockingRecord,
+    Event,
+    SubscriptionFilter,
+)
 from dockwatch.storage import Store
 
-KIND_WORDS: Mapping[str, ChangeKind] = MappingProxyType({spec.word: kind for kind, spec in KINDS.items()})
+KIND_WORDS: Mapping[str, ChangeKind] = MappingProxyType(
+    {spec.word: kind for kind, spec in KINDS.items() if spec.word is not None}
+)
 """The words chat commands accept for each kind, from the kinds table."""
 _STATION_WORD = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 MAX_STATIONS = 5
@@ -66,9 +75,9 @@ def describe(subscription: SubscriptionFilter) -> str:
 
 def toggled(subscription: SubscriptionFilter, kind: ChangeKind) -> SubscriptionFilter:
     """The filter with ``kind`` switched; switching off the last kind leaves that kind only off."""
-    current = set(subscription.kinds) if subscription.kinds is not None else set(KINDS)
+    current = set(subscription.kinds) if subscription.kinds is not None else set(SUBSCRIBABLE_KINDS)
     current ^= {kind}
-    kinds = None if current == set(KINDS) else frozenset(current)
+    kinds = None if current == set(SUBSCRIBABLE_KINDS) else frozenset(current)
     return SubscriptionFilter(kinds, subscription.stations)
 
 

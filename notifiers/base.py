@@ -13,14 +13,22 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TextIO, runtime_checkable
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from dockwatch.bot.errors import PermanentFailure
 from dockwatch.bot.model import Message, Receipt, Revision
+from dockwatch.bot.preferences import (
+    NOT_CONFIGURED,
+    QUIET_USAGE,
+    ConfiguredPreferences,
+    QuietHours,
+    parse_leads,
+    parse_zone,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -88,6 +96,39 @@ def list_from_text(value: object) -> object:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def _leads(value: object) -> object:
+    value = list_from_text(value)
+    if not isinstance(value, list):
+        raise ValueError(f'must be a list of lead times like ["1h", "10m"], got {value!r}')
+    return parse_leads(value)
+
+
+def _quiet(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError(f"{QUIET_USAGE}, got {value!r}")
+    return QuietHours.parse(value)
+
+
+def _zone(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a time zone name like 'Europe/Berlin', got {value!r}")
+    return parse_zone(value).key
+
+
+Leads = Annotated[tuple[timedelta, ...], BeforeValidator(_leads)]
+"""``reminders = ["1h", "10m"]`` in a platform's config table."""
+Quiet = Annotated[QuietHours, BeforeValidator(_quiet)]
+"""``quiet = "22:00-07:00"`` (or ``"22:00-07:00 digest"``) in a chat platform's config table."""
+ZoneName = Annotated[str, BeforeValidator(_zone)]
+"""``timezone = "Europe/Berlin"``: an IANA zone name, checked (with "did you mean")."""
+
+
+def configured_preferences(
+    reminders: tuple[timedelta, ...] | None, quiet: QuietHours | None = None, timezone: str | None = None
+) -> ConfiguredPreferences:
+    return ConfiguredPreferences(reminders=reminders, quiet=quiet, timezone=timezone)
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where a notifier can send. ``key`` is stored with each delivery; ``label`` is safe to print."""
@@ -95,6 +136,20 @@ class Target:
     key: str
     notifier: str
     label: str
+    preferences: ConfiguredPreferences = NOT_CONFIGURED
+    """What the config chose for it (reminders, quiet hours, zone); unset choices are the chat's."""
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """How one delivery is shown, from its target's choices at the time it is sent: ``silent`` in the
+    target's quiet hours (delivered without a sound), and times in ``zone``."""
+
+    silent: bool = False
+    zone: tzinfo = UTC
+
+
+PLAIN = Presentation()
 
 
 class Notifier(Protocol):
@@ -121,8 +176,13 @@ class Notifier(Protocol):
         """Whether ``target_key`` is one this notifier can still send to."""
         ...
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
-        """Deliver one message to one target; ``delivery_id`` makes retries idempotent."""
+    async def send(
+        self, target_key: str, message: Message, *, delivery_id: int, presentation: Presentation = PLAIN
+    ) -> Receipt:
+        """Deliver one message to one target; ``delivery_id`` makes retries idempotent.
+
+        ``presentation`` asks for a silent message (a platform that has no such thing ignores it)
+        and for times in the target's zone (where the platform does not show each reader their own)."""
         ...
 
 
@@ -130,7 +190,9 @@ class Notifier(Protocol):
 class EditingNotifier(Notifier, Protocol):
     """A notifier that can change a message it sent, found again through its receipt."""
 
-    async def edit(self, receipt: Receipt, message: Message) -> Receipt: ...
+    async def edit(
+        self, receipt: Receipt, message: Message, presentation: Presentation = PLAIN
+    ) -> Receipt: ...
 
 
 @runtime_checkable
@@ -145,12 +207,24 @@ class CorrectingNotifier(Notifier, Protocol):
     """
 
     async def correct(
-        self, target_key: str, message: Message, original: Receipt, *, delivery_id: int
+        self,
+        target_key: str,
+        message: Message,
+        original: Receipt,
+        *,
+        delivery_id: int,
+        presentation: Presentation = PLAIN,
     ) -> Receipt: ...
 
 
 async def edit_into_correction(
-    notifier: EditingNotifier, target_key: str, message: Message, original: Receipt, *, delivery_id: int
+    notifier: EditingNotifier,
+    target_key: str,
+    message: Message,
+    original: Receipt,
+    *,
+    delivery_id: int,
+    presentation: Presentation = PLAIN,
 ) -> tuple[Receipt, bool]:
     """The half of ``correct`` every chat platform shares: edit ``original`` into ``message``.
 
@@ -159,7 +233,7 @@ async def edit_into_correction(
     through ``send``. Otherwise the caller replies to the edited message, whose receipt it gets.
     """
     try:
-        edited = await notifier.edit(original, message)
+        edited = await notifier.edit(original, message, presentation)
     except PermanentFailure as error:
         log.info(
             "%s original not editable, correction posted alone key=%s target=%s error=%s",
@@ -168,7 +242,8 @@ async def edit_into_correction(
             target_key,
             redact_urls(str(error)),
         )
-        return await notifier.send(target_key, message, delivery_id=delivery_id), True
+        sent = await notifier.send(target_key, message, delivery_id=delivery_id, presentation=presentation)
+        return sent, True
     correction = message.correction
     return edited, correction is None or correction.reason is Revision.REFINED
 

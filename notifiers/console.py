@@ -13,7 +13,7 @@ from typing import Literal, TextIO
 from pydantic import BaseModel, ConfigDict
 
 from dockwatch.bot.model import Message, Receipt
-from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target
+from dockwatch.notifiers.base import PLAIN, FrontEnd, Notifier, PlatformContext, Presentation, Target
 from dockwatch.notifiers.text import correction_line, details, headline
 
 CONSOLE_TARGET = Target(key="console:stdout", notifier="console", label="standard output")
@@ -57,7 +57,9 @@ class ConsoleNotifier:
     def handles(self, target_key: str) -> bool:
         return target_key == CONSOLE_TARGET.key
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
+    async def send(
+        self, target_key: str, message: Message, *, delivery_id: int, presentation: Presentation = PLAIN
+    ) -> Receipt:
         self._stream.write(render(message) + "\n")
         self._stream.flush()
         return Receipt(platform=self.name)

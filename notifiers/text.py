@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import assert_never
 
 from dockwatch.bot.durations import humanize
@@ -11,7 +11,10 @@ from dockwatch.bot.model import ChangeKind, Message, Revision
 
 def headline(message: Message) -> str:
     """One sentence a person reads at a glance: 'Cargo Dragon C209 docked at the ISS'; for a
-    correction, what is true now: 'Correction: Cargo Dragon C209 has not docked at the ISS yet'."""
+    correction, what is true now: 'Correction: Cargo Dragon C209 has not docked at the ISS yet'; for
+    a reminder, how soon: 'In 1 hour: Cargo Dragon C209 docks at the ISS'."""
+    if (soon := lead_words(message)) is not None:
+        return f"{soon[0].upper()}{soon[1:]}: {fact(message)}"
     correction = message.correction
     if correction is not None:
         match correction.reason:
@@ -36,8 +39,23 @@ def fact(message: Message) -> str:
             return f"{vehicle} moved to another port at {message.place}"
         case ChangeKind.WEBCAST_STARTED:
             return f"Webcast live: {message.event_name or 'an LL2 event'}"
+        case ChangeKind.DOCKING_REMINDER:
+            return f"{vehicle} docks at {message.place}"
+        case ChangeKind.DEPARTURE_REMINDER:
+            return f"{vehicle} departs {message.place}"
+        case ChangeKind.EVENT_REMINDER:
+            return f"{message.event_name or 'An LL2 event'} begins"
+        case ChangeKind.TEST:
+            return "dockwatch test message: this target works"
         case _:
             assert_never(message.kind)
+
+
+def lead_words(message: Message) -> str | None:
+    """For a reminder, how long before the planned time it was due: 'in 1 hour', 'in 10 minutes'."""
+    if message.lead_seconds is None:
+        return None
+    return f"in {humanize(timedelta(seconds=message.lead_seconds))}"
 
 
 def _not_yet(message: Message) -> str:
@@ -51,18 +69,27 @@ def _not_yet(message: Message) -> str:
             return f"{vehicle} has not moved to another port at {message.place} yet"
         case ChangeKind.WEBCAST_STARTED:
             return f"the webcast of {message.event_name or 'an LL2 event'} is not live yet"
+        case (
+            ChangeKind.DOCKING_REMINDER
+            | ChangeKind.DEPARTURE_REMINDER
+            | ChangeKind.EVENT_REMINDER
+            | ChangeKind.TEST
+        ):
+            return fact(message)  # never corrected: a reminder is about a plan, a test about nothing
         case _:
             assert_never(message.kind)
 
 
-def correction_line(message: Message) -> str | None:
+def correction_line(message: Message, zone: tzinfo = UTC) -> str | None:
     """What LL2 says now, for a correction: 'LL2 now expects it at 2026-11-23 13:30 UTC'."""
     correction = message.correction
     if correction is None:
         return None
     match correction.reason:
         case Revision.RESCHEDULED:
-            when = _utc(correction.expected) if correction.expected is not None else "a later time"
+            when = (
+                local_time(correction.expected, zone) if correction.expected is not None else "a later time"
+            )
             return f"LL2 now expects it at {when}."
         case Revision.WITHDRAWN:
             return "LL2 no longer gives a time for it."
@@ -72,9 +99,9 @@ def correction_line(message: Message) -> str | None:
             assert_never(correction.reason)
 
 
-def correction_reply(message: Message) -> str:
+def correction_reply(message: Message, zone: tzinfo = UTC) -> str:
     """The short message posted in reply to the corrected one, so its readers are told."""
-    line = correction_line(message) or ""
+    line = correction_line(message, zone) or ""
     return f"{headline(message)}. {line}".strip()
 
 
@@ -84,25 +111,34 @@ def has_happened(message: Message) -> bool:
     return message.correction is None or message.correction.reason is Revision.REFINED
 
 
-def details(message: Message) -> list[tuple[str, str]]:
-    """The facts behind the headline as (label, value) pairs, in reading order."""
+def details(message: Message, zone: tzinfo = UTC) -> list[tuple[str, str]]:
+    """The facts behind the headline as (label, value) pairs, in reading order, times in ``zone``."""
     match message.kind:
         case ChangeKind.DOCKED | ChangeKind.RELOCATED:
             rows = _docking_rows(message)
             if message.docking is not None and has_happened(message):
-                rows.append(("Docked", _utc(message.docking)))
+                rows.append(("Docked", local_time(message.docking, zone)))
             return rows
         case ChangeKind.DEPARTED:
             rows = _docking_rows(message)
             if not has_happened(message):
                 return rows
             if message.departure is not None:
-                rows.append(("Departed", _utc(message.departure)))
+                rows.append(("Departed", local_time(message.departure, zone)))
             if message.docked_seconds is not None:
                 rows.append(("Stayed", humanize(timedelta(seconds=message.docked_seconds))))
             return rows
         case ChangeKind.WEBCAST_STARTED:
-            return _webcast_rows(message)
+            return _webcast_rows(message, zone)
+        case ChangeKind.DOCKING_REMINDER | ChangeKind.DEPARTURE_REMINDER:
+            rows = _docking_rows(message)
+            if message.expected is not None:
+                rows.append(("Planned", local_time(message.expected, zone)))
+            return rows
+        case ChangeKind.EVENT_REMINDER:
+            return _webcast_rows(message, zone)
+        case ChangeKind.TEST:
+            return [("Sent by", "dockwatch test-target: notifications will arrive here like this")]
         case _:
             assert_never(message.kind)
 
@@ -121,16 +157,19 @@ def _docking_rows(message: Message) -> list[tuple[str, str]]:
     return rows
 
 
-def _webcast_rows(message: Message) -> list[tuple[str, str]]:
+def _webcast_rows(message: Message, zone: tzinfo) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     if message.location:
         rows.append(("Where", message.location))
     if message.event_date is not None:
-        rows.append(("Event time", _utc(message.event_date)))
+        rows.append(("Event time", local_time(message.event_date, zone)))
     if message.webcast_url:
         rows.append(("Watch", message.webcast_url))
     return rows
 
 
-def _utc(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def local_time(moment: datetime, zone: tzinfo = UTC) -> str:
+    """'2026-11-23 14:00 CET': the wall clock of ``zone`` with its abbreviation (``UTC`` by default)."""
+    local = moment.astimezone(zone)
+    abbreviation = local.tzname() or "UTC"
+    return f"{local:%Y-%m-%d %H:%M} {'UTC' if abbreviation in ('UTC', 'Etc/UTC') else abbreviation}"

@@ -21,9 +21,20 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from dockwatch import __version__
 from dockwatch.bot.errors import RetryLater, TargetGone
-from dockwatch.bot.model import KINDS, Correction, Message, Receipt, Revision
+from dockwatch.bot.model import KINDS, ChangeKind, Correction, Message, Receipt, Revision
 from dockwatch.bot.retry_after import parse_retry_after
-from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url, mask_url
+from dockwatch.notifiers.base import (
+    PLAIN,
+    FrontEnd,
+    Leads,
+    Notifier,
+    PlatformContext,
+    Presentation,
+    Target,
+    configured_preferences,
+    http_url,
+    mask_url,
+)
 
 TIMEOUT_SECONDS = 15
 LONGEST_RETRY_AFTER = timedelta(hours=24)
@@ -39,6 +50,20 @@ class WebhookConfig(BaseModel):
     url: str = Field(repr=False)  # paths and queries often carry tokens
     secret: SecretStr
     name: str | None = None
+    reminders: Leads | None = None
+    """Lead times: ``docking.reminder`` (and the others) this long before each planned time."""
+    quiet: object = None
+    """Refused: a receiving system does not sleep (the key exists only to say so in one line)."""
+
+    @field_validator("quiet")
+    @classmethod
+    def _no_quiet_hours(cls, value: object) -> object:
+        if value is not None:
+            raise ValueError(
+                "webhooks get no quiet hours (a receiving system does not sleep): remove it, or set"
+                " quiet hours on a chat target ([telegram] or [discord])"
+            )
+        return value
 
     @field_validator("url")
     @classmethod
@@ -82,6 +107,8 @@ def webhook_body(message: Message) -> dict[str, Any]:
     data = message.model_dump(
         mode="json", exclude={"kind", "key", "occurred_at", "correction"}, exclude_none=True
     )
+    if message.kind is ChangeKind.TEST:
+        data = {}  # about no fact: nothing a receiver could mistake for one
     body_type = KINDS[message.kind].webhook_type
     if message.correction is not None:
         body_type = message.correction.reason.webhook_type
@@ -146,7 +173,9 @@ class WebhookNotifier:
     def handles(self, target_key: str) -> bool:
         return target_key in self._hooks
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
+    async def send(
+        self, target_key: str, message: Message, *, delivery_id: int, presentation: Presentation = PLAIN
+    ) -> Receipt:
         config = self._hooks[target_key]
         body = json.dumps(webhook_body(message), separators=(",", ":"), ensure_ascii=False).encode()
         now = self._clock()
@@ -196,7 +225,12 @@ class WebhookPlatform:
 
     def targets(self, settings: Sequence[WebhookConfig]) -> Sequence[Target]:
         return [
-            Target(key=target_key(config.url), notifier=self.name, label=config.name or mask_url(config.url))
+            Target(
+                key=target_key(config.url),
+                notifier=self.name,
+                label=config.name or mask_url(config.url),
+                preferences=configured_preferences(config.reminders),
+            )
             for config in settings
         ]
 

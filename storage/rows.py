@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextlib
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import cast
 
 from dockwatch.bot.model import (
@@ -16,6 +18,7 @@ from dockwatch.bot.model import (
     SubscriptionFilter,
     Webcast,
 )
+from dockwatch.bot.preferences import Preferences, QuietHours
 from dockwatch.storage.tables import DockingRow, EventRow, TargetRow
 
 
@@ -115,3 +118,20 @@ def target_filter(row: TargetRow) -> SubscriptionFilter:
     kinds = frozenset(ChangeKind(k) for k in row.kinds) if row.kinds is not None else None
     stations = frozenset(row.stations) if row.stations is not None else None
     return SubscriptionFilter(kinds, stations)
+
+
+def target_preferences(row: TargetRow) -> Preferences:
+    """The row's choices; a stored value this version cannot read (hand-edited, or a zone the system
+    no longer has) counts as not chosen rather than failing every delivery to the target."""
+    leads = tuple(timedelta(seconds=s) for s in row.reminders or () if isinstance(s, int) and s > 0)
+    quiet = None
+    if row.quiet:
+        with contextlib.suppress(ValueError):
+            quiet = QuietHours.parse(row.quiet)
+    return Preferences(reminders=leads, quiet=quiet, timezone=row.timezone)
+
+
+def reminder_seconds(leads: Iterable[timedelta]) -> list[int] | None:
+    """Lead times as stored: whole seconds, longest first; ``None`` for none."""
+    seconds = sorted({int(lead.total_seconds()) for lead in leads}, reverse=True)
+    return seconds or None

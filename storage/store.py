@@ -45,6 +45,13 @@ from dockwatch.bot.model import (
     fact_of,
     relocated_key,
 )
+from dockwatch.bot.preferences import (
+    NO_PREFERENCES,
+    NOT_CONFIGURED,
+    ConfiguredPreferences,
+    Preferences,
+    QuietHours,
+)
 from dockwatch.storage import leases
 from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file, is_transient
 from dockwatch.storage.rows import (
@@ -53,7 +60,9 @@ from dockwatch.storage.rows import (
     event_from_row,
     event_matches_row,
     event_to_row,
+    reminder_seconds,
     target_filter,
+    target_preferences,
 )
 from dockwatch.storage.schema import SchemaState, require_current, schema_state, upgrade
 from dockwatch.storage.tables import (
@@ -73,6 +82,13 @@ from dockwatch.storage.tables import (
 )
 
 
+class Unset:
+    """The type of ``UNSET``: "leave this choice as it is", where ``None`` means "switch it off"."""
+
+
+UNSET = Unset()
+
+
 @dataclass(frozen=True, slots=True)
 class TargetInfo:
     """A configured delivery target as the store knows it: no secrets, only a key and a label."""
@@ -80,6 +96,9 @@ class TargetInfo:
     key: str
     notifier: str
     label: str
+    preferences: ConfiguredPreferences = NOT_CONFIGURED
+    """The config's choices; each one set replaces the target's at every start, each one unset
+    leaves what the chat chose with its commands."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +134,10 @@ class DueDelivery:
     """For a correction: whether that announcement reached this target at all."""
     last_error: str | None = None
     """Why the previous attempt failed, if one did."""
+    preferences: Preferences = NO_PREFERENCES
+    """The target's choices as they are now (quiet hours, zone): how the message is shown."""
+    held: bool = False
+    """Postponed to the end of the target's quiet hours, for a digest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +330,10 @@ class Store:
                     owed = await _queue_correction(session, notification_id, change.message.correction, now)
                     deliveries += owed
                     continue
+                lead = change.message.lead_seconds
                 for target in targets:
+                    if lead is not None and lead not in (target.reminders or ()):
+                        continue  # a reminder goes only to the targets that asked for its lead time
                     if target_filter(target).accepts(change.message):
                         session.add(_new_delivery(notification_id, target.key, now))
                         deliveries += 1
@@ -363,12 +389,14 @@ class Store:
                 row.configured = target is not None
                 if target is not None:
                     row.label = target.label
+                    _configure(row, target.preferences)
                 session.add(row)
-            await _insert_ignoring_duplicates(
-                session,
-                TargetRow,
-                [TargetRow(key=t.key, notifier=t.notifier, label=t.label) for t in wanted.values()],
-            )
+            new = []
+            for target in wanted.values():
+                row = TargetRow(key=target.key, notifier=target.notifier, label=target.label)
+                _configure(row, target.preferences)
+                new.append(row)
+            await _insert_ignoring_duplicates(session, TargetRow, new)
 
     async def disable_target(self, key: str, *, reason: str, now: datetime) -> int:
         """Disable ``key`` and dead-letter what it still owes; return how many deliveries that was."""
@@ -411,6 +439,51 @@ class Store:
             )
             row.stations = sorted(subscription.stations) if subscription.stations is not None else None
             session.add(row)
+
+    async def save_preferences(
+        self,
+        key: str,
+        *,
+        reminders: Sequence[timedelta] | None = None,
+        quiet: QuietHours | Unset | None = UNSET,
+        timezone: str | Unset | None = UNSET,
+    ) -> Preferences | None:
+        """Change what is given of an existing target's choices (``reminders=()`` switches reminders
+        off, ``quiet=None`` quiet hours); the target's choices after, or ``None`` when ``key`` is no
+        target."""
+        async with self._transaction() as session:
+            row = await session.get(TargetRow, key)
+            if row is None:
+                return None
+            if reminders is not None:
+                row.reminders = reminder_seconds(reminders)
+            if not isinstance(quiet, Unset):
+                row.quiet = None if quiet is None else str(quiet)
+            if not isinstance(timezone, Unset):
+                row.timezone = timezone
+            session.add(row)
+            return target_preferences(row)
+
+    async def preferences(self, key: str) -> Preferences | None:
+        """A target's choices; ``None`` when ``key`` is no target."""
+        async with self._reading() as session:
+            row = await session.get(TargetRow, key)
+            return None if row is None else target_preferences(row)
+
+    async def reminder_leads(self) -> frozenset[timedelta]:
+        """Every lead time some enabled target asked for: the reminders worth planning."""
+        async with self._reading() as session:
+            rows = await session.exec(
+                select(TargetRow.reminders)
+                .where(col(TargetRow.enabled))
+                .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
+            )
+            return frozenset(
+                timedelta(seconds=s)
+                for leads in rows.all()
+                for s in leads or ()
+                if isinstance(s, int) and s > 0
+            )
 
     async def subscription(self, key: str) -> SubscriptionFilter | None:
         """The filter of an enabled target, or ``None`` when it is not subscribed."""
@@ -613,6 +686,7 @@ class Store:
             claimed = []
             due = (await session.exec(query)).all()
             originals = await _originals(session, [d.original_id for d, _ in due if d.original_id])
+            preferences = await _preferences(session, {d.target_key for d, _ in due})
             for delivery, notification in due:
                 original = originals.get(delivery.original_id or 0)
                 delivery.status = DeliveryStatus.SENDING
@@ -634,6 +708,8 @@ class Store:
                         original_delivered=original is not None
                         and original.status == DeliveryStatus.DELIVERED,
                         last_error=delivery.last_error,
+                        preferences=preferences.get(delivery.target_key, NO_PREFERENCES),
+                        held=delivery.held,
                     )
                 )
             return claimed
@@ -701,6 +777,13 @@ class Store:
             status=DeliveryStatus.DEAD,
             last_error=error,
             updated_at=now,
+        )
+
+    async def mark_superseded(self, claim: DueDelivery, *, now: datetime, reason: str) -> bool:
+        """Close the claimed delivery unsent, for a reason that is no failure (a reminder come due too
+        late to be true); false when the claim no longer holds."""
+        return await self._write_claimed(
+            claim, status=DeliveryStatus.SUPERSEDED, last_error=reason, updated_at=now
         )
 
     async def release_claims(self, delivery_ids: Iterable[int], now: datetime, *, owner: str) -> int:
@@ -939,6 +1022,16 @@ def _excluding(query: Any, targets: Iterable[str], platforms: Iterable[str]) -> 
     return query
 
 
+def _configure(row: TargetRow, configured: ConfiguredPreferences) -> None:
+    """Apply the config's choices for a listed target: each one the config sets wins at every start."""
+    if configured.reminders is not None:
+        row.reminders = reminder_seconds(configured.reminders)
+    if configured.quiet is not None:
+        row.quiet = str(configured.quiet)
+    if configured.timezone is not None:
+        row.timezone = configured.timezone
+
+
 def _new_delivery(
     notification_id: int, target_key: str, now: datetime, *, original_id: int | None = None
 ) -> DeliveryRow:
@@ -1014,6 +1107,13 @@ async def _supersede(
         .execution_options(synchronize_session=False)
     )
     return set(result.scalars().all())
+
+
+async def _preferences(session: AsyncSession, keys: Collection[str]) -> dict[str, Preferences]:
+    if not keys:
+        return {}
+    rows = await session.exec(select(TargetRow).where(col(TargetRow.key).in_(list(keys))))
+    return {row.key: target_preferences(row) for row in rows.all()}
 
 
 async def _originals(session: AsyncSession, ids: list[int]) -> dict[int, DeliveryRow]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, TypeDecorator, UniqueConstraint, false
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -151,6 +151,8 @@ class DeliveryRow(SQLModel, table=True):
     """The owner token of the claim while ``sending`` (revision 0007): writes after the send succeed
     only while it still holds, so two instances never both record (or send) one delivery. It stays
     on the row after, naming the instance that recorded the outcome; a release at stop clears it."""
+    held: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    """Postponed to the end of its target's quiet hours, to go out in one digest (revision 0009)."""
     original_id: int | None = None
     """For a correction: this target's delivery of the announcement it corrects (revision 0006),
     whose receipt it edits and which must have been delivered (the order of one fact's messages is
@@ -173,6 +175,12 @@ class TargetRow(SQLModel, table=True):
     stations: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     disabled_reason: str | None = None
     disabled_at: datetime | None = _time(nullable=True)
+    reminders: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """Reminder lead times in seconds, longest first (revision 0009); ``None``: no reminders."""
+    quiet: str | None = None
+    """Quiet hours as written, ``22:00-07:00`` or ``22:00-07:00 digest`` (revision 0009)."""
+    timezone: str | None = None
+    """An IANA zone name (revision 0009); ``None``: UTC."""
 
 
 class PollRow(SQLModel, table=True):

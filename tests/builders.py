@@ -8,6 +8,8 @@ from typing import Any
 from dockwatch.bot.detect import detect
 from dockwatch.bot.ll2.wire import parse_dockings, parse_events
 from dockwatch.bot.model import (
+    KINDS,
+    REMINDER_KINDS,
     ChangeKind,
     Correction,
     KnownState,
@@ -16,9 +18,13 @@ from dockwatch.bot.model import (
     Revision,
     Snapshot,
     VehicleRef,
+    trial_message,
 )
+from dockwatch.bot.reminders import due_reminders
 
 _NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+DETECTED_KINDS = [kind for kind in ChangeKind if KINDS[kind].moment is not None]
+"""The kinds detection announces and corrections correct: not reminders, not the test message."""
 ISS = {"id": 4, "name": "International Space Station", "image": {"image_url": "https://img.test/iss.jpg"}}
 
 
@@ -102,6 +108,8 @@ def message_with(
         event_name=event,
         event_date=now,
         webcast_url=webcast_url,
+        lead_seconds=3600 if kind in REMINDER_KINDS else None,
+        expected=now + timedelta(hours=1) if kind in REMINDER_KINDS else None,
     )
 
 
@@ -135,7 +143,25 @@ def messages_of_every_kind() -> dict[ChangeKind, Message]:
     )
     events = parse_events([ll2_event(9, date=_NOW + timedelta(minutes=20), live=True)], "test")
     changes = detect(KnownState(baseline_done=True), Snapshot(tuple(records), tuple(events)), _NOW)
-    return {c.kind: c.message for c in changes if c.announce}
+    messages = {c.kind: c.message for c in changes if c.announce}
+    planned = parse_dockings(
+        [
+            ll2_docking(5, docking=_NOW + timedelta(hours=1), vehicle=(50, "Crew Dragon Endeavour")),
+            ll2_docking(
+                6,
+                docking=_NOW - timedelta(days=90),
+                departure=_NOW + timedelta(hours=1),
+                vehicle=(60, "Soyuz MS-28"),
+            ),
+        ],
+        "test",
+        legacy=False,
+    )
+    soon = parse_events([ll2_event(10, date=_NOW + timedelta(hours=1))], "test")
+    reminders = due_reminders(planned, soon, {timedelta(hours=1)}, frozenset(), _NOW)
+    messages |= {c.kind: c.message for c in reminders}
+    messages[ChangeKind.TEST] = trial_message(_NOW)
+    return messages
 
 
 def correction_of(message: Message, reason: Revision, when: datetime | None) -> Message:

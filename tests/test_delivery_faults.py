@@ -14,6 +14,7 @@ from dockwatch.bot.dispatch import Dispatcher
 from dockwatch.bot.errors import ConfigError
 from dockwatch.bot.model import Message, Receipt, SubscriptionFilter
 from dockwatch.notifiers import Target
+from dockwatch.notifiers.base import PLAIN, Presentation
 from dockwatch.notifiers.discord import DiscordConfig, webhook_key
 from dockwatch.notifiers.discord.notifier import DiscordNotifier
 from dockwatch.notifiers.webhook import WebhookConfig, WebhookNotifier, target_key
@@ -50,7 +51,9 @@ class CrashingNotifier:
     def handles(self, target_key: str) -> bool:
         return True
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
+    async def send(
+        self, target_key: str, message: Message, *, delivery_id: int, presentation: Presentation = PLAIN
+    ) -> Receipt:
         self.calls += 1
         raise KeyError("embed")
 

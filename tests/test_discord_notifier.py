@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockwatch.bot.errors import PermanentFailure, RetryLater, TargetGone
-from dockwatch.bot.model import ChangeKind, Message, Receipt, Ref, Revision, VehicleRef
+from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt, Ref, Revision, VehicleRef
 from dockwatch.notifiers.base import CorrectingNotifier, EditingNotifier
 from dockwatch.notifiers.discord import DEFAULT_API, DiscordConfig, channel_key, webhook_key
 from dockwatch.notifiers.discord import notifier as discord_notifier
@@ -174,7 +174,7 @@ def test_every_embed_fits_discords_limits_and_never_pings(
     message = message_with(
         kind, vehicle=vehicle, station=station, port=port, event=event, webcast_url="https://youtu.be/x"
     )
-    if reason is not None:  # a correction of it
+    if reason is not None and KINDS[kind].moment is not None:  # a correction of it (of a detected kind)
         message = correction_of(message, reason, None if reason is Revision.WITHDRAWN else NOW)
 
     embed = build_embed(message)

@@ -368,7 +368,15 @@ def rows_of(connection: Connection, *tables: str) -> dict[str, list[Any]]:
     }
 
 
-ADDED_AFTER_0004 = {("delivery", "original_id"), ("delivery", "claimed_by"), ("notification", "fact")}
+ADDED_AFTER_0004 = {
+    ("delivery", "original_id"),
+    ("delivery", "claimed_by"),
+    ("notification", "fact"),
+    ("delivery", "held"),
+    ("target", "reminders"),
+    ("target", "quiet"),
+    ("target", "timezone"),
+}
 
 
 async def test_revision_0005_keeps_every_row_of_a_0004_database_and_adds_the_moves_table(

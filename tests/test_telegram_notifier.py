@@ -22,7 +22,7 @@ from dockwatch.notifiers.telegram.notifier import (
     render_html,
     render_reply,
 )
-from tests.builders import correction_of, message_with
+from tests.builders import DETECTED_KINDS, correction_of, message_with
 from tests.conftest import started
 from tests.fakes.telegram import FakeTelegram
 
@@ -425,7 +425,7 @@ async def test_a_correction_in_a_chat_that_blocked_the_bot_means_the_chat_is_gon
 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    kind=st.sampled_from(list(ChangeKind)),
+    kind=st.sampled_from(DETECTED_KINDS),
     reason=st.sampled_from(list(Revision)),
     vehicle=ll2_strings,
     station=ll2_strings,

@@ -17,7 +17,7 @@ from dockwatch.bot.errors import RetryLater, TargetGone
 from dockwatch.bot.model import ChangeKind, Message, Revision
 from dockwatch.notifiers.base import EditingNotifier
 from dockwatch.notifiers.webhook import WebhookConfig, WebhookNotifier, mask_url, target_key, webhook_body
-from tests.builders import correction_of, messages_of_every_kind
+from tests.builders import DETECTED_KINDS, correction_of, messages_of_every_kind
 from tests.conftest import SECRET
 from tests.fakes.webhook_receiver import WebhookReceiver
 
@@ -215,7 +215,7 @@ def test_a_refined_departure_is_an_updated_body_with_the_whole_new_payload() -> 
 
 
 @pytest.mark.parametrize("reason", list(Revision), ids=[r.value for r in Revision])
-@pytest.mark.parametrize("kind", list(ChangeKind), ids=[k.value for k in ChangeKind])
+@pytest.mark.parametrize("kind", DETECTED_KINDS, ids=[k.value for k in DETECTED_KINDS])
 def test_every_correction_of_every_kind_matches_the_published_schema(
     kind: ChangeKind, reason: Revision
 ) -> None:

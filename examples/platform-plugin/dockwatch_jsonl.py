@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from dockwatch.bot.errors import PlatformUnavailable, RetryLater
 from dockwatch.bot.model import Message, Receipt
-from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target
+from dockwatch.notifiers.base import PLAIN, FrontEnd, Notifier, PlatformContext, Presentation, Target
 
 
 class JsonLinesConfig(BaseModel):
@@ -51,7 +51,9 @@ class JsonLinesNotifier:
     def handles(self, target_key: str) -> bool:
         return target_key == self._key
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
+    async def send(
+        self, target_key: str, message: Message, *, delivery_id: int, presentation: Presentation = PLAIN
+    ) -> Receipt:
         line = json.dumps({"delivery_id": delivery_id, **message.model_dump(mode="json")})
         try:
             with self._path.open("a", encoding="utf-8") as file:

@@ -11,7 +11,18 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 
-from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url, list_from_text
+from dockwatch.notifiers.base import (
+    FrontEnd,
+    Leads,
+    Notifier,
+    PlatformContext,
+    Quiet,
+    Target,
+    ZoneName,
+    configured_preferences,
+    http_url,
+    list_from_text,
+)
 
 PREFIX = "discord:"
 DEFAULT_API = "https://discord.com/api/v10"
@@ -30,6 +41,13 @@ class DiscordConfig(BaseModel):
     api_base_url: str = DEFAULT_API
     username: str = "dockwatch"
     avatar_url: str | None = None
+    reminders: Leads | None = None
+    """Lead times for the static targets (``webhook_urls``, ``channel_ids``)."""
+    quiet: Quiet | None = None
+    """Quiet hours for the static targets, in ``timezone``: messages carry Discord's
+    suppress-notifications flag (or, with ``digest``, wait for one digest at the end)."""
+    timezone: ZoneName | None = None
+    """The zone quiet hours are read in; messages show each reader their own time anyway."""
 
     @field_validator("webhook_urls", "channel_ids", mode="before")
     @classmethod
@@ -80,14 +98,15 @@ class DiscordPlatform:
     settings_model = DiscordConfig
 
     def targets(self, settings: DiscordConfig) -> Sequence[Target]:
+        chosen = configured_preferences(settings.reminders, settings.quiet, settings.timezone)
         hooks = [
-            Target(key, self.name, f"Discord webhook {key.rsplit(':', 1)[1]}")
+            Target(key, self.name, f"Discord webhook {key.rsplit(':', 1)[1]}", chosen)
             for key in dict.fromkeys(webhook_key(url) for url in settings.webhook_urls)
         ]
         if settings.token is None:
             return hooks
         return hooks + [
-            Target(channel_key(c), self.name, f"Discord channel {c}") for c in settings.channel_ids
+            Target(channel_key(c), self.name, f"Discord channel {c}", chosen) for c in settings.channel_ids
         ]
 
     def subscribable(self, settings: DiscordConfig) -> bool:

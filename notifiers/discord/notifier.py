@@ -28,8 +28,8 @@ from discord.http import Route
 
 from dockwatch.bot.durations import humanize
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
-from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt, Revision
-from dockwatch.notifiers.base import REDACTING, Target, edit_into_correction
+from dockwatch.bot.model import KINDS, REMINDER_KINDS, ChangeKind, Message, Receipt, Revision
+from dockwatch.notifiers.base import PLAIN, REDACTING, Presentation, Target, edit_into_correction
 from dockwatch.notifiers.discord import (
     DEFAULT_API,
     PLATFORM,
@@ -39,7 +39,7 @@ from dockwatch.notifiers.discord import (
     channel_key,
     webhook_key,
 )
-from dockwatch.notifiers.text import correction_line, correction_reply, has_happened, headline
+from dockwatch.notifiers.text import correction_line, correction_reply, fact, has_happened, headline
 
 MAX_FIELD_TEXT = 200  # one LL2 string; all of them together stay far below the 6000 total
 GONE_CODES = {10003, 10004, 10015, 50027}  # unknown channel, guild, webhook; invalid webhook token
@@ -77,8 +77,11 @@ def build_embed(message: Message) -> discord.Embed:
     opens the description and a time that has not come yet is shown as "Expected", never as "Docked".
     """
     happened = has_happened(message)
+    # A reminder's title is the plan; how soon is a <t:R> timestamp, which Discord renders only
+    # outside titles and keeps true for as long as the message is read.
+    title = fact(message) if message.kind in REMINDER_KINDS else headline(message)
     embed = discord.Embed(
-        title=_clip(_text_of(headline(message)), 256),
+        title=_clip(_text_of(title), 256),
         colour=KINDS[message.kind].colour if happened else CORRECTION_COLOUR,
         timestamp=message.occurred_at,
     )
@@ -104,6 +107,18 @@ def build_embed(message: Message) -> discord.Embed:
             if message.webcast_url and _is_url(message.webcast_url):
                 embed.url = message.webcast_url
                 embed.description = f"[Watch the webcast]({message.webcast_url})"
+        case ChangeKind.DOCKING_REMINDER | ChangeKind.DEPARTURE_REMINDER:
+            _add_docking_fields(embed, message)
+            _add_planned(embed, message)
+        case ChangeKind.EVENT_REMINDER:
+            if message.location:
+                embed.add_field(name="Where", value=_text(message.location), inline=True)
+            _add_planned(embed, message)
+            if message.webcast_url and _is_url(message.webcast_url):
+                embed.url = message.webcast_url
+                embed.description = f"{embed.description or ''}\n[Webcast]({message.webcast_url})".strip()
+        case ChangeKind.TEST:
+            embed.description = "Sent by `dockwatch test-target`: notifications will arrive here like this."
         case _:
             assert_never(message.kind)
     _add_correction(embed, message)
@@ -111,6 +126,17 @@ def build_embed(message: Message) -> discord.Embed:
         embed.set_thumbnail(url=message.image_url)
     embed.set_footer(text="dockwatch · data: The Space Devs' Launch Library 2")
     return embed
+
+
+def _add_planned(embed: discord.Embed, message: Message) -> None:
+    """A reminder's planned time, relative (``in an hour``) and in each reader's own zone."""
+    planned = message.expected or message.event_date
+    if planned is None:
+        embed.description = "Soon"
+        return
+    unix = int(planned.timestamp())
+    embed.description = f"Planned <t:{unix}:R>"
+    embed.add_field(name="Planned", value=f"<t:{unix}:f>", inline=False)
 
 
 def _add_correction(embed: discord.Embed, message: Message) -> None:
@@ -214,7 +240,11 @@ class DiscordNotifier:
             return True
         return self.config.token is not None and target_key.startswith(f"{PREFIX}channel:")
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
+    async def send(
+        self, target_key: str, message: Message, *, delivery_id: int, presentation: Presentation = PLAIN
+    ) -> Receipt:
+        """Post the embed; in the channel's quiet hours with Discord's suppress-notifications flag
+        (``silent``: delivered, but nobody's device makes a sound)."""
         embed = build_embed(message)
         none = discord.AllowedMentions.none()
         async with _delivering(target_key):
@@ -226,13 +256,16 @@ class DiscordNotifier:
                     avatar_url=self.config.avatar_url or discord.utils.MISSING,
                     wait=True,
                     allowed_mentions=none,
+                    silent=presentation.silent,
                 )
                 return self._webhook_receipt(webhook.id, sent)
             channel = self._channel(target_key, int(target_key.rsplit(":", 1)[1]))
-            posted = await channel.send(embed=embed, nonce=f"dw{delivery_id}", allowed_mentions=none)
+            posted = await channel.send(
+                embed=embed, nonce=f"dw{delivery_id}", allowed_mentions=none, silent=presentation.silent
+            )
             return Receipt(platform=self.name, message={"channel_id": channel.id, "message_id": posted.id})
 
-    async def edit(self, receipt: Receipt, message: Message) -> Receipt:
+    async def edit(self, receipt: Receipt, message: Message, presentation: Presentation = PLAIN) -> Receipt:
         """Replace the embed of a message sent earlier, by the webhook or the bot that sent it."""
         ids = _receipt_ids(receipt)
         embed = build_embed(message)
@@ -256,19 +289,25 @@ class DiscordNotifier:
             return Receipt(platform=self.name, message={"channel_id": channel.id, "message_id": changed.id})
 
     async def correct(
-        self, target_key: str, message: Message, original: Receipt, *, delivery_id: int
+        self,
+        target_key: str,
+        message: Message,
+        original: Receipt,
+        *,
+        delivery_id: int,
+        presentation: Presentation = PLAIN,
     ) -> Receipt:
         """Edit the original into the correction, then reply to it so its readers are told (REFINED:
         the edit alone). An original that cannot be edited (deleted by a person, not ours, its
         webhook or bot gone from the config) gets the correction alone, posted as ``send`` does."""
         edited, done = await edit_into_correction(
-            self, target_key, message, original, delivery_id=delivery_id
+            self, target_key, message, original, delivery_id=delivery_id, presentation=presentation
         )
         if done:
             return edited
         ids = _receipt_ids(edited)
         if "webhook_id" in ids:
-            return await self._webhook_correction(ids, message)
+            return await self._webhook_correction(ids, message, presentation)
         async with _delivering(target_key):
             channel = self._channel(target_key, ids["channel_id"])
             # fail_if_not_exists=False: deleted between the edit and now, the reply still lands.
@@ -280,10 +319,13 @@ class DiscordNotifier:
                 reference=original_message,
                 nonce=f"dw{delivery_id}",
                 allowed_mentions=discord.AllowedMentions.none(),
+                silent=presentation.silent,
             )
             return Receipt(platform=self.name, message={"channel_id": channel.id, "message_id": posted.id})
 
-    async def _webhook_correction(self, ids: dict[str, int], message: Message) -> Receipt:
+    async def _webhook_correction(
+        self, ids: dict[str, int], message: Message, presentation: Presentation
+    ) -> Receipt:
         """Execute-webhook cannot reply (no ``message_reference``): the short correction is a new
         message, with a link to the original when the webhook's guild is known."""
         target_key = f"{PREFIX}webhook:{ids['webhook_id']}"
@@ -299,6 +341,7 @@ class DiscordNotifier:
                 avatar_url=self.config.avatar_url or discord.utils.MISSING,
                 wait=True,
                 allowed_mentions=discord.AllowedMentions.none(),
+                silent=presentation.silent,
             )
             return self._webhook_receipt(webhook.id, sent)
 

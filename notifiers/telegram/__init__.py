@@ -12,7 +12,18 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-from dockwatch.notifiers.base import FrontEnd, Notifier, PlatformContext, Target, http_url, list_from_text
+from dockwatch.notifiers.base import (
+    FrontEnd,
+    Leads,
+    Notifier,
+    PlatformContext,
+    Quiet,
+    Target,
+    ZoneName,
+    configured_preferences,
+    http_url,
+    list_from_text,
+)
 
 PREFIX = "telegram:"
 
@@ -25,6 +36,12 @@ class TelegramConfig(BaseModel):
     token: SecretStr
     chat_ids: list[int | str] = []
     api_base_url: str = "https://api.telegram.org/bot"
+    reminders: Leads | None = None
+    """Lead times for the static chats (``chat_ids``); a chat changes its own with /remind."""
+    quiet: Quiet | None = None
+    """Quiet hours for the static chats, in ``timezone``."""
+    timezone: ZoneName | None = None
+    """The static chats' zone: the times they read and their quiet hours."""
 
     @field_validator("token")
     @classmethod
@@ -78,7 +95,10 @@ class TelegramPlatform:
     settings_model = TelegramConfig
 
     def targets(self, settings: TelegramConfig) -> Sequence[Target]:
-        return [Target(chat_key(chat), self.name, f"Telegram chat {chat}") for chat in settings.chat_ids]
+        chosen = configured_preferences(settings.reminders, settings.quiet, settings.timezone)
+        return [
+            Target(chat_key(chat), self.name, f"Telegram chat {chat}", chosen) for chat in settings.chat_ids
+        ]
 
     def subscribable(self, settings: TelegramConfig) -> bool:
         """Chats subscribe themselves with /subscribe (with ``dockwatch run``)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 from html import escape
 from typing import Any, assert_never
 
@@ -25,7 +25,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, Re
 
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
 from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt
-from dockwatch.notifiers.base import Target, edit_into_correction
+from dockwatch.notifiers.base import PLAIN, Presentation, Target, edit_into_correction
 from dockwatch.notifiers.pacing import KeyedWindows, SlidingWindow
 from dockwatch.notifiers.telegram import PLATFORM, PREFIX, TelegramConfig, chat_key, chat_of
 from dockwatch.notifiers.text import correction_line, correction_reply, details, headline
@@ -52,17 +52,26 @@ class _NoPageDumps(logging.Filter):
 _NO_PAGE_DUMPS = _NoPageDumps()
 
 
-def render_html(message: Message) -> str:
-    """The message in Telegram's HTML: every LL2 string escaped and bounded; a correction says what
-    LL2 tells now under its headline."""
-    lines = _heading(message)
+def render_html(message: Message, zone: tzinfo = UTC) -> str:
+    """The message in Telegram's HTML: every LL2 string escaped and bounded, times in the chat's
+    ``zone``; a correction says what LL2 tells now under its headline."""
+    lines = _heading(message, zone)
     lines += [
-        f"<b>{escape(label)}:</b> {_text(value)}" for label, value in details(message) if label != "Watch"
+        f"<b>{escape(label)}:</b> {_text(value)}"
+        for label, value in details(message, zone)
+        if label != "Watch"
     ]
     match message.kind:
-        case ChangeKind.DOCKED | ChangeKind.DEPARTED | ChangeKind.RELOCATED:
+        case (
+            ChangeKind.DOCKED
+            | ChangeKind.DEPARTED
+            | ChangeKind.RELOCATED
+            | ChangeKind.DOCKING_REMINDER
+            | ChangeKind.DEPARTURE_REMINDER
+            | ChangeKind.TEST
+        ):
             pass
-        case ChangeKind.WEBCAST_STARTED:
+        case ChangeKind.WEBCAST_STARTED | ChangeKind.EVENT_REMINDER:
             # A link rather than the "Watch" row: the URL would be clipped like any LL2 string.
             url = message.webcast_url
             if url and len(url) <= MAX_URL and url.startswith(("http://", "https://")):
@@ -72,25 +81,25 @@ def render_html(message: Message) -> str:
     return "\n".join(lines)
 
 
-def _heading(message: Message) -> list[str]:
+def _heading(message: Message, zone: tzinfo = UTC) -> list[str]:
     lines = [f"{KINDS[message.kind].emoji} <b>{_text(headline(message))}</b>"]
-    if (line := correction_line(message)) is not None:
+    if (line := correction_line(message, zone)) is not None:
         lines.append(f"<i>{escape(line, quote=False)}</i>")
     return lines
 
 
-def render_caption(message: Message) -> str:
+def render_caption(message: Message, zone: tzinfo = UTC) -> str:
     """The message as a photo's caption (1024 characters): the whole of it when it fits, else its
     headline (and correction line)."""
-    text = render_html(message)
+    text = render_html(message, zone)
     if len(text) <= MAX_CAPTION:  # the HTML's length bounds the length Telegram counts
         return text
-    return "\n".join(_heading(message))
+    return "\n".join(_heading(message, zone))
 
 
-def render_reply(message: Message) -> str:
+def render_reply(message: Message, zone: tzinfo = UTC) -> str:
     """The short correction posted in reply to the corrected message."""
-    text = correction_reply(message)
+    text = correction_reply(message, zone)
     if len(text) > MAX_REPLY:
         text = text[: MAX_REPLY - 1] + "…"
     return escape(text, quote=False)
@@ -173,16 +182,18 @@ class TelegramNotifier:
     def handles(self, target_key: str) -> bool:
         return target_key.startswith(PREFIX) and len(target_key) > len(PREFIX)
 
-    async def send(self, target_key: str, message: Message, *, delivery_id: int) -> Receipt:
+    async def send(
+        self, target_key: str, message: Message, *, delivery_id: int, presentation: Presentation = PLAIN
+    ) -> Receipt:
         chat = chat_of(target_key)
         try:
-            sent = await self._send(chat, message)
+            sent = await self._send(chat, message, presentation)
             return self._receipt(sent)
         except ChatMigrated as migrated:
             # The group became a supergroup: deliver there, once, and tell the dispatcher.
             new_chat = migrated.new_chat_id
             try:
-                sent = await self._send(new_chat, message)
+                sent = await self._send(new_chat, message, presentation)
             except TelegramError as error:
                 raise _delivery_error(new_chat, error) from None
             return self._receipt(sent, moved_to=chat_key(new_chat))
@@ -196,7 +207,7 @@ class TelegramNotifier:
             moved_to=moved_to,
         )
 
-    async def edit(self, receipt: Receipt, message: Message) -> Receipt:
+    async def edit(self, receipt: Receipt, message: Message, presentation: Presentation = PLAIN) -> Receipt:
         """Replace the text (or a photo's caption) of a message sent earlier; unchanged text counts
         as done. A receipt without ``sent_as`` is a text message: dockwatch sent nothing else."""
         chat, message_id = receipt.message.get("chat_id"), receipt.message.get("message_id")
@@ -214,12 +225,12 @@ class TelegramNotifier:
                     await self.bot.edit_message_caption(
                         chat_id=chat,
                         message_id=message_id,
-                        caption=render_caption(message),
+                        caption=render_caption(message, presentation.zone),
                         parse_mode=ParseMode.HTML,
                     )
                 else:
                     await self.bot.edit_message_text(
-                        render_html(message),
+                        render_html(message, presentation.zone),
                         chat_id=chat,
                         message_id=message_id,
                         parse_mode=ParseMode.HTML,
@@ -242,14 +253,20 @@ class TelegramNotifier:
         )
 
     async def correct(
-        self, target_key: str, message: Message, original: Receipt, *, delivery_id: int
+        self,
+        target_key: str,
+        message: Message,
+        original: Receipt,
+        *,
+        delivery_id: int,
+        presentation: Presentation = PLAIN,
     ) -> Receipt:
         """Edit the original into the correction, then reply to it so the chat is told (REFINED: the
         edit alone). An original that cannot be edited (deleted, or left behind in a group that
         became a supergroup) gets the correction alone, posted as ``send`` does (following the
         group to its new id)."""
         edited, done = await edit_into_correction(
-            self, target_key, message, original, delivery_id=delivery_id
+            self, target_key, message, original, delivery_id=delivery_id, presentation=presentation
         )
         if done:
             return edited
@@ -259,8 +276,9 @@ class TelegramNotifier:
             async with self.pacing.slot(chat):
                 sent = await self.bot.send_message(
                     chat,
-                    render_reply(message),
+                    render_reply(message, presentation.zone),
                     parse_mode=ParseMode.HTML,
+                    disable_notification=presentation.silent,
                     # Deleted between the edit and now: the correction still lands, unattached.
                     reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True),
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
@@ -269,12 +287,13 @@ class TelegramNotifier:
             raise _delivery_error(chat, error) from None
         return self._receipt(sent)
 
-    async def _send(self, chat: int | str, message: Message) -> TelegramMessage:
+    async def _send(self, chat: int | str, message: Message, presentation: Presentation) -> TelegramMessage:
         async with self.pacing.slot(chat):
             return await self.bot.send_message(
                 chat,
-                render_html(message),
+                render_html(message, presentation.zone),
                 parse_mode=ParseMode.HTML,
+                disable_notification=presentation.silent,
                 link_preview_options=_preview_options(message),
             )
 
