@@ -31,6 +31,7 @@ def state(
     last_poll: float | None = 0,
     exact: tuple[float, ...] = (),
     windows: tuple[tuple[float, float], ...] = (),
+    poll_at: tuple[float, ...] = (),
 ) -> PlanState:
     return PlanState(
         interval=INTERVAL,
@@ -38,6 +39,7 @@ def state(
         last_poll=None if last_poll is None else minutes(last_poll),
         exact_moments=tuple(minutes(m) for m in exact),
         windows=tuple((minutes(a), minutes(b)) for a, b in windows),
+        poll_at=tuple(minutes(m) for m in poll_at),
     )
 
 
@@ -62,6 +64,9 @@ def budget(*calls_at: float, per_hour: int = 14, hold: float | None = None) -> B
         (state(windows=((-3, 30),)), budget(0, 0, per_hour=14), minutes(60 * 2 / 14)),
         (state(windows=((9, 60),)), budget(0, 0), minutes(9)),
         (state(windows=((-60, -1),)), budget(0, 0), minutes(10)),
+        (state(poll_at=(4,)), budget(0, 0), minutes(4)),
+        (state(poll_at=(0,)), budget(0, 0), minutes(10)),
+        (state(poll_at=(4,)), budget(*[-30] * 14, per_hour=14), minutes(30)),
     ],
     ids=[
         "first poll of a process is immediate",
@@ -74,6 +79,9 @@ def budget(*calls_at: float, per_hour: int = 14, hold: float | None = None) -> B
         "inside a webcast window: at the pace the hourly budget sustains",
         "a window opening before the base poll: at its start",
         "a window that has closed: ignored",
+        "shortly before a reminder: at the time asked, not after it",
+        "a reminder poll the last poll already made: ignored",
+        "a reminder poll the budget cannot afford: when it can",
     ],
 )
 def test_the_next_poll_follows_known_moments_within_budget(
