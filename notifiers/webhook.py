@@ -229,7 +229,9 @@ class WebhookPlatform:
                 key=target_key(config.url),
                 notifier=self.name,
                 label=config.name or mask_url(config.url),
-                preferences=configured_preferences(config.reminders),
+                # A webhook has no commands of its own: what the config says is all there is, so
+                # removing the key switches reminders off again.
+                preferences=configured_preferences(config.reminders or ()),
             )
             for config in settings
         ]

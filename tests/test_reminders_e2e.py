@@ -17,7 +17,7 @@ from dockwatch.bot.metrics import Metrics
 from dockwatch.bot.model import ChangeKind, SubscriptionFilter
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.reminders import POLL_BEFORE
-from dockwatch.bot.runtime import Runtime
+from dockwatch.bot.runtime import Runtime, open_runtime
 from dockwatch.bot.service import Service
 from tests.builders import ll2_docking, ll2_event
 from tests.conftest import SECRET, Clock, ReceiverFactory
@@ -214,3 +214,24 @@ async def test_a_reminder_the_receiver_failed_is_not_retried_once_it_would_be_la
     ((row, _),) = [d for d in await app.store.deliveries() if d[0].target_key.startswith("webhook:")]
     assert row.status == "superseded"
     assert row.last_error is not None and row.last_error.startswith("expired:")
+
+
+async def test_removing_reminders_from_a_webhook_s_config_switches_them_off(
+    config: Config, clock: Clock, webhook_receiver: WebhookReceiver, plain_receiver: WebhookReceiver
+) -> None:
+    without = config_from_mapping(
+        {
+            "api": {"base_url": config.api.base_url, "requests_per_hour": 1000},
+            "storage": {"url": config.storage.url},
+            "webhooks": [
+                {"url": webhook_receiver.url, "secret": SECRET},
+                {"url": plain_receiver.url, "secret": SECRET},
+            ],
+        },
+        source="test",
+        environ={},
+    )
+    async with open_runtime(config, clock=clock) as app:
+        assert await app.store.reminder_leads() == {THIRTY}
+    async with open_runtime(without, clock=clock) as app:
+        assert await app.store.reminder_leads() == set()
