@@ -1,8 +1,9 @@
 """The one subscription model every chat platform uses, and the queries their commands answer.
 
-A subscription is a delivery target (``telegram:<chat id>``, later ``discord:<channel id>``) with a
-filter: which kinds of change and which stations. Platforms parse their command syntax into the
-arguments here and render the replies; the meaning lives in this file, once.
+A subscription is a delivery target (``telegram:<chat id>``, ``discord:channel:<id>``) with a filter
+(which kinds of change and which stations) and the chat's preferences (reminder lead times, quiet
+hours, time zone). Platforms parse their command syntax into the arguments here and render the
+replies; the meaning lives in this file, once.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from zoneinfo import ZoneInfo
 
-from dockwatch.bot.durations import humanize
+from dockwatch.bot.durations import format_duration, humanize, parse_duration
 from dockwatch.bot.model import (
     KINDS,
     SUBSCRIBABLE_KINDS,
@@ -23,6 +25,18 @@ from dockwatch.bot.model import (
     DockingRecord,
     Event,
     SubscriptionFilter,
+)
+from dockwatch.bot.preferences import (
+    LONGEST_LEAD,
+    MAX_LEADS,
+    NO_PREFERENCES,
+    QUIET_USAGE,
+    SHORTEST_LEAD,
+    Preferences,
+    QuietHours,
+    describe_leads,
+    parse_leads,
+    parse_zone,
 )
 from dockwatch.storage import Store
 
@@ -93,6 +107,103 @@ def toggled_station(subscription: SubscriptionFilter, station: str) -> Subscript
     return SubscriptionFilter(subscription.kinds, frozenset(current) or None)
 
 
+REMIND_USAGE = (
+    f"usage: /remind <lead time> ... (at most {MAX_LEADS}, each from {format_duration(SHORTEST_LEAD)}"
+    f" to {format_duration(LONGEST_LEAD)}), e.g. /remind 1h 10m; /remind off stops reminders"
+)
+QUIET_COMMAND_USAGE = (
+    "usage: /quiet HH:MM-HH:MM [digest], e.g. /quiet 22:00-07:00 digest; /quiet off ends quiet hours"
+)
+TIMEZONE_USAGE = "usage: /timezone <IANA zone name>, e.g. /timezone Europe/Berlin"
+NOT_SUBSCRIBED = "Not subscribed here yet: subscribe first with /subscribe."
+
+
+def _words(args: Sequence[str]) -> list[str]:
+    """Arguments as typed, split on spaces and commas: ``"1h, 10m"`` and ``["1h", "10m"]`` alike."""
+    return [word for arg in args for word in re.split(r"[\s,;]+", arg) if word]
+
+
+def parse_remind(args: Sequence[str]) -> tuple[timedelta, ...]:
+    """``["1h", "10m"]`` -> the lead times, longest first; ``["off"]`` -> none."""
+    words = _words(args)
+    if not words:
+        raise UsageError(f"no lead time given; {REMIND_USAGE}")
+    if any(word.lower() == "off" for word in words):
+        if len(words) > 1:
+            raise UsageError(f"'off' stands alone; {REMIND_USAGE}")
+        return ()
+    for word in words:
+        try:
+            parse_duration(word)
+        except ValueError:  # its own message offers '90s', which is no lead time
+            raise UsageError(f"{word[:40]!r} is not a lead time like '1h' or '10m'; {REMIND_USAGE}") from None
+    try:
+        return parse_leads(words)
+    except ValueError as error:
+        raise UsageError(f"{error}; {REMIND_USAGE}") from None
+
+
+def parse_quiet(args: Sequence[str]) -> QuietHours | None:
+    """``["22:00-07:00", "digest"]`` -> those quiet hours; ``["off"]`` -> none."""
+    text = " ".join(_words(args))
+    if not text:
+        raise UsageError(f"no quiet hours given; {QUIET_COMMAND_USAGE}")
+    if text.lower() == "off":
+        return None
+    try:
+        return QuietHours.parse(text)
+    except ValueError as error:
+        reason = str(error)  # its usage is the config's; the command's replaces it
+        answer = reason.replace(QUIET_USAGE, QUIET_COMMAND_USAGE)
+        raise UsageError(answer if answer != reason else f"{reason}; {QUIET_COMMAND_USAGE}") from None
+
+
+def parse_timezone(args: Sequence[str]) -> str:
+    """``["Europe/Berlin"]`` (or ``["europe/berlin"]``) -> the zone's IANA name as the system spells it."""
+    words = _words(args)
+    if not words:
+        raise UsageError(f"no time zone given; {TIMEZONE_USAGE}")
+    try:
+        return parse_zone("_".join(words)).key
+    except ValueError as error:  # it names the input, the expected shape and a near miss already
+        raise UsageError(str(error)) from None
+
+
+def describe_reminders(leads: Sequence[timedelta]) -> str:
+    """'1h and 10m before each planned docking, departure or event'; 'off'."""
+    return "off" if not leads else f"{describe_leads(leads)} each planned docking, departure or event"
+
+
+def describe_zone(preferences: Preferences) -> str:
+    """'Europe/Berlin'; 'UTC (the default)' for a chat that chose none."""
+    return preferences.timezone or "UTC (the default)"
+
+
+def describe_quiet(preferences: Preferences) -> str:
+    """'22:00-07:00 Europe/Berlin time, alerts held for one digest at the end'; 'off'."""
+    quiet = preferences.quiet
+    if quiet is None:
+        return "off"
+    how = "alerts held for one digest at the end" if quiet.digest else "alerts arrive without a sound"
+    return f"{quiet.start:%H:%M}-{quiet.end:%H:%M} {preferences.timezone or 'UTC'} time, {how}"
+
+
+def describe_settings(subscription: SubscriptionFilter, preferences: Preferences) -> list[tuple[str, str]]:
+    """Everything a chat chose, as (label, value) lines for each platform's /settings to mark up."""
+    return [
+        ("Alerts here", describe(subscription)),
+        ("Reminders", describe_reminders(preferences.reminders)),
+        ("Quiet hours", describe_quiet(preferences)),
+        ("Time zone", describe_zone(preferences)),
+    ]
+
+
+def local_clock(zone: ZoneInfo, now: datetime) -> str:
+    """'13:00 CET': what the chat's clock reads now, so whoever set a zone sees it is the one meant."""
+    local = now.astimezone(zone)
+    return f"{local:%H:%M} {local.tzname() or zone.key}"
+
+
 @dataclass(frozen=True, slots=True)
 class Upcoming:
     at: datetime
@@ -121,6 +232,40 @@ class Subscriptions:
 
     async def current(self, key: str) -> SubscriptionFilter | None:
         return await self._store.subscription(key)
+
+    async def preferences(self, key: str) -> Preferences:
+        """The chat's choices; the defaults for a chat that never made any."""
+        return await self._store.preferences(key) or NO_PREFERENCES
+
+    async def zone(self, key: str) -> ZoneInfo:
+        """The zone a chat reads times in: the one it chose, else UTC."""
+        return (await self.preferences(key)).zone
+
+    async def set_reminders(self, key: str, leads: Sequence[timedelta]) -> Preferences:
+        """``()`` switches reminders off. Only a subscribed chat has choices to keep: ``UsageError``
+        otherwise, and nothing is stored."""
+        await self._require_subscription(key)
+        return self._saved(await self._store.save_preferences(key, reminders=tuple(leads)))
+
+    async def set_quiet(self, key: str, quiet: QuietHours | None) -> Preferences:
+        """``None`` ends quiet hours; refused like ``set_reminders``."""
+        await self._require_subscription(key)
+        return self._saved(await self._store.save_preferences(key, quiet=quiet))
+
+    async def set_timezone(self, key: str, zone: str) -> Preferences:
+        """``zone`` as ``parse_timezone`` returns it; refused like ``set_reminders``."""
+        await self._require_subscription(key)
+        return self._saved(await self._store.save_preferences(key, timezone=zone))
+
+    async def _require_subscription(self, key: str) -> None:
+        if await self._store.subscription(key) is None:
+            raise UsageError(NOT_SUBSCRIBED)
+
+    @staticmethod
+    def _saved(preferences: Preferences | None) -> Preferences:
+        if preferences is None:  # the target vanished between the check and the write
+            raise UsageError(NOT_SUBSCRIBED)
+        return preferences
 
     async def docked_now(self, now: datetime) -> dict[str, list[DockingRecord]]:
         """What is docked at each place now, per what LL2 last said."""

@@ -1,16 +1,18 @@
-"""Discord slash commands: ``/dockwatch subscribe|unsubscribe|settings|docked|next``.
+"""Discord slash commands: ``/dockwatch subscribe|unsubscribe|remind|quiet|timezone|settings|docked|next``.
 
 Thin glue over discord.py's ``app_commands``: the meaning lives in ``bot/subscriptions.py`` (the same
 model the Telegram bot uses). Changing a channel's alerts needs Manage Channels, checked on every
 use (Discord's default permissions apply to a whole top-level command, and ``docked`` and ``next``
-are for everyone); anyone else gets an ephemeral refusal.
+are for everyone); anyone else gets an ephemeral refusal. Times stay ``<t:>`` timestamps, which show
+every reader their own clock: a channel's time zone only decides when its quiet hours are.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,14 +21,22 @@ from discord import app_commands
 
 from dockwatch.bot.errors import PlatformUnavailable
 from dockwatch.bot.model import SubscriptionFilter
+from dockwatch.bot.preferences import Preferences
 from dockwatch.bot.subscriptions import (
     KIND_WORDS,
     STATION_CHOICES,
     Subscriptions,
     UsageError,
     describe,
+    describe_quiet,
+    describe_reminders,
+    describe_settings,
     docked_for,
+    local_clock,
+    parse_quiet,
+    parse_remind,
     parse_subscription,
+    parse_timezone,
     toggled,
     toggled_station,
 )
@@ -37,6 +47,7 @@ log = logging.getLogger(__name__)
 
 REFUSAL = "Only members with Manage Channels can change this channel's alerts."
 MAX_REPLY = 1900  # Discord allows 2000 characters of content
+_COMMAND = re.compile(r"(?<![\w/])/(subscribe|remind|quiet|timezone)\b")
 
 
 class DockwatchCommands(app_commands.Group):
@@ -61,7 +72,7 @@ class DockwatchCommands(app_commands.Group):
         try:
             subscription = parse_subscription((kinds or "").split() + (station or "").split())
         except UsageError as error:
-            await _ephemeral(interaction, str(error).replace("/subscribe", "/dockwatch subscribe"))
+            await _ephemeral(interaction, _in_discord(str(error)))
             return
         await self._save(interaction, subscription)
         await _ephemeral(interaction, f"Subscribed: {describe(subscription)}.")
@@ -75,17 +86,61 @@ class DockwatchCommands(app_commands.Group):
         stopped = await self.subscriptions.unsubscribe(_key(interaction), now=self._clock())
         await _ephemeral(interaction, "Unsubscribed." if stopped else "This channel was not subscribed.")
 
-    @app_commands.command(name="settings", description="Switch kinds and stations for this channel")
+    @app_commands.command(
+        name="remind", description="Reminders before planned dockings, departures and events here"
+    )
+    @app_commands.describe(leads="e.g. '1h 10m' (at most 4, each from 5m to 7d), or 'off'")
+    @app_commands.guild_only()
+    async def remind(self, interaction: discord.Interaction, leads: str) -> None:
+        async def change(key: str) -> str:
+            preferences = await self.subscriptions.set_reminders(key, parse_remind([leads]))
+            return f"Reminders: {describe_reminders(preferences.reminders)}."
+
+        await _change(interaction, change)
+
+    @app_commands.command(name="quiet", description="Quiet hours for this channel: silent, or one digest")
+    @app_commands.describe(span="e.g. '22:00-07:00', '22:00-07:00 digest', or 'off'")
+    @app_commands.guild_only()
+    async def quiet(self, interaction: discord.Interaction, span: str) -> None:
+        async def change(key: str) -> str:
+            quiet = parse_quiet([span])
+            preferences = await self.subscriptions.set_quiet(key, quiet)
+            hint = (
+                " Set this channel's zone with /timezone."
+                if quiet is not None and preferences.timezone is None
+                else ""
+            )
+            return f"Quiet hours: {describe_quiet(preferences)}.{hint}"
+
+        await _change(interaction, change)
+
+    @app_commands.command(name="timezone", description="The time zone this channel's quiet hours are in")
+    @app_commands.describe(zone="an IANA name, e.g. 'Europe/Berlin'")
+    @app_commands.guild_only()
+    async def timezone(self, interaction: discord.Interaction, zone: str) -> None:
+        async def change(key: str) -> str:
+            name = parse_timezone([zone])
+            preferences = await self.subscriptions.set_timezone(key, name)
+            return (
+                f"Time zone: {name}, where it is {local_clock(preferences.zone, self._clock())} now."
+                " Quiet hours follow it; times in messages still show each reader their own clock."
+            )
+
+        await _change(interaction, change)
+
+    @app_commands.command(name="settings", description="This channel's settings; switch kinds and stations")
     @app_commands.guild_only()
     async def settings(self, interaction: discord.Interaction) -> None:
         if not _may_change(interaction):
             await _ephemeral(interaction, REFUSAL)
             return
-        current = await self.subscriptions.current(_key(interaction))
+        key = _key(interaction)
+        current = await self.subscriptions.current(key)
         if current is None:
             await _ephemeral(interaction, "This channel is not subscribed yet: use /dockwatch subscribe.")
             return
-        await _ephemeral(interaction, _settings_text(current), view=SettingsView(self, current))
+        preferences = await self.subscriptions.preferences(key)
+        await _ephemeral(interaction, _settings_text(current, preferences), view=SettingsView(self, current))
 
     @app_commands.command(name="docked", description="What is docked at each station now")
     async def docked(self, interaction: discord.Interaction) -> None:
@@ -143,8 +198,9 @@ class SettingsView(discord.ui.View):
         action, _, word = custom_id.partition(":")
         updated = toggled(current, KIND_WORDS[word]) if action == "toggle" else toggled_station(current, word)
         await self._commands._save(interaction, updated)
+        preferences = await self._commands.subscriptions.preferences(_key(interaction))
         await interaction.response.edit_message(
-            content=_settings_text(updated), view=SettingsView(self._commands, updated)
+            content=_settings_text(updated, preferences), view=SettingsView(self._commands, updated)
         )
 
 
@@ -219,6 +275,24 @@ def _may_change(interaction: discord.Interaction) -> bool:
     return bool(interaction.permissions.manage_channels)
 
 
+async def _change(interaction: discord.Interaction, change: Callable[[str], Awaitable[str]]) -> None:
+    """One path for every command that changes a channel's choices: who may, then what they typed
+    (a mistake is answered in one line and changes nothing), then the confirmation."""
+    if not _may_change(interaction):
+        await _ephemeral(interaction, REFUSAL)
+        return
+    try:
+        answer = await change(_key(interaction))
+    except UsageError as error:
+        answer = str(error)
+    await _ephemeral(interaction, _in_discord(answer))
+
+
+def _in_discord(text: str) -> str:
+    """The shared model names Telegram's commands; here they are ``/dockwatch`` subcommands."""
+    return _COMMAND.sub(r"/dockwatch \1", text)
+
+
 def _key(interaction: discord.Interaction) -> str:
     assert interaction.channel_id is not None
     return channel_key(interaction.channel_id)
@@ -233,8 +307,13 @@ async def _ephemeral(
     await interaction.response.send_message(text, **kwargs)
 
 
-def _settings_text(subscription: SubscriptionFilter) -> str:
-    return f"Alerts here: **{describe(subscription)}**. Press a button to switch it."
+def _settings_text(subscription: SubscriptionFilter, preferences: Preferences) -> str:
+    lines = [f"{label}: **{value}**" for label, value in describe_settings(subscription, preferences)]
+    lines.append(
+        "Press a button to switch a kind or a station; /dockwatch remind, quiet and timezone change"
+        " the rest. Times in messages show each reader their own clock; the zone sets quiet hours."
+    )
+    return "\n".join(lines)
 
 
 def _plain(value: str) -> str:

@@ -8,8 +8,8 @@ subscription; nothing a chat types can affect another chat.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, tzinfo
 from html import escape
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -27,6 +27,7 @@ from telegram.ext import (
 
 from dockwatch.bot.errors import PlatformUnavailable
 from dockwatch.bot.model import SubscriptionFilter
+from dockwatch.bot.preferences import Preferences
 from dockwatch.bot.subscriptions import (
     KIND_WORDS,
     STATION_CHOICES,
@@ -34,13 +35,21 @@ from dockwatch.bot.subscriptions import (
     Subscriptions,
     UsageError,
     describe,
+    describe_quiet,
+    describe_reminders,
+    describe_settings,
     docked_for,
+    local_clock,
+    parse_quiet,
+    parse_remind,
     parse_subscription,
+    parse_timezone,
     toggled,
     toggled_station,
 )
 from dockwatch.notifiers.telegram import chat_key
 from dockwatch.notifiers.telegram.notifier import TelegramNotifier
+from dockwatch.notifiers.text import local_time
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +59,28 @@ HELP = (
     "/subscribe [docked|departed|relocated|webcast ...] [station ...]: start (or change) alerts, "
     "e.g. <code>/subscribe docked webcast iss</code>\n"
     "/unsubscribe: stop alerts\n"
-    "/settings: choose kinds with buttons\n"
+    "/remind 1h 10m: reminders before planned dockings, departures and events "
+    "(at most 4, each 5m to 7d); /remind off stops them\n"
+    "/quiet 22:00-07:00 [digest]: quiet hours, when alerts arrive without a sound (or wait for one "
+    "digest at the end); /quiet off ends them\n"
+    "/timezone Europe/Berlin: this chat's time zone, for times shown here and for quiet hours\n"
+    "/settings: this chat's settings, and buttons for kinds and stations\n"
     "/docked: what is docked where now\n"
     "/next: planned dockings, departures and events in the next 7 days\n\n"
     "In groups and channels only administrators may change alerts."
 )
-COMMANDS = ("start", "help", "subscribe", "unsubscribe", "settings", "docked", "next")
+COMMANDS = (
+    "start",
+    "help",
+    "subscribe",
+    "unsubscribe",
+    "remind",
+    "quiet",
+    "timezone",
+    "settings",
+    "docked",
+    "next",
+)
 REFUSAL = "Only this chat's administrators can change its alerts."
 _ANY_CHAT = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 
@@ -74,6 +99,9 @@ class TelegramBot:
         app.add_handler(CommandHandler(["start", "help"], self._help, filters=_ANY_CHAT))
         app.add_handler(CommandHandler("subscribe", self._subscribe, filters=_ANY_CHAT))
         app.add_handler(CommandHandler("unsubscribe", self._unsubscribe, filters=_ANY_CHAT))
+        app.add_handler(CommandHandler("remind", self._remind, filters=_ANY_CHAT))
+        app.add_handler(CommandHandler("quiet", self._quiet, filters=_ANY_CHAT))
+        app.add_handler(CommandHandler("timezone", self._timezone, filters=_ANY_CHAT))
         app.add_handler(CommandHandler("settings", self._settings, filters=_ANY_CHAT))
         app.add_handler(CommandHandler("docked", self._docked, filters=_ANY_CHAT))
         app.add_handler(CommandHandler("next", self._next, filters=_ANY_CHAT))
@@ -133,16 +161,68 @@ class TelegramBot:
             update, "Unsubscribed; no more alerts here." if stopped else "This chat was not subscribed."
         )
 
+    async def _remind(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async def change(key: str) -> str:
+            leads = parse_remind(context.args or [])
+            preferences = await self._subscriptions.set_reminders(key, leads)
+            return f"Reminders: {describe_reminders(preferences.reminders)}."
+
+        await self._change(update, context, change)
+
+    async def _quiet(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async def change(key: str) -> str:
+            quiet = parse_quiet(context.args or [])
+            preferences = await self._subscriptions.set_quiet(key, quiet)
+            hint = (
+                " Set this chat's zone with /timezone."
+                if quiet is not None and preferences.timezone is None
+                else ""
+            )
+            return f"Quiet hours: {describe_quiet(preferences)}.{hint}"
+
+        await self._change(update, context, change)
+
+    async def _timezone(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async def change(key: str) -> str:
+            zone = parse_timezone(context.args or [])
+            preferences = await self._subscriptions.set_timezone(key, zone)
+            return (
+                f"Time zone: {zone}, where it is {local_clock(preferences.zone, self._clock())} now."
+                " Alerts, /next and /docked show times in it, and quiet hours follow it."
+            )
+
+        await self._change(update, context, change)
+
+    async def _change(
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        change: Callable[[str], Awaitable[str]],
+    ) -> None:
+        """One path for every command that changes a chat's choices: who may, then what they typed
+        (a mistake is answered in one line and changes nothing), then the confirmation."""
+        chat = update.effective_chat
+        if chat is None or not await _may_change(update, context):
+            await self._reply(update, REFUSAL)
+            return
+        try:
+            answer = await change(chat_key(chat.id))
+        except UsageError as error:
+            answer = str(error)
+        await self._reply(update, escape(answer))
+
     async def _settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat is None or not await _may_change(update, context):
             await self._reply(update, REFUSAL)
             return
-        current = await self._subscriptions.current(chat_key(chat.id))
+        key = chat_key(chat.id)
+        current = await self._subscriptions.current(key)
         if current is None:
             await self._reply(update, "This chat is not subscribed yet: " + escape(SUBSCRIBE_USAGE))
             return
-        await self._reply(update, _settings_text(current), markup=_keyboard(current))
+        preferences = await self._subscriptions.preferences(key)
+        await self._reply(update, _settings_text(current, preferences), markup=_keyboard(current))
 
     async def _toggle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -163,27 +243,37 @@ class TelegramBot:
             chat_key(chat.id), notifier="telegram", label=_label(chat), subscription=updated
         )
         await query.answer(f"Now: {describe(updated)}")
+        preferences = await self._subscriptions.preferences(chat_key(chat.id))
         await query.edit_message_text(
-            _settings_text(updated), parse_mode=ParseMode.HTML, reply_markup=_keyboard(updated)
+            _settings_text(updated, preferences), parse_mode=ParseMode.HTML, reply_markup=_keyboard(updated)
         )
 
     async def _docked(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         now = self._clock()
+        zone = await self._zone(update)
         lines = []
         for place, records in (await self._subscriptions.docked_now(now)).items():
             lines.append(f"<b>{escape(place)}</b>")
-            lines += [
-                f"• {escape(r.port.name)}: {escape(r.vehicle_name)} ({docked_for(r, now)})"
-                for r in sorted(records, key=lambda r: r.port.name)
-            ]
+            for r in sorted(records, key=lambda r: r.port.name):
+                since = f", since {local_time(r.docking, zone)}" if r.docking is not None else ""
+                lines.append(
+                    f"• {escape(r.port.name)}: {escape(r.vehicle_name)} ({docked_for(r, now)}{since})"
+                )
         await self._reply(update, _fit("\n".join(lines)) or "Nothing is docked, as far as LL2 has told us.")
 
     async def _next(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         items = await self._subscriptions.next_days(self._clock())
+        zone = await self._zone(update)
         lines = [
-            f"{item.at:%a %d %b %H:%M} UTC · {escape(item.what)} · {escape(item.text)}" for item in items[:40]
+            f"{_weekday_time(item.at, zone)} · {escape(item.what)} · {escape(item.text)}"
+            for item in items[:40]
         ]
         await self._reply(update, _fit("\n".join(lines)) or "Nothing planned in the next 7 days.")
+
+    async def _zone(self, update: Update) -> tzinfo:
+        """The chat's zone for the times it asks about; anyone may ask, so no permission check."""
+        chat = update.effective_chat
+        return UTC if chat is None else await self._subscriptions.zone(chat_key(chat.id))
 
     async def _unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -237,8 +327,18 @@ def _label(chat: Chat) -> str:
     return chat.title or chat.username or chat.full_name or str(chat.id)
 
 
-def _settings_text(subscription: SubscriptionFilter) -> str:
-    return f"Alerts here: <b>{escape(describe(subscription))}</b>. Tap a kind or a station to switch it."
+def _weekday_time(moment: datetime, zone: tzinfo) -> str:
+    """'Sun 04 Jan 13:00 CET': a week ahead needs the weekday more than the year."""
+    local = moment.astimezone(zone)
+    return f"{local:%a %d %b %H:%M} {local.tzname() or 'UTC'}"
+
+
+def _settings_text(subscription: SubscriptionFilter, preferences: Preferences) -> str:
+    lines = [
+        f"{label}: <b>{escape(value)}</b>" for label, value in describe_settings(subscription, preferences)
+    ]
+    lines.append("Tap a kind or a station to switch it; /remind, /quiet and /timezone change the rest.")
+    return "\n".join(lines)
 
 
 def _keyboard(subscription: SubscriptionFilter) -> InlineKeyboardMarkup:
