@@ -3,6 +3,9 @@
 A failed attempt is retried with exponential backoff (10 s, 20 s, 40 s, ... capped at 1 h; a
 platform's own ``retry_after``, when it gives one, replaces it) until it lands or, 24 h after the
 notification was recorded, is dead-lettered where ``dockwatch status`` shows it.
+
+A target whose quiet hours ask for a digest (``22:00-07:00 digest``) is sent nothing inside them:
+what comes due is held until they end, then goes out as one digest per target.
 """
 
 from __future__ import annotations
@@ -21,9 +24,15 @@ from functools import partial
 from dockwatch.bot.durations import format_duration
 from dockwatch.bot.errors import PermanentFailure, RetryLater, StorageUnavailable, TargetGone
 from dockwatch.bot.model import Message, Receipt
-from dockwatch.bot.preferences import tolerance
+from dockwatch.bot.preferences import Preferences, tolerance
 from dockwatch.notifiers import Notifier
-from dockwatch.notifiers.base import PLAIN, CorrectingNotifier, Presentation, redact_urls
+from dockwatch.notifiers.base import (
+    PLAIN,
+    CorrectingNotifier,
+    DigestingNotifier,
+    Presentation,
+    redact_urls,
+)
 from dockwatch.storage import DueDelivery, Store
 
 log = logging.getLogger(__name__)
@@ -55,12 +64,15 @@ class DeliveryReport:
     disabled_targets: list[str] = field(default_factory=list)
     superseded: int = 0
     """Reminders that came due too late to be true (a retry, quiet hours), never sent."""
+    held: int = 0
+    """Held for a digest at the end of their target's quiet hours: not sent, not failed."""
 
     def merge(self, other: DeliveryReport) -> None:
         self.delivered += other.delivered
         self.retrying += other.retrying
         self.dead += other.dead
         self.superseded += other.superseded
+        self.held += other.held
         self.disabled_targets += other.disabled_targets
 
 
@@ -108,6 +120,16 @@ def presentation_of(delivery: DueDelivery, now: datetime) -> Presentation:
     preferences = delivery.preferences
     zone = preferences.zone if preferences.timezone is not None else UTC
     return Presentation(silent=preferences.is_quiet(now), zone=zone)
+
+
+def held_until(notifier: Notifier | None, preferences: Preferences, now: datetime) -> datetime | None:
+    """When the target's quiet hours end, if they ask for a digest and it is inside them now (and its
+    platform can send a digest); ``None`` when its messages may go out now."""
+    quiet = preferences.quiet
+    if quiet is None or not quiet.digest or not isinstance(notifier, DigestingNotifier):
+        return None
+    zone = preferences.zone
+    return quiet.ends_after(now, zone) if quiet.contains(now, zone) else None
 
 
 class _ClaimGivenUp(Exception):
@@ -188,29 +210,65 @@ class Dispatcher:
     async def _deliver_in_order(
         self, target_key: str, deliveries: list[DueDelivery], report: DeliveryReport
     ) -> None:
+        """Inside the target's digest quiet hours everything is held; after them, what was held goes
+        out first, in one digest, then the rest one by one."""
         notifier = self._route(target_key)
+        until = held_until(notifier, deliveries[0].preferences, self._clock())
+        if until is not None:
+            for claimed in deliveries:
+                if not await self._settled(notifier, claimed, report):
+                    await self._hold(claimed, until, report)
+            return
+        held = [claimed for claimed in deliveries if claimed.held]
+        if len(held) > 1 and isinstance(notifier, DigestingNotifier):
+            # A held reminder come due too late, say, is settled here and not listed.
+            digest = [claimed for claimed in held if not await self._settled(notifier, claimed, report)]
+            rest = [claimed for claimed in deliveries if not claimed.held]
+            if len(digest) > 1:
+                moved_to = await self._deliver_digest(notifier, target_key, digest, rest, report)
+                if moved_to is None:
+                    return
+                target_key, deliveries = moved_to, rest
+            else:
+                deliveries = digest + rest  # one message alone needs no digest
+        await self._deliver_each(notifier, target_key, deliveries, report)
+
+    async def _settled(self, notifier: Notifier | None, claimed: DueDelivery, report: DeliveryReport) -> bool:
+        """Whether the delivery was settled unsent: checked before it is held as much as before it is
+        sent, so a delivery that can never go out (no notifier, nothing to correct, past its deadline)
+        is not held for a digest, and a reminder too late to be true is never listed in one."""
+        if notifier is None:
+            await self._dead(claimed, "target is no longer configured", report, attempted=False)
+            return True
+        if claimed.message.correction is not None and not claimed.original_delivered:
+            # The announcement it corrects never reached this target: there is nothing to correct.
+            await self._dead(claimed, "the message it corrects was never delivered", report, attempted=False)
+            return True
+        if self._clock() >= claimed.notification_created_at + DEAD_AFTER:
+            # Past its deadline (never tried: its platform could not start all that time; or
+            # parked behind another message's Retry-After). News that old (a webcast long over)
+            # would mislead; it is dead-lettered where status shows it.
+            reason = "expired: not sent within 24 h of the change"
+            if claimed.attempt > 1:
+                reason = f"gave up after 24 h: {claimed.last_error or 'no answer'}"
+            await self._dead(claimed, reason, report, attempted=False)
+            return True
+        if (expired := reminder_expired(claimed.message, self._clock())) is not None:
+            await self._expire(claimed, expired, report)
+            return True
+        return False
+
+    async def _deliver_each(
+        self,
+        notifier: Notifier | None,
+        target_key: str,
+        deliveries: list[DueDelivery],
+        report: DeliveryReport,
+    ) -> None:
         for index, claimed in enumerate(deliveries):
-            if notifier is None:
-                await self._dead(claimed, "target is no longer configured", report, attempted=False)
+            if await self._settled(notifier, claimed, report):
                 continue
-            if claimed.message.correction is not None and not claimed.original_delivered:
-                # The announcement it corrects never reached this target: there is nothing to correct.
-                await self._dead(
-                    claimed, "the message it corrects was never delivered", report, attempted=False
-                )
-                continue
-            if self._clock() >= claimed.notification_created_at + DEAD_AFTER:
-                # Past its deadline (never tried: its platform could not start all that time; or
-                # parked behind another message's Retry-After). News that old (a webcast long over)
-                # would mislead; it is dead-lettered where status shows it.
-                reason = "expired: not sent within 24 h of the change"
-                if claimed.attempt > 1:
-                    reason = f"gave up after 24 h: {claimed.last_error or 'no answer'}"
-                await self._dead(claimed, reason, report, attempted=False)
-                continue
-            if (expired := reminder_expired(claimed.message, self._clock())) is not None:
-                await self._expire(claimed, expired, report)
-                continue
+            assert notifier is not None  # a delivery to no notifier is settled
             delivery = await self._store.renew_claim(claimed, self._clock() + LEASE)
             if delivery is None:
                 # A slow batch outlived the lease and another instance claimed this one: it sends it.
@@ -238,24 +296,84 @@ class Dispatcher:
                 )
                 await self._dead(delivery, redact_urls(f"unexpected {type(error).__name__}: {error}"), report)
                 continue
-            write = partial(self._store.mark_delivered, delivery, self._clock(), receipt=receipt)
-            recorded = await self._record(delivery, "delivered", write)
-            moved_to = receipt.moved_to
-            if moved_to is not None and moved_to != target_key:
-                # The chat's new id is a fact whoever records this delivery: remember it either way.
-                log.info("target moved from=%s to=%s", target_key, moved_to)
-                await self._store.move_target(target_key, moved_to, now=self._clock())
-                target_key = moved_to
-            if not recorded:
-                continue
-            report.delivered += 1
-            self.observer(delivery, "delivered", notifier.name)
-            log.info(
-                "delivered key=%s target=%s attempt=%d",
-                delivery.message.key,
+            recorded = await self._record_delivered(delivery, receipt)
+            # The chat's new id is a fact whoever records this delivery: remember it either way.
+            target_key = await self._follow(target_key, receipt)
+            if recorded:
+                self._count_delivered(delivery, notifier, target_key, report)
+
+    async def _deliver_digest(
+        self,
+        notifier: DigestingNotifier,
+        target_key: str,
+        digest: list[DueDelivery],
+        rest: list[DueDelivery],
+        report: DeliveryReport,
+    ) -> str | None:
+        """Send ``digest`` (held deliveries, settled) as one message; each is delivered with its
+        receipt. The target's key after (a chat that moved), or ``None`` when the target's batch
+        stops here (gone, or ``rest`` postponed with the digest)."""
+        renewed: list[DueDelivery] = []
+        for claimed in digest:
+            delivery = await self._store.renew_claim(claimed, self._clock() + LEASE)
+            if delivery is None:
+                self._claim_lost(claimed, "send")  # another instance has it, and sends it
+            else:
+                renewed.append(delivery)
+        if not renewed:
+            return target_key
+        first = renewed[0]
+        try:
+            receipt = await notifier.send_digest(
                 target_key,
-                delivery.attempt,
+                [delivery.message for delivery in renewed],
+                delivery_id=first.id,
+                presentation=presentation_of(first, self._clock()),
             )
+        except TargetGone as error:
+            await self._disable(target_key, first, redact_urls(str(error)), report)
+            return None
+        except PermanentFailure as error:
+            for delivery in renewed:
+                await self._dead(delivery, f"digest refused: {redact_urls(str(error))}", report)
+            return target_key
+        except RetryLater as error:
+            await self._postpone(
+                [*renewed, *rest], redact_urls(str(error)), error.retry_after, report, together=len(renewed)
+            )
+            return None
+        except Exception as error:  # the per-delivery boundary, as for one message
+            log.debug("digest crashed target=%s", target_key, exc_info=True)
+            reason = redact_urls(f"unexpected {type(error).__name__} in a digest: {error}")
+            for delivery in renewed:
+                await self._dead(delivery, reason, report)
+            return target_key
+        recorded = [delivery for delivery in renewed if await self._record_delivered(delivery, receipt)]
+        target_key = await self._follow(target_key, receipt)
+        for delivery in recorded:
+            self._count_delivered(delivery, notifier, target_key, report)
+        log.info("digest delivered target=%s messages=%d", target_key, len(renewed))
+        return target_key
+
+    async def _record_delivered(self, delivery: DueDelivery, receipt: Receipt) -> bool:
+        write = partial(self._store.mark_delivered, delivery, self._clock(), receipt=receipt)
+        return await self._record(delivery, "delivered", write)
+
+    async def _follow(self, target_key: str, receipt: Receipt) -> str:
+        """The target's key after a send: the platform's new address for it when it moved."""
+        moved_to = receipt.moved_to
+        if moved_to is None or moved_to == target_key:
+            return target_key
+        log.info("target moved from=%s to=%s", target_key, moved_to)
+        await self._store.move_target(target_key, moved_to, now=self._clock())
+        return moved_to
+
+    def _count_delivered(
+        self, delivery: DueDelivery, notifier: Notifier, target_key: str, report: DeliveryReport
+    ) -> None:
+        report.delivered += 1
+        self.observer(delivery, "delivered", notifier.name)
+        log.info("delivered key=%s target=%s attempt=%d", delivery.message.key, target_key, delivery.attempt)
 
     async def _record(
         self, delivery: DueDelivery, outcome: str, write: Callable[[], Awaitable[bool]]
@@ -306,11 +424,16 @@ class Dispatcher:
         error: str,
         retry_after: float | None,
         report: DeliveryReport,
+        *,
+        together: int = 1,
     ) -> None:
         """The failed delivery waits for its own retry time; the rest of this target's batch waits for
         the platform's ``retry_after`` when it gave one (a rate limit is the target's), else for one
         first retry interval at most: the next round probes the target with the next message, so a
-        message the receiver keeps rejecting never holds back the ones behind it."""
+        message the receiver keeps rejecting never holds back the ones behind it.
+
+        The first ``together`` deliveries were attempted together (a digest): each waits for the same
+        retry time, so they are claimed, and summed up, together again."""
         now = self._clock()
         failed = deliveries[0]
         # A platform's own retry_after is what it asked for; our backoff is for when it says nothing.
@@ -322,28 +445,29 @@ class Dispatcher:
             delay = backoff(failed.attempt)
         failed_recorded = False
         for index, delivery in enumerate(deliveries):
+            attempted = index < together
             deadline = delivery.notification_created_at + DEAD_AFTER
-            if index == 0 and now >= deadline:
+            if attempted and now >= deadline:
                 await self._dead(delivery, f"gave up after 24 h: {error}", report)
                 continue
-            if index == 0:
+            if attempted:
                 retry_at = min(now + delay, deadline)
             else:
                 # Never past its own deadline either, whatever the receiver asked of the target.
                 wait = delay if retry_after is not None else min(delay, FIRST_RETRY)
                 retry_at = min(now + wait, deadline)
-            last_error = error if index == 0 else f"waiting: earlier delivery failed: {error}"
+            last_error = error if attempted else f"waiting: earlier delivery failed: {error}"
             write = partial(
                 self._store.mark_retry,
                 delivery,
                 now=now,
                 next_attempt_at=retry_at,
                 error=last_error,
-                attempted=index == 0,
+                attempted=attempted,
             )
             if await self._record(delivery, "retrying", write):
                 report.retrying += 1
-                failed_recorded = failed_recorded or index == 0
+                failed_recorded = failed_recorded or attempted
         if not failed_recorded:
             return  # the failed attempt is another instance's now (or dead): nothing to report here
         self.observer(failed, "retrying", self._notifier_name(failed.target_key))
@@ -355,6 +479,18 @@ class Dispatcher:
             int(delay.total_seconds()),
             error,
         )
+
+    async def _hold(self, delivery: DueDelivery, until: datetime, report: DeliveryReport) -> None:
+        """Inside digest quiet hours a message waits for their end (not an attempt, not a failure)."""
+        write = partial(self._store.mark_held, delivery, now=self._clock(), until=until)
+        if await self._record(delivery, "held", write):
+            report.held += 1
+            log.info(
+                "held for the digest key=%s target=%s until=%s",
+                delivery.message.key,
+                delivery.target_key,
+                until.isoformat(),
+            )
 
     async def _expire(self, delivery: DueDelivery, reason: str, report: DeliveryReport) -> None:
         """A reminder too late to be true is never sent; it is superseded (not a failure)."""

@@ -99,14 +99,26 @@ class QuietHours:
     def ends_after(self, moment: datetime, zone: tzinfo) -> datetime:
         """The first instant after ``moment`` at which the wall clock of ``zone`` reads ``end`` or
         later: where a DST change skips ``end`` (02:30 on a spring-forward night), the span ends when
-        the clock jumps past it, not an hour late."""
+        the clock jumps past it, not an hour late; where a fall-back repeats it, at whichever of the
+        two comes next (the repeated half hour before the second is in the span again), not a day
+        late."""
         local = moment.astimezone(zone)
         for days in range(3):
             day = (local + timedelta(days=days)).date()
-            candidate = _first_instant_at(datetime.combine(day, self.end), zone)
-            if candidate > moment:
-                return candidate
+            for candidate in _instants_at(datetime.combine(day, self.end), zone):
+                if candidate > moment:
+                    return candidate
         raise AssertionError("a wall-clock time recurs within three days")  # pragma: no cover
+
+
+def _instants_at(wall: datetime, zone: tzinfo) -> tuple[datetime, ...]:
+    """The instants at which the clock of ``zone`` reads ``wall``, earliest first: two where a
+    fall-back repeats it; where a spring-forward skips it, the instant the clock jumps past it."""
+    first = _first_instant_at(wall, zone)
+    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if second > first and second.astimezone(zone).replace(tzinfo=None) == wall:
+        return first, second
+    return (first,)
 
 
 def _first_instant_at(wall: datetime, zone: tzinfo) -> datetime:

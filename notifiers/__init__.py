@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from dockwatch.bot.errors import ConfigError
 from dockwatch.notifiers.base import (
     ENTRY_POINT_GROUP,
+    DigestingNotifier,
     EditingNotifier,
     FrontEnd,
     MovablePlatform,
@@ -62,6 +63,7 @@ def platforms() -> Mapping[str, Platform]:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "DigestingNotifier",
     "EditingNotifier",
     "FrontEnd",
     "MovablePlatform",

@@ -196,6 +196,44 @@ class EditingNotifier(Notifier, Protocol):
 
 
 @runtime_checkable
+class DigestingNotifier(Notifier, Protocol):
+    """A notifier that can sum several messages up in one: what a target whose quiet hours hold its
+    messages (``22:00-07:00 digest``) is sent when they end, instead of a burst of separate messages.
+
+    Optional: only targets of a platform that has it are ever held; held deliveries that reach a
+    notifier without it anyway (a platform changed under a target) are sent one by one.
+    """
+
+    async def send_digest(
+        self,
+        target_key: str,
+        messages: Sequence[Message],
+        *,
+        delivery_id: int,
+        presentation: Presentation = PLAIN,
+    ) -> Receipt:
+        """Deliver one message listing ``messages`` (oldest first), within the platform's length
+        limit: what does not fit is counted in a last line, "… and 3 more". ``delivery_id`` is the
+        first message's delivery. The receipt is marked (``digest_receipt``): the digest speaks for
+        several messages, so it is never edited into a correction of one of them."""
+        ...
+
+
+DIGEST_MARK = "digest"
+"""The key in ``Receipt.message`` that marks a digest's receipt."""
+
+
+def digest_receipt(receipt: Receipt) -> Receipt:
+    """``receipt`` marked as a digest's: ``edit`` refuses it, so a correction of one of the messages
+    it listed is posted as a message of its own instead of wiping the whole digest."""
+    return receipt.model_copy(update={"message": {**receipt.message, DIGEST_MARK: 1}})
+
+
+def is_digest(receipt: Receipt) -> bool:
+    return receipt.message.get(DIGEST_MARK) == 1
+
+
+@runtime_checkable
 class CorrectingNotifier(Notifier, Protocol):
     """A notifier that can bring a message it sent in line when LL2 changes its mind.
 

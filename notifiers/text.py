@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import assert_never
 
@@ -173,3 +174,37 @@ def local_time(moment: datetime, zone: tzinfo = UTC) -> str:
     local = moment.astimezone(zone)
     abbreviation = local.tzname() or "UTC"
     return f"{local:%Y-%m-%d %H:%M} {'UTC' if abbreviation in ('UTC', 'Etc/UTC') else abbreviation}"
+
+
+DIGEST_TITLE = "While your quiet hours lasted"
+
+
+def digest_time(moment: datetime, zone: tzinfo = UTC) -> str:
+    """'03:12 CET': a digest lists one night's messages, so the wall clock of ``zone`` is enough."""
+    return local_time(moment, zone).partition(" ")[2]
+
+
+def utf16_length(text: str) -> int:
+    """The length chat platforms count (JavaScript's): an emoji outside the BMP counts twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_lines(
+    heading: Sequence[str], lines: Sequence[str], limit: int, measure: Callable[[str], int] = utf16_length
+) -> str:
+    """``heading`` and as many of ``lines`` as fit in ``limit`` (by ``measure``), one a line; the
+    lines that do not fit are counted in a last one, '… and 3 more', that fits too."""
+    whole = "\n".join([*heading, *lines])
+    if measure(whole) <= limit:
+        return whole
+    reserve = measure(f"\n… and {len(lines)} more")
+    kept = list(heading)
+    size = measure("\n".join(kept))
+    for line in lines:
+        grown = size + (1 if kept else 0) + measure(line)
+        if grown + reserve > limit:
+            break
+        kept.append(line)
+        size = grown
+    left = len(lines) - (len(kept) - len(heading))
+    return "\n".join([*kept, f"… and {left} more"])

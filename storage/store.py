@@ -115,9 +115,10 @@ class TargetMove:
 class DueDelivery:
     """A delivery claimed for sending, with the message it carries: the claim itself.
 
-    Every write that ends the claim (``mark_delivered``, ``mark_retry``, ``mark_dead``) or extends it
-    (``renew_claim``) applies only while the row is still ``sending`` under this ``owner`` and
-    ``lease_until``: once the lease lapsed and another instance claimed the delivery, it is theirs.
+    Every write that ends the claim (``mark_delivered``, ``mark_retry``, ``mark_held``, ``mark_dead``,
+    ``mark_superseded``) or extends it (``renew_claim``) applies only while the row is still
+    ``sending`` under this ``owner`` and ``lease_until``: once the lease lapsed and another instance
+    claimed the delivery, it is theirs.
     """
 
     id: int
@@ -777,6 +778,14 @@ class Store:
             status=DeliveryStatus.DEAD,
             last_error=error,
             updated_at=now,
+        )
+
+    async def mark_held(self, claim: DueDelivery, *, now: datetime, until: datetime) -> bool:
+        """Queue the claimed delivery again for ``until``, the end of its target's quiet hours, marked
+        ``held`` so it goes out in that target's digest; not an attempt (its count and last error
+        stay), since nothing was tried. False when the claim no longer holds."""
+        return await self._write_claimed(
+            claim, status=DeliveryStatus.QUEUED, next_attempt_at=until, held=True, updated_at=now
         )
 
     async def mark_superseded(self, claim: DueDelivery, *, now: datetime, reason: str) -> bool:

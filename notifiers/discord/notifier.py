@@ -9,6 +9,11 @@ A sent message is edited in place through its receipt, by the same webhook or th
 A correction edits the original and, since an edit notifies nobody, posts a short correction: a
 reply (``message_reference``) through the bot; through a webhook, whose execute endpoint cannot
 reply, a new message carrying the original's jump URL (its guild is read from the webhook).
+
+A channel whose quiet hours hold its messages gets one digest when they end: an embed whose
+description lists each message (its headline and a ``<t:…:f>`` time, which every reader sees in
+their own zone), at most 4096 characters. A digest is never edited: a correction of a message it
+listed is posted on its own.
 """
 
 from __future__ import annotations
@@ -29,7 +34,15 @@ from discord.http import Route
 from dockwatch.bot.durations import humanize
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
 from dockwatch.bot.model import KINDS, REMINDER_KINDS, ChangeKind, Message, Receipt, Revision
-from dockwatch.notifiers.base import PLAIN, REDACTING, Presentation, Target, edit_into_correction
+from dockwatch.notifiers.base import (
+    PLAIN,
+    REDACTING,
+    Presentation,
+    Target,
+    digest_receipt,
+    edit_into_correction,
+    is_digest,
+)
 from dockwatch.notifiers.discord import (
     DEFAULT_API,
     PLATFORM,
@@ -39,7 +52,15 @@ from dockwatch.notifiers.discord import (
     channel_key,
     webhook_key,
 )
-from dockwatch.notifiers.text import correction_line, correction_reply, fact, has_happened, headline
+from dockwatch.notifiers.text import (
+    DIGEST_TITLE,
+    correction_line,
+    correction_reply,
+    fact,
+    fit_lines,
+    has_happened,
+    headline,
+)
 
 MAX_FIELD_TEXT = 200  # one LL2 string; all of them together stay far below the 6000 total
 GONE_CODES = {10003, 10004, 10015, 50027}  # unknown channel, guild, webhook; invalid webhook token
@@ -51,6 +72,9 @@ SEND_TIMEOUT = 60.0
 MAX_RATELIMIT_SLEEP = 30.0
 CORRECTION_COLOUR = 0x95A5A6  # grey: what the message announced has not happened (yet)
 MAX_CONTENT = 2000  # characters of a message's content
+MAX_DESCRIPTION = 4096  # characters of an embed's description
+MAX_DIGEST_LINE = 300  # a headline names the vehicle and the place: two LL2 strings
+DIGEST_COLOUR = 0x34495E  # night blue
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +148,22 @@ def build_embed(message: Message) -> discord.Embed:
     _add_correction(embed, message)
     if message.image_url and _is_url(message.image_url):
         embed.set_thumbnail(url=message.image_url)
+    embed.set_footer(text="dockwatch · data: The Space Devs' Launch Library 2")
+    return embed
+
+
+def build_digest(messages: Sequence[Message]) -> discord.Embed:
+    """One embed listing the messages held through the quiet hours, a line each ("🛰 Cygnus NG-23
+    docked at International Space Station · <t:…:f>"), within a description's 4096 characters
+    (counted as Discord does, in UTF-16), the rest counted in "… and 3 more"."""
+    lines = [
+        f"{KINDS[message.kind].emoji} {_clip(_text_of(headline(message)), MAX_DIGEST_LINE)}"
+        f" · <t:{int(message.occurred_at.timestamp())}:f>"
+        for message in messages
+    ]
+    embed = discord.Embed(
+        title=DIGEST_TITLE, description=fit_lines([], lines, MAX_DESCRIPTION), colour=DIGEST_COLOUR
+    )
     embed.set_footer(text="dockwatch · data: The Space Devs' Launch Library 2")
     return embed
 
@@ -245,7 +285,24 @@ class DiscordNotifier:
     ) -> Receipt:
         """Post the embed; in the channel's quiet hours with Discord's suppress-notifications flag
         (``silent``: delivered, but nobody's device makes a sound)."""
-        embed = build_embed(message)
+        return await self._post(target_key, build_embed(message), f"dw{delivery_id}", presentation)
+
+    async def send_digest(
+        self,
+        target_key: str,
+        messages: Sequence[Message],
+        *,
+        delivery_id: int,
+        presentation: Presentation = PLAIN,
+    ) -> Receipt:
+        """The messages held through the channel's quiet hours, in one embed. Its nonce differs from
+        the first message's own, so a later send of that message alone is not taken for the digest."""
+        receipt = await self._post(target_key, build_digest(messages), f"dwd{delivery_id}", presentation)
+        return digest_receipt(receipt)
+
+    async def _post(
+        self, target_key: str, embed: discord.Embed, nonce: str, presentation: Presentation
+    ) -> Receipt:
         none = discord.AllowedMentions.none()
         async with _delivering(target_key):
             if target_key in self._webhooks:
@@ -261,12 +318,14 @@ class DiscordNotifier:
                 return self._webhook_receipt(webhook.id, sent)
             channel = self._channel(target_key, int(target_key.rsplit(":", 1)[1]))
             posted = await channel.send(
-                embed=embed, nonce=f"dw{delivery_id}", allowed_mentions=none, silent=presentation.silent
+                embed=embed, nonce=nonce, allowed_mentions=none, silent=presentation.silent
             )
             return Receipt(platform=self.name, message={"channel_id": channel.id, "message_id": posted.id})
 
     async def edit(self, receipt: Receipt, message: Message, presentation: Presentation = PLAIN) -> Receipt:
         """Replace the embed of a message sent earlier, by the webhook or the bot that sent it."""
+        if is_digest(receipt):
+            raise PermanentFailure(f"a digest lists several messages, it is not edited: {receipt.describe()}")
         ids = _receipt_ids(receipt)
         embed = build_embed(message)
         none = discord.AllowedMentions.none()

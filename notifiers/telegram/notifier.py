@@ -5,6 +5,10 @@ messages a second overall, one a second per chat, 20 a minute per group or chann
 proactively; a 429 that still comes back postpones only that chat, by the ``retry_after`` it names.
 An edit of a sent message (found through its receipt) takes a place in the same windows.
 
+A chat whose quiet hours hold its messages gets one digest when they end: a line per message (its
+headline and time), at most 4096 characters. A digest is never edited: a correction of a message
+it listed is posted on its own.
+
 A correction edits the original (``editMessageText``, or ``editMessageCaption`` when the receipt says
 the original was a photo) and replies to it with a short correction, since an edit notifies nobody.
 """
@@ -12,7 +16,7 @@ the original was a photo) and replies to it with a short correction, since an ed
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, timedelta, tzinfo
 from html import escape
@@ -25,15 +29,32 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, Re
 
 from dockwatch.bot.errors import PermanentFailure, PlatformUnavailable, RetryLater, TargetGone
 from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt
-from dockwatch.notifiers.base import PLAIN, Presentation, Target, edit_into_correction
+from dockwatch.notifiers.base import (
+    PLAIN,
+    Presentation,
+    Target,
+    digest_receipt,
+    edit_into_correction,
+    is_digest,
+)
 from dockwatch.notifiers.pacing import KeyedWindows, SlidingWindow
 from dockwatch.notifiers.telegram import PLATFORM, PREFIX, TelegramConfig, chat_key, chat_of
-from dockwatch.notifiers.text import correction_line, correction_reply, details, headline
+from dockwatch.notifiers.text import (
+    DIGEST_TITLE,
+    correction_line,
+    correction_reply,
+    details,
+    digest_time,
+    fit_lines,
+    headline,
+)
 
 MAX_FIELD = 200  # characters of one LL2 string; keeps every message far below 4096
 MAX_URL = 1000
 MAX_CAPTION = 1024
 MAX_REPLY = 1000  # the correction reply names the vehicle and the place, both LL2 strings
+MAX_MESSAGE = 4096
+MAX_DIGEST_LINE = 300  # a headline names the vehicle and the place: two LL2 strings
 TEXT, PHOTO = "text", "photo"
 """What a receipt's ``sent_as`` says the message was: it decides how the message is edited."""
 
@@ -105,6 +126,18 @@ def render_reply(message: Message, zone: tzinfo = UTC) -> str:
     return escape(text, quote=False)
 
 
+def render_digest(messages: Sequence[Message], zone: tzinfo = UTC) -> str:
+    """One line per message, "🛰 Cygnus NG-23 docked at International Space Station · 03:12 CET",
+    within Telegram's 4096 characters (counted on the HTML, which is never shorter than the text
+    Telegram counts), the rest counted in "… and 3 more"."""
+    lines = [
+        f"{KINDS[message.kind].emoji} {_text(headline(message), MAX_DIGEST_LINE)}"
+        f" · {escape(digest_time(message.occurred_at, zone), quote=False)}"
+        for message in messages
+    ]
+    return fit_lines([f"🌙 <b>{escape(DIGEST_TITLE)}</b>"], lines, MAX_MESSAGE)
+
+
 def preview_url(message: Message) -> str | None:
     """The link shown as the message's preview: the webcast, else the vehicle image."""
     for url in (message.webcast_url, message.image_url):
@@ -113,9 +146,9 @@ def preview_url(message: Message) -> str | None:
     return None
 
 
-def _text(value: str) -> str:
-    if len(value) > MAX_FIELD:
-        value = value[: MAX_FIELD - 1] + "…"
+def _text(value: str, limit: int = MAX_FIELD) -> str:
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
     return escape(value, quote=False)
 
 
@@ -185,15 +218,41 @@ class TelegramNotifier:
     async def send(
         self, target_key: str, message: Message, *, delivery_id: int, presentation: Presentation = PLAIN
     ) -> Receipt:
+        return await self._deliver(
+            target_key,
+            lambda chat: self._post(
+                chat, render_html(message, presentation.zone), presentation, _preview_options(message)
+            ),
+        )
+
+    async def send_digest(
+        self,
+        target_key: str,
+        messages: Sequence[Message],
+        *,
+        delivery_id: int,
+        presentation: Presentation = PLAIN,
+    ) -> Receipt:
+        """The messages held through the chat's quiet hours, in one message without previews."""
+        text = render_digest(messages, presentation.zone)
+        no_preview = LinkPreviewOptions(is_disabled=True)
+        receipt = await self._deliver(
+            target_key, lambda chat: self._post(chat, text, presentation, no_preview)
+        )
+        return digest_receipt(receipt)
+
+    async def _deliver(
+        self, target_key: str, post: Callable[[int | str], Awaitable[TelegramMessage]]
+    ) -> Receipt:
         chat = chat_of(target_key)
         try:
-            sent = await self._send(chat, message, presentation)
+            sent = await post(chat)
             return self._receipt(sent)
         except ChatMigrated as migrated:
             # The group became a supergroup: deliver there, once, and tell the dispatcher.
             new_chat = migrated.new_chat_id
             try:
-                sent = await self._send(new_chat, message, presentation)
+                sent = await post(new_chat)
             except TelegramError as error:
                 raise _delivery_error(new_chat, error) from None
             return self._receipt(sent, moved_to=chat_key(new_chat))
@@ -210,6 +269,8 @@ class TelegramNotifier:
     async def edit(self, receipt: Receipt, message: Message, presentation: Presentation = PLAIN) -> Receipt:
         """Replace the text (or a photo's caption) of a message sent earlier; unchanged text counts
         as done. A receipt without ``sent_as`` is a text message: dockwatch sent nothing else."""
+        if is_digest(receipt):
+            raise PermanentFailure(f"a digest lists several messages, it is not edited: {receipt.describe()}")
         chat, message_id = receipt.message.get("chat_id"), receipt.message.get("message_id")
         sent_as = receipt.message.get("sent_as", TEXT)
         if (
@@ -287,14 +348,16 @@ class TelegramNotifier:
             raise _delivery_error(chat, error) from None
         return self._receipt(sent)
 
-    async def _send(self, chat: int | str, message: Message, presentation: Presentation) -> TelegramMessage:
+    async def _post(
+        self, chat: int | str, html: str, presentation: Presentation, preview: LinkPreviewOptions
+    ) -> TelegramMessage:
         async with self.pacing.slot(chat):
             return await self.bot.send_message(
                 chat,
-                render_html(message, presentation.zone),
+                html,
                 parse_mode=ParseMode.HTML,
                 disable_notification=presentation.silent,
-                link_preview_options=_preview_options(message),
+                link_preview_options=preview,
             )
 
 

@@ -7,7 +7,9 @@ Accepted messages are kept by id, so the PATCH endpoints edit them the way Disco
 "Unknown Message" for a deleted message or one that is not in that channel or webhook, 403/50005 for
 a bot editing a message it did not author. A bot message with ``message_reference`` is a reply
 (type 19) to a message of that channel, refused with 400/50035 when that message is unknown unless
-``fail_if_not_exists`` is false; a webhook answers GET with its guild, as Discord does.
+``fail_if_not_exists`` is false; a webhook answers GET with its guild, as Discord does. A message
+keeps the ``flags`` it was sent with that a sender may set (4 suppress embeds, 4096 suppress
+notifications), through a webhook or the bot, as Discord returns them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from aiohttp import web
 APPLICATION_ID = "4343"
 GUILD_ID = 5555
 BOT_USER = {"id": "4242", "username": "dockwatch", "discriminator": "0", "avatar": None, "bot": True}
+SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS = 1 << 2, 1 << 12
+SENDABLE_FLAGS = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS
 EMBED_LIMITS = {"title": 256, "description": 4096, "fields": 25, "field_name": 256, "field_value": 1024}
 
 
@@ -92,6 +96,11 @@ class FakeDiscord:
         return [
             p.body for p in self.posts if p.path.split("/")[4] == str(target_id) and p.body.get("_accepted")
         ]
+
+    def silent(self, target_id: int) -> list[bool]:
+        """For each message accepted for a webhook or channel id, oldest first: whether it carries
+        the suppress-notifications flag (delivered without a sound)."""
+        return [bool(int(body.get("flags", 0)) & SUPPRESS_NOTIFICATIONS) for body in self.messages(target_id)]
 
     def message(self, message_id: int | str) -> dict[str, Any] | None:
         """The message as Discord holds it now (after any edits), or None if absent or deleted."""
@@ -290,7 +299,7 @@ def _message(message_id: str, channel: int, body: dict[str, Any], *, webhook: bo
         "tts": False,
         "timestamp": "2026-01-01T12:00:00+00:00",
         "edited_timestamp": None,
-        "flags": 0,
+        "flags": int(body.get("flags", 0)) & SENDABLE_FLAGS,
     }
     if webhook:  # the fake gives each webhook a channel of the same id
         data["webhook_id"] = str(channel)

@@ -8,7 +8,8 @@ It records every method call, enforces the documented limits (30 messages/s over
 "message to edit not found" for a deleted or unknown one, "message is not modified" when text (or
 caption) and markup are unchanged, "there is no text in the message to edit" for a photo's text
 (and the converse for a caption). ``sendMessage`` with ``reply_parameters`` replies to a kept
-message ("message to be replied not found" unless ``allow_sending_without_reply``).
+message ("message to be replied not found" unless ``allow_sending_without_reply``); its
+``disable_notification`` is kept as a bool (``silent``), whichever way the client spelled it.
 Edits are not counted against the sending limits.
 """
 
@@ -70,6 +71,11 @@ class FakeTelegram:
             and c.params.get("_accepted")
             and (chat_id is None or c.params["chat_id"] == chat_id)
         ]
+
+    def silent(self, chat_id: int | str) -> list[bool]:
+        """For each message accepted in ``chat_id``, oldest first: whether it was sent without a sound
+        (``disable_notification``)."""
+        return [bool(p["disable_notification"]) for p in self.sent(chat_id)]
 
     def replies_to(self, chat_id: int) -> list[str]:
         return [str(p["text"]) for p in self.sent(chat_id)]
@@ -227,6 +233,7 @@ class FakeTelegram:
     async def _sendMessage(self, params: dict[str, Any]) -> web.Response:
         chat_id = _chat(params["chat_id"])
         params["chat_id"] = chat_id
+        params["disable_notification"] = _flag(params.get("disable_notification"))
         if chat_id in self.slow:
             await asyncio.sleep(self.slow[chat_id])
         if chat_id in self.blocked:
@@ -320,6 +327,13 @@ class FakeTelegram:
         overall.append(now)
         chat.append(now)
         return None
+
+
+def _flag(value: Any) -> bool:
+    """A Bot API boolean as a form field (``true``, ``True``, ``1``) or JSON; absent is false."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
+    return bool(value)
 
 
 def _chat(value: Any) -> int | str:
