@@ -1,8 +1,10 @@
 """The ``dockwatch`` console script.
 
 Exit codes (a public contract): 0 success; 1 LL2 failed or the budget refused the cycle (state
-untouched); 2 configuration error; 3 storage error; 69 a resource is unavailable (web.listen's port is
-in use: a supervisor should retry); 70 an internal error (a bug: please report it).
+untouched), or the platform did not accept test-target's message; 2 configuration error (also an
+unknown target key); 3 storage error; 69 a resource is unavailable (web.listen's port is in use: a
+supervisor should retry; test-target's platform cannot start); 70 an internal error (a bug: please
+report it).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_UPSTREAM = 1
+EXIT_NOT_DELIVERED = 1
 EXIT_CONFIG = 2
 EXIT_STORAGE = 3
 EXIT_UNAVAILABLE = 69
@@ -64,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     with_config("status", "what is docked now, the last poll and the delivery queue")
     enable = with_config("enable-target", "re-enable a target that was disabled (e.g. after HTTP 410)")
     enable.add_argument("target", metavar="TARGET_KEY", help="the key `status` shows, e.g. webhook:1a2b...")
+    trial = with_config(
+        "test-target", "send one marked test message to one target and print the platform's answer"
+    )
+    trial.add_argument("target", metavar="KEY", help="the key `status` shows, e.g. telegram:-100123")
     init = commands.add_parser(
         "init-config",
         help="write the example configuration (every key with its default) to PATH",
@@ -131,6 +138,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "enable-target":
         print(asyncio.run(commands.enable_target(config, args.target)))
+        return EXIT_OK
+    if args.command == "test-target":
+        try:
+            result = asyncio.run(commands.test_target(config, args.target))
+        except commands.UnknownTarget as error:
+            return _fail(str(error), EXIT_CONFIG)
+        if not result.sent:
+            return _fail(" ".join(result.lines), EXIT_NOT_DELIVERED)
+        print("\n".join(result.lines))
         return EXIT_OK
     require_targets(config, str(args.config))
     if args.command == "check-config":

@@ -3,29 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import os
+import secrets
 import signal
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
+import aiohttp
 from sqlalchemy.engine import make_url
 
+from dockwatch import __version__
 from dockwatch.bot.config import Config
 from dockwatch.bot.database_watch import watch_database_file
 from dockwatch.bot.durations import format_duration, humanize
-from dockwatch.bot.errors import ConfigError, ResourceUnavailable, StorageError
+from dockwatch.bot.errors import (
+    ConfigError,
+    PermanentFailure,
+    PlatformUnavailable,
+    ResourceUnavailable,
+    RetryLater,
+    StorageError,
+    TargetGone,
+)
 from dockwatch.bot.leadership import POLLER_LEASE
 from dockwatch.bot.ll2.budget import WINDOW
+from dockwatch.bot.model import trial_message
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
+from dockwatch.bot.platforms import START_TIMEOUT, PlatformHost
+from dockwatch.bot.preferences import QuietHours, describe_leads, parse_zone
 from dockwatch.bot.runtime import open_runtime, utc_now
-from dockwatch.notifiers import MovablePlatform
+from dockwatch.notifiers import MovablePlatform, PlatformContext, Target, platforms
+from dockwatch.notifiers.base import Presentation, redact_urls
 from dockwatch.storage import Store, TargetMove
 from dockwatch.storage.engine import existing_sqlite_file, sqlite_path
+from dockwatch.storage.rows import target_preferences
 from dockwatch.storage.schema import head as schema_head
+from dockwatch.storage.tables import TargetRow
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +197,7 @@ def config_summary(
         f"  web.listen             {config.web.listen or 'disabled'}",
         f"  targets                {_target_count(config)}",
         *targets,
+        *_preference_lines(config),
         *_moves_block(moves),
     ]
     return "\n".join(lines)
@@ -202,6 +223,35 @@ def _target_lines(config: Config) -> list[str]:
     ]
 
 
+def _preference_lines(config: Config) -> list[str]:
+    """One line per target the config sets reminders, quiet hours or a zone for: the environment
+    form (``DOCKWATCH_TELEGRAM__REMINDERS=1h,10m``) is easy to get subtly wrong, so show the result."""
+    lines = []
+    for platform, settings in config.configured_platforms():
+        for target in platform.targets(settings):
+            chosen = target.preferences
+            if choices := describe_choices(chosen.reminders, chosen.quiet, chosen.timezone):
+                lines.append(f"    {target.key}  {choices}")
+    if not lines:
+        return []
+    return [f"  preferences            {len(lines)} target{'s' if len(lines) != 1 else ''}", *lines]
+
+
+def describe_choices(
+    reminders: Sequence[timedelta] | None, quiet: QuietHours | None, timezone: str | None
+) -> str:
+    """'reminders 1h and 10m before, quiet 22:00-07:00, time zone Europe/Berlin'; a choice not made
+    is left out (``reminders=()`` is a choice: off)."""
+    parts = []
+    if reminders is not None:
+        parts.append(f"reminders {describe_leads(reminders)}")
+    if quiet is not None:
+        parts.append(f"quiet {quiet}")
+    if timezone is not None:
+        parts.append(f"time zone {timezone}")
+    return ", ".join(parts)
+
+
 def _existing_database(config: Config) -> str:
     """``status`` and friends read a database; a mistyped path must not create an empty one."""
     if _missing_sqlite_file(config):
@@ -215,6 +265,164 @@ async def enable_target(config: Config, target_key: str) -> str:
         if not await store.enable_target(target_key):
             raise ConfigError(f"enable-target: no target {target_key!r} (see `dockwatch status` for keys)")
     return f"{target_key} enabled; new notifications will be delivered to it"
+
+
+class UnknownTarget(ConfigError):
+    """A key ``test-target`` finds neither in the config nor in the database: a typo, most likely."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrialResult:
+    """What ``test-target`` got back: ``sent`` when the platform accepted the test message, and the
+    lines to print (on stdout when sent, else one line for stderr)."""
+
+    sent: bool
+    lines: tuple[str, ...]
+
+
+TRIAL_TIMEOUT = timedelta(seconds=60)
+"""A platform that never answers must not hold a person at the terminal forever."""
+
+
+async def test_target(config: Config, key: str, *, clock: Callable[[], datetime] = utc_now) -> TrialResult:
+    """``dockwatch test-target``: one marked test message to one target, sent directly.
+
+    Nothing is recorded (no notification, no delivery, no disabled target): the database is only
+    read, for the chats that subscribed themselves and for the addresses targets moved to.
+    """
+    configured = {
+        target.key: target
+        for platform, settings in config.configured_platforms()
+        for target in platform.targets(settings)
+    }
+    stored, moves = await _stored_targets(config)
+    if key not in configured and key not in stored and key not in moves:
+        raise UnknownTarget(_unknown_target(key, configured, stored))
+    lines: list[str] = []
+    move = moves.get(key)
+    address = move.new_key if move is not None else key
+    if move is not None:
+        lines.append(f"{key} moved to {address} on {move.moved_at:%Y-%m-%d}; testing {address}")
+    listed = configured.get(address) or configured.get(key)
+    row = stored.get(address)
+    label = listed.label if listed is not None else row.label if row is not None else address
+    named = f"{label} ({address})"
+    async with aiohttp.ClientSession(headers={"user-agent": f"dockwatch/{__version__}"}) as session:
+        host = PlatformHost.build(config, PlatformContext(session, clock))
+        try:
+            unit = next(
+                (
+                    u
+                    for u in host.units
+                    if u.name == address.partition(":")[0] and u.notifier.handles(address)
+                ),
+                None,
+            )
+            if unit is None:
+                raise ConfigError(f"{named}: {_unreachable(address)}")
+            try:
+                await asyncio.wait_for(unit.notifier.start(), timeout=START_TIMEOUT.total_seconds())
+            except PlatformUnavailable as error:
+                if error.scope is None or address.startswith(f"{unit.name}:{error.scope}:"):
+                    raise ResourceUnavailable(f"cannot test {named}: {redact_urls(str(error))}") from None
+            except TimeoutError:
+                raise ResourceUnavailable(
+                    f"cannot test {named}: {unit.name} did not answer within "
+                    f"{START_TIMEOUT.total_seconds():g} s at start"
+                ) from None
+            zone = _trial_zone(listed, row)
+            shown = {} if zone is None else {"presentation": Presentation(zone=zone)}
+            try:
+                receipt = await asyncio.wait_for(
+                    unit.notifier.send(
+                        address,
+                        trial_message(clock()),
+                        # Random and far above any stored delivery id: Discord drops a nonce it saw
+                        # minutes ago, and a real delivery must never look like this test to it.
+                        delivery_id=2**53 + secrets.randbelow(2**53),
+                        **shown,
+                    ),
+                    timeout=TRIAL_TIMEOUT.total_seconds(),
+                )
+            except Exception as error:  # the platform's answer, whatever it is, is the result
+                log.debug("test message failed target=%s", address, exc_info=True)
+                return TrialResult(False, (f"test message to {named} not delivered: {_answer(error)}",))
+        finally:
+            await host.close()
+    lines.append(f"sent to {named}: {receipt.describe()}")
+    if row is not None and not row.enabled:
+        lines.append(
+            f"{address} is disabled ({row.disabled_reason}); `dockwatch enable-target` delivers to it again"
+        )
+    return TrialResult(True, tuple(lines))
+
+
+async def _stored_targets(config: Config) -> tuple[dict[str, TargetRow], dict[str, TargetMove]]:
+    """The database's targets and moves, read-only; none when there is no database (yet) or it is
+    not at this version's schema (the config's own targets can still be tested)."""
+    if _missing_sqlite_file(config):
+        return {}, {}
+    async with Store.open_read_only(config.storage.url, require_head=False) as store:
+        if not store.schema.at_head:
+            return {}, {}
+        rows = {row.key: row for row in await store.targets()}
+        moves = {move.old_key: move for move in await store.target_moves()}
+    return rows, moves
+
+
+def _unknown_target(key: str, configured: dict[str, Target], stored: dict[str, TargetRow]) -> str:
+    """The refusal, with the key most likely meant: the same address under its platform's prefix,
+    a near-identical key, or the key of a target whose label was given instead."""
+    shown = key if key.isprintable() and " " not in key else repr(key)
+    labels = {t.label: k for k, t in configured.items()} | {row.label: k for k, row in stored.items()}
+    keys = sorted(configured.keys() | stored.keys())
+    guess = next((k for k in keys if k.partition(":")[2] == key), None)
+    if guess is None:
+        close = difflib.get_close_matches(key, keys, n=1, cutoff=0.8)
+        guess = close[0] if close else None
+    if guess is None:
+        by_label = {label.lower(): k for label, k in labels.items()}
+        close = difflib.get_close_matches(key.lower(), list(by_label), n=1, cutoff=0.8)
+        guess = by_label[close[0]] if close else None
+    hint = f" (did you mean {guess}?)" if guess is not None else ""
+    return f"unknown target {shown}; `dockwatch status` lists the targets{hint}"
+
+
+def _unreachable(address: str) -> str:
+    """Why a target the database knows has no sender in this config: its platform's table is gone,
+    or no longer lists it (a removed webhook, a Discord bot token taken out)."""
+    name = address.partition(":")[0]
+    table = next((p.table for p in platforms().values() if p.name == name), None)
+    if table is None:
+        return f"no installed platform is named {name!r}"
+    return f"the config's [{table}] cannot send to it (no longer listed, or the table is gone)"
+
+
+def _trial_zone(listed: Target | None, row: TargetRow | None) -> ZoneInfo | None:
+    """The target's zone as a delivery would show it: the stored choice, else the config's."""
+    name = row.timezone if row is not None else None
+    if name is None and listed is not None:
+        name = listed.preferences.timezone
+    if name is None:
+        return None
+    try:
+        return parse_zone(name)
+    except ValueError:
+        return None
+
+
+def _answer(error: BaseException) -> str:
+    """The platform's answer in one line, and what a real delivery would do about it."""
+    text = redact_urls(str(error)).replace("\n", " ").strip()
+    if isinstance(error, TargetGone):
+        return f"{text} (the target is gone: a notification would disable it)"
+    if isinstance(error, PermanentFailure):
+        return f"{text} (refused for good: retrying would not help)"
+    if isinstance(error, RetryLater):
+        return f"{text} (temporary: a notification would be retried)"
+    if isinstance(error, TimeoutError):
+        return f"no answer within {TRIAL_TIMEOUT.total_seconds():g} s"
+    return f"{type(error).__name__}: {text}"
 
 
 async def db_upgrade(config: Config) -> str:
@@ -290,6 +498,9 @@ async def status(config: Config, now: datetime | None = None) -> str:
             state = "enabled" if target.enabled else f"DISABLED ({target.disabled_reason})"
             if not target.configured:
                 state += ", no longer in config"
+            chosen = target_preferences(target)
+            if choices := describe_choices(chosen.reminders or None, chosen.quiet, chosen.timezone):
+                state += f"  {choices}"
             lines.append(f"  {target.key}  {target.label}  {state}")
     lines.extend(_moves_block(moves))
     configured = [platform.name for platform, _ in config.configured_platforms()]

@@ -106,20 +106,24 @@ def _leads(value: object) -> object:
 def _quiet(value: object) -> object:
     if not isinstance(value, str):
         raise ValueError(f"{QUIET_USAGE}, got {value!r}")
+    if not value.strip():
+        return None  # empty is unset, as config.example.toml shows the default and as for every key
     return QuietHours.parse(value)
 
 
 def _zone(value: object) -> object:
     if not isinstance(value, str):
         raise ValueError(f"must be a time zone name like 'Europe/Berlin', got {value!r}")
+    if not value.strip():
+        return None  # empty is unset, as for ``quiet``
     return parse_zone(value).key
 
 
 Leads = Annotated[tuple[timedelta, ...], BeforeValidator(_leads)]
 """``reminders = ["1h", "10m"]`` in a platform's config table."""
-Quiet = Annotated[QuietHours, BeforeValidator(_quiet)]
+Quiet = Annotated[QuietHours | None, BeforeValidator(_quiet)]
 """``quiet = "22:00-07:00"`` (or ``"22:00-07:00 digest"``) in a chat platform's config table."""
-ZoneName = Annotated[str, BeforeValidator(_zone)]
+ZoneName = Annotated[str | None, BeforeValidator(_zone)]
 """``timezone = "Europe/Berlin"``: an IANA zone name, checked (with "did you mean")."""
 
 

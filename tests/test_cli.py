@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from dockwatch.bot.model import SubscriptionFilter
+from dockwatch.bot.preferences import QuietHours
+from dockwatch.storage import Store
 from tests.builders import ll2_docking
 from tests.conftest import SECRET
 from tests.fakes.ll2 import FakeLL2
@@ -351,3 +354,25 @@ async def test_run_with_its_web_port_in_use_exits_69_so_a_supervisor_retries(
 
     assert run.code == 69
     assert_one_line_error(run, "dockwatch: unavailable: web.listen: cannot listen on 127.0.0.1:")
+
+
+async def test_status_shows_each_targets_reminders_quiet_hours_and_zone_on_its_line(
+    config_file: Path, fake_ll2: FakeLL2
+) -> None:
+    config_file.write_text(config_file.read_text() + 'reminders = ["10m", "1h"]\n')
+    await dockwatch("-q", "poll-once", "--config", str(config_file), env=ENV)
+    async with Store.open(f"sqlite:///{config_file.parent / 'state.db'}") as store:
+        await store.save_subscription(
+            "telegram:555", notifier="telegram", label="Telegram chat 555", subscription=SubscriptionFilter()
+        )
+        await store.save_preferences(
+            "telegram:555", quiet=QuietHours.parse("22:00-07:00"), timezone="Europe/Berlin"
+        )
+
+    run = await dockwatch("status", "--config", str(config_file), env=ENV)
+
+    assert run.code == 0, run.err
+    assert "  ops receiver  enabled  reminders 1h and 10m before\n" in run.out
+    assert (
+        "  telegram:555  Telegram chat 555  enabled  quiet 22:00-07:00, time zone Europe/Berlin\n" in run.out
+    )

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from dockwatch.bot.config import Config, config_from_mapping, load_config
 from dockwatch.bot.errors import ConfigError
 from tests.conftest import SECRET
+from tests.test_cli import assert_one_line_error, dockwatch
 
 
 def new_secret() -> str:
@@ -656,3 +657,102 @@ def test_a_discord_table_that_can_never_deliver_is_refused(table: dict[str, obje
         config_from_mapping({"discord": table}, source="f.toml", environ={})
 
     assert str(caught.value).startswith(f"f.toml: {message}")
+
+
+# --- reminders, quiet hours and time zone, as `check-config` (the real CLI) takes them -------------
+
+TELEGRAM = "[telegram]\ntoken = '1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'\nchat_ids = [111]\n"
+DISCORD = f"[discord]\nwebhook_urls = ['{HOOK_A}']\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (TELEGRAM + 'reminders = ["2m"]\n', "telegram.reminders: lead time '2m' must be from 5m to 7d"),
+        (
+            TELEGRAM + 'reminders = ["1h", "2h", "3h", "4h", "5h"]\n',
+            "telegram.reminders: at most 4 lead times, got 5",
+        ),
+        (webhook() + 'reminders = ["8d"]\n', "webhooks.0.reminders: lead time '8d' must be from 5m to 7d"),
+        (DISCORD + "reminders = [60]\n", "discord.reminders: a lead time is a duration like '1h' or '10m'"),
+        (
+            webhook() + 'quiet = "22:00-07:00"\n',
+            "webhooks.0.quiet: webhooks get no quiet hours (a receiving system does not sleep)",
+        ),
+        (
+            TELEGRAM + 'quiet = "25:00-07:00"\n',
+            "telegram.quiet: '25:00-07:00': hours are 0-23 and minutes 0-59",
+        ),
+        (DISCORD + 'quiet = "22:00"\n', "discord.quiet: '22:00': quiet hours are HH:MM-HH:MM"),
+        (
+            TELEGRAM + 'timezone = "Europe/Berln"\n',
+            "telegram.timezone: 'Europe/Berln' is not a time zone name like 'Europe/Berlin' "
+            "(did you mean 'Europe/Berlin'?)",
+        ),
+    ],
+    ids=[
+        "lead shorter than 5m",
+        "five lead times",
+        "lead longer than 7d",
+        "lead not a duration",
+        "quiet hours on a webhook",
+        "hour 25",
+        "quiet hours without an end",
+        "misspelt zone",
+    ],
+)
+async def test_check_config_refuses_a_choice_that_cannot_work_in_one_line_naming_the_key(
+    tmp_path: Path, text: str, line: str
+) -> None:
+    path = write(tmp_path, text)
+
+    run = await dockwatch("check-config", "--config", str(path))
+
+    assert run.code == 2
+    assert_one_line_error(run, f"dockwatch: config error: {path}: {line}")
+
+
+async def test_check_config_shows_each_targets_configured_choices_on_one_line(tmp_path: Path) -> None:
+    text = TELEGRAM + 'reminders = ["10m", "1h"]\nquiet = "22:00-07:00 digest"\ntimezone = "europe/berlin"\n'
+    path = write(tmp_path, text + webhook() + 'reminders = ["1d"]\n')
+
+    run = await dockwatch("check-config", "--config", str(path))
+
+    assert run.code == 0, run.err
+    assert "  preferences            2 targets\n" in run.out
+    chosen = "reminders 1h and 10m before, quiet 22:00-07:00 digest, time zone Europe/Berlin"
+    assert f"    telegram:111  {chosen}\n" in run.out
+    assert "  reminders 1d before\n" in run.out
+
+
+async def test_reminders_from_the_environment_are_comma_separated(tmp_path: Path) -> None:
+    path = write(tmp_path, TELEGRAM)
+
+    run = await dockwatch(
+        "check-config", "--config", str(path), env={"DOCKWATCH_TELEGRAM__REMINDERS": "1h,10m"}
+    )
+
+    assert run.code == 0, run.err
+    assert "    telegram:111  reminders 1h and 10m before\n" in run.out
+
+
+async def test_reminders_written_as_one_string_are_read_like_the_environment_form(tmp_path: Path) -> None:
+    """Every list key accepts text (the environment can give nothing else), so ``"1h"`` is one lead time."""
+    path = write(tmp_path, TELEGRAM + 'reminders = "1h"\n')
+
+    run = await dockwatch("check-config", "--config", str(path))
+
+    assert run.code == 0, run.err
+    assert "    telegram:111  reminders 1h before\n" in run.out
+
+
+@pytest.mark.parametrize("key", ["quiet", "timezone"])
+async def test_an_empty_quiet_or_timezone_is_unset_as_the_example_config_shows_it(
+    tmp_path: Path, key: str
+) -> None:
+    path = write(tmp_path, TELEGRAM + f'{key} = ""\n')
+
+    run = await dockwatch("check-config", "--config", str(path))
+
+    assert run.code == 0, run.err
+    assert "preferences" not in run.out

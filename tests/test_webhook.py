@@ -273,6 +273,7 @@ def test_every_example_body_in_the_readme_matches_the_schema() -> None:
         validate(body)
     assert [body["type"] for body in examples] == [
         "docking.docked",
+        "docking.reminder",
         "notification.corrected",
         "notification.updated",
     ]
