@@ -30,6 +30,7 @@ from dockwatch.storage.engine import async_url
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord_gateway import FakeGateway
 from tests.fakes.ll2 import FakeLL2
+from tests.fakes.ntfy import FakeNtfy
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.service_harness import start_run  # noqa: F401  (a fixture shared by the end-to-end tests)
@@ -148,6 +149,14 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     fake = FakeDiscord()
     async with serving(fake.app()) as server:
         fake.base_url = str(server.make_url("/api/v10"))
+        yield fake
+
+
+@pytest.fixture
+async def fake_ntfy() -> AsyncIterator[FakeNtfy]:
+    fake = FakeNtfy()
+    async with serving(fake.app()) as server:
+        fake.base_url = str(server.make_url("/")).rstrip("/")
         yield fake
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from dockwatch.bot.model import KINDS, ChangeKind, Revision
 from dockwatch.bot.subscriptions import KIND_WORDS
-from dockwatch.notifiers import platforms
+from dockwatch.notifiers import ntfy, platforms
 from dockwatch.notifiers.console import render
 from dockwatch.notifiers.discord.notifier import build_embed
 from dockwatch.notifiers.telegram.notifier import render_html
@@ -19,7 +19,7 @@ from dockwatch.notifiers.webhook import webhook_body
 from tests.builders import correction_of, messages_of_every_kind
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "notifiers" / "webhook.schema.json").read_text())
-PLATFORMS = ["console", "discord", "telegram", "webhooks"]
+PLATFORMS = ["console", "discord", "ntfy", "telegram", "webhooks"]
 WEBHOOK_TYPES = {
     # The public contract: receivers switch on these strings; never rename one.
     ChangeKind.DOCKED: "docking.docked",
@@ -56,6 +56,17 @@ DISCORD_FIELDS = {
     ChangeKind.DEPARTURE_REMINDER: ["Station", "Port", "Vehicle", "Planned"],
     ChangeKind.EVENT_REMINDER: ["Where", "Planned"],
     ChangeKind.TEST: [],
+}
+NTFY_EMOJI = {
+    # ntfy shows an emoji shortcode tag before the title: the kinds table's emoji, by name.
+    ChangeKind.DOCKED: "artificial_satellite",
+    ChangeKind.DEPARTED: "wave",
+    ChangeKind.RELOCATED: "repeat",
+    ChangeKind.WEBCAST_STARTED: "red_circle",
+    ChangeKind.DOCKING_REMINDER: "alarm_clock",
+    ChangeKind.DEPARTURE_REMINDER: "alarm_clock",
+    ChangeKind.EVENT_REMINDER: "alarm_clock",
+    ChangeKind.TEST: "test_tube",
 }
 WITH_WEBCAST_LINK = {ChangeKind.WEBCAST_STARTED, ChangeKind.EVENT_REMINDER}
 KIND_IDS = [kind.name.lower() for kind in ChangeKind]
@@ -141,6 +152,10 @@ def test_every_platform_renders_every_kind(kind: ChangeKind, platform: str) -> N
         assert embed.title == DISCORD_TITLES[kind]
         assert embed.colour is not None and embed.colour.value == spec.colour
         assert [field.name for field in embed.fields] == DISCORD_FIELDS[kind]
+    elif platform == "ntfy":
+        assert ntfy.title(message) == HEADLINES[kind]
+        assert ntfy.tags_of(message)[0] == NTFY_EMOJI[kind]
+        assert ("[Watch the webcast]" in ntfy.body(message)) == (kind in WITH_WEBCAST_LINK)
     elif platform == "telegram":
         text = render_html(message)
         assert text.splitlines()[0] == f"{spec.emoji} <b>{HEADLINES[kind]}</b>"
@@ -177,6 +192,9 @@ def test_every_platform_marks_a_rescheduled_correction_of_every_kind(kind: Chang
         embed = build_embed(message)
         assert embed.title == NOT_YET[kind]
         assert embed.description is not None and embed.description.startswith("LL2 now expects it at ")
+    elif platform == "ntfy":
+        assert ntfy.title(message) == NOT_YET[kind]
+        assert ntfy.body(message).startswith("*LL2 now expects it at ")
     elif platform == "telegram":
         lines = render_html(message).splitlines()
         assert lines[0] == f"{KINDS[kind].emoji} <b>{NOT_YET[kind]}</b>"

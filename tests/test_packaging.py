@@ -53,7 +53,7 @@ def test_the_wheel_ships_the_example_config_and_the_built_in_platforms(wheel: zi
     assert wheel.read("dockwatch/bot/config.example.toml") == (ROOT / "config.example.toml").read_bytes()
     assert {"dockwatch/__main__.py", "dockwatch/py.typed", "dockwatch/bot/static/status.css"} <= names
     assert "[dockwatch.platforms]" in entry_points
-    for platform in ("console", "discord", "telegram", "webhooks"):
+    for platform in ("console", "discord", "ntfy", "telegram", "webhooks"):
         assert f"{platform} = dockwatch.notifiers." in entry_points
 
 

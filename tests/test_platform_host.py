@@ -16,6 +16,7 @@ from dockwatch.bot.runtime import open_runtime
 from dockwatch.bot.subscriptions import Subscriptions
 from dockwatch.notifiers import PlatformContext
 from dockwatch.notifiers.console import ConsoleNotifier
+from dockwatch.notifiers.ntfy import target_key
 from dockwatch.storage import Store
 from tests.builders import ll2_docking
 from tests.conftest import SECRET, Clock, serving
@@ -175,3 +176,16 @@ async def test_a_platform_without_a_front_end_runs_without_one(clock: Clock, sto
 
     assert host.held_back() == {}
     assert (unit.front_end, unit.front_end_running) == (None, False)
+
+
+async def test_an_ntfy_topic_whose_server_is_down_does_not_hold_its_platform_back(clock: Clock) -> None:
+    # Nothing to log in to: each publish finds out for itself, and is retried like any delivery.
+    config = config_from_mapping({"ntfy": [{"url": "http://127.0.0.1:9/alerts"}]}, source="t", environ={})
+    async with aiohttp.ClientSession() as session:
+        host = PlatformHost.build(config, PlatformContext(session, clock))
+        await host.start()
+        try:
+            assert host.held_back() == {}
+            assert [t.key for t in host.targets()] == [target_key("http://127.0.0.1:9/alerts")]
+        finally:
+            await host.close()
