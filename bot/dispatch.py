@@ -219,11 +219,13 @@ class Dispatcher:
                 if not await self._settled(notifier, claimed, report):
                     await self._hold(claimed, until, report)
             return
-        held = [claimed for claimed in deliveries if claimed.held]
+        # A correction is never listed in a digest: it edits (and answers) the message it corrects,
+        # which a line in a digest would leave saying what is no longer true.
+        held = [claimed for claimed in deliveries if claimed.held and claimed.message.correction is None]
         if len(held) > 1 and isinstance(notifier, DigestingNotifier):
             # A held reminder come due too late, say, is settled here and not listed.
             digest = [claimed for claimed in held if not await self._settled(notifier, claimed, report)]
-            rest = [claimed for claimed in deliveries if not claimed.held]
+            rest = [claimed for claimed in deliveries if claimed not in held]
             if len(digest) > 1:
                 moved_to = await self._deliver_digest(notifier, target_key, digest, rest, report)
                 if moved_to is None:

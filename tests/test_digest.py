@@ -242,6 +242,34 @@ async def test_a_correction_of_a_digested_message_is_posted_on_its_own_and_the_d
     assert "reply_parameters" not in correction
 
 
+async def test_a_correction_held_with_other_messages_edits_the_message_it_corrects_not_the_digest(
+    fake_telegram: FakeTelegram, store: Store, clock: Clock
+) -> None:
+    """Announced at 21:00 before the quiet hours, corrected at 23:00 inside them: at 07:00 the 21:00
+    message is edited and answered, and the digest lists only the night's new dockings."""
+    await target_with_quiet_hours(store, chat_key(CHAT), DIGEST)
+    async with telegram(fake_telegram) as notifier:
+        dispatcher = Dispatcher(store, [notifier], clock)
+        clock.now = NIGHT - timedelta(hours=2)
+        (cygnus,) = await record_dockings(store, clock, "Cygnus NG-23")
+        await dispatcher.deliver_due()
+        clock.now = NIGHT
+        later = clock.now + timedelta(hours=2)
+        await record(store, clock, [announced(correction_of(cygnus.message, Revision.RESCHEDULED, later))])
+        await record_dockings(store, clock, "Soyuz MS-28", "Progress MS-33", first_id=2)
+        await dispatcher.deliver_due()
+        clock.now = MORNING
+        await dispatcher.deliver_due()
+
+    (edit,) = fake_telegram.edits()
+    assert "Correction: Cygnus NG-23 has not docked" in edit["text"]
+    announcement, digest, reply = fake_telegram.sent(CHAT)
+    assert "Cygnus NG-23 docked" in announcement["text"]
+    assert "Soyuz MS-28" in digest["text"] and "Progress MS-33" in digest["text"]
+    assert "Cygnus" not in digest["text"]
+    assert "Correction: Cygnus NG-23 has not docked" in reply["text"]
+
+
 async def test_a_digest_that_fails_is_retried_with_all_it_listed(
     fake_telegram: FakeTelegram, store: Store, clock: Clock
 ) -> None:
