@@ -57,6 +57,8 @@ def describe_leads(leads: Sequence[timedelta]) -> str:
     return f"{joined} before"
 
 
+LONGEST_QUIET_HOURS = 20
+LONGEST_QUIET = timedelta(hours=LONGEST_QUIET_HOURS)
 _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*(?:\s(digest))?\s*$", re.IGNORECASE)
 QUIET_USAGE = "quiet hours are HH:MM-HH:MM, optionally followed by 'digest', e.g. '22:00-07:00 digest'"
 
@@ -83,7 +85,19 @@ class QuietHours:
             raise ValueError(f"{text.strip()[:40]!r}: hours are 0-23 and minutes 0-59") from None
         if start == end:
             raise ValueError(f"{text.strip()[:40]!r}: the span is empty; {QUIET_USAGE}")
-        return cls(start, end, digest is not None)
+        quiet = cls(start, end, digest is not None)
+        if quiet.length > LONGEST_QUIET:
+            # Held for a digest, a message must still go out within its 24 hours; and a span that
+            # long leaves its end where a DST change can swallow it.
+            raise ValueError(f"{text.strip()[:40]!r}: quiet hours last at most {LONGEST_QUIET_HOURS} hours")
+        return quiet
+
+    @property
+    def length(self) -> timedelta:
+        """The span on a day without a clock change."""
+        start = timedelta(hours=self.start.hour, minutes=self.start.minute)
+        end = timedelta(hours=self.end.hour, minutes=self.end.minute)
+        return (end - start) % timedelta(days=1)
 
     def __str__(self) -> str:
         span = f"{self.start:%H:%M}-{self.end:%H:%M}"
@@ -106,7 +120,7 @@ class QuietHours:
         for days in range(3):
             day = (local + timedelta(days=days)).date()
             for candidate in _instants_at(datetime.combine(day, self.end), zone):
-                if candidate > moment:
+                if candidate > moment and not self.contains(candidate, zone):
                     return candidate
         raise AssertionError("a wall-clock time recurs within three days")  # pragma: no cover
 

@@ -109,6 +109,7 @@ ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Ame
 )
 @example(zone=BERLIN, start=88, length=18, minute=427_755)  # 22:00-02:30, at 02:15 CET on 25 October
 @example(zone=NEW_YORK, start=88, length=14, minute=438_130)  # 22:00-01:30, at 01:10 EST on 1 November
+@example(zone=BERLIN, start=12, length=92, minute=123_960)  # 03:00-02:00: the spring gap swallows 02:00
 def test_a_span_is_quiet_from_any_of_its_moments_until_the_end_it_names_and_no_longer(
     zone: ZoneInfo, start: int, length: int, minute: int
 ) -> None:
@@ -136,7 +137,7 @@ def test_a_span_is_quiet_from_any_of_its_moments_until_the_end_it_names_and_no_l
         ("22:00-07:00 digest", time(22), time(7), True),
         ("22:00-07:00 DIGEST", time(22), time(7), True),
         (" 7:30 - 9:05 ", time(7, 30), time(9, 5), False),
-        ("00:00-23:59", time(0), time(23, 59), False),
+        ("00:00-20:00", time(0), time(20), False),
     ],
 )
 def test_a_span_is_written_hh_mm_hh_mm_and_may_ask_for_a_digest(
@@ -151,6 +152,8 @@ def test_a_span_is_written_hh_mm_hh_mm_and_may_ask_for_a_digest(
         ("25:00-07:00", "hours are 0-23"),
         ("22:00-07:60", "minutes 0-59"),
         ("22:00-22:00", "the span is empty"),
+        ("00:00-23:59", "at most 20 hours"),
+        ("03:00-02:00 digest", "at most 20 hours"),
         ("22-07", "HH:MM-HH:MM"),
         ("22:00", "HH:MM-HH:MM"),
         ("22:00-07:00 loud", "HH:MM-HH:MM"),
