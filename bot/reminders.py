@@ -102,8 +102,12 @@ def reminder_moments(
     horizon: timedelta,
 ) -> tuple[datetime, ...]:
     """When to poll for the reminders not sent yet: ``POLL_BEFORE`` each one's moment, within
-    ``horizon``, so the reminder goes out on data seconds old. A moment whose poll time has passed
-    but which is still within its tolerance asks for a poll now."""
+    ``horizon``, so the reminder goes out on data seconds old; and once more halfway through its
+    tolerance, a second chance should that poll fail.
+
+    Two fixed times per reminder, never "now": the planner drops a time its last poll already
+    passed, so a reminder that is never recorded (LL2 dropped the record from its pages, or keeps
+    failing) costs two polls, not a poll every ``min_interval`` until its tolerance runs out."""
     sent = _reminded(recorded_keys)
     moments: set[datetime] = set()
     for plan in planned(dockings, events, now):
@@ -113,7 +117,7 @@ def reminder_moments(
                 continue
             if _already(sent, reminder_key(plan.kind, plan.ll2_id, lead, plan.at), plan.at):
                 continue
-            moments.add(max(now, moment - POLL_BEFORE))
+            moments.update((moment - POLL_BEFORE, moment + tolerance(lead) / 2))
     return tuple(sorted(moments))
 
 

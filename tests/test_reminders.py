@@ -125,17 +125,19 @@ def test_a_seven_day_reminder_comes_a_week_ahead() -> None:
     assert (change.kind, change.message.lead_seconds) == (ChangeKind.DEPARTURE_REMINDER, 7 * 86400)
 
 
+HOUR_POLLS = [PLANNED - H - POLL_BEFORE, PLANNED - H + 15 * M]
+TEN_MINUTE_POLLS = [PLANNED - 10 * M - POLL_BEFORE, PLANNED - 10 * M + timedelta(minutes=2.5)]
+
+
 @pytest.mark.parametrize(
     ("now", "recorded", "polls"),
     [
         pytest.param(
-            PLANNED - 3 * H, [], [PLANNED - H - POLL_BEFORE, PLANNED - 10 * M - POLL_BEFORE], id="ahead"
+            PLANNED - 3 * H, [], HOUR_POLLS + TEN_MINUTE_POLLS, id="ahead: just before, and a second chance"
         ),
+        pytest.param(PLANNED - 3 * H, [sent_for(PLANNED, H)], TEN_MINUTE_POLLS, id="one sent"),
         pytest.param(
-            PLANNED - 3 * H, [sent_for(PLANNED, H)], [PLANNED - 10 * M - POLL_BEFORE], id="one sent"
-        ),
-        pytest.param(
-            PLANNED - H + 10 * M, [], [PLANNED - H + 10 * M, PLANNED - 10 * M - POLL_BEFORE], id="late"
+            PLANNED - H + 10 * M, [], HOUR_POLLS + TEN_MINUTE_POLLS, id="late: the same fixed times"
         ),
         pytest.param(PLANNED - 10 * M + 6 * M, [], [], id="past every tolerance"),
     ],

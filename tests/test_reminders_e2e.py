@@ -235,3 +235,25 @@ async def test_removing_reminders_from_a_webhook_s_config_switches_them_off(
         assert await app.store.reminder_leads() == {THIRTY}
     async with open_runtime(without, clock=clock) as app:
         assert await app.store.reminder_leads() == set()
+
+
+async def test_a_reminder_never_recorded_costs_two_polls_not_a_poll_a_minute(
+    app: Runtime, config: Config, fake_ll2: FakeLL2, clock: Clock
+) -> None:
+    """LL2 drops a planned docking from its pages (the stored record stays): the poller looks just
+    before the reminder moment and once more halfway through its tolerance, then polls as usual."""
+    docking_at = clock.now + timedelta(hours=2)
+    fake_ll2.dockings = [ll2_docking(630, docking=docking_at)]
+    await cycle(app)
+    fake_ll2.dockings = []
+    service = Service(app, config, Metrics(app.instance))
+    polls = []
+    clock.now = docking_at - THIRTY - POLL_BEFORE
+    for _ in range(3):
+        await cycle(app)
+        service.health.last_poll_at = clock.now
+        polls.append(clock.now)
+        clock.advance(timedelta(seconds=2))  # the plan is made once the poll is over
+        clock.now = await service._plan()
+
+    assert [p.strftime("%H:%M:%S") for p in polls] == ["13:29:30", "13:37:30", "13:47:30"]
