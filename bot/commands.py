@@ -400,7 +400,7 @@ def _unreachable(address: str) -> str:
 
 def _trial_zone(listed: Target | None, row: TargetRow | None) -> ZoneInfo | None:
     """The target's zone as a delivery would show it: the stored choice, else the config's."""
-    name = row.timezone if row is not None else None
+    name = target_preferences(row).timezone if row is not None else None
     if name is None and listed is not None:
         name = listed.preferences.timezone
     if name is None:

@@ -121,14 +121,21 @@ def target_filter(row: TargetRow) -> SubscriptionFilter:
 
 
 def target_preferences(row: TargetRow) -> Preferences:
-    """The row's choices; a stored value this version cannot read (hand-edited, or a zone the system
-    no longer has) counts as not chosen rather than failing every delivery to the target."""
-    leads = tuple(timedelta(seconds=s) for s in row.reminders or () if isinstance(s, int) and s > 0)
+    """The row's choices: the chat's own where it made one, else the config's. A stored value this
+    version cannot read (hand-edited, or a zone the system no longer has) counts as not chosen
+    rather than failing every delivery to the target."""
+    seconds = row.reminders if row.reminders is not None else row.config_reminders
+    leads = tuple(timedelta(seconds=s) for s in seconds or () if isinstance(s, int) and s > 0)
+    span = row.quiet if row.quiet is not None else row.config_quiet
     quiet = None
-    if row.quiet:
+    if span and span != QUIET_OFF:
         with contextlib.suppress(ValueError):
-            quiet = QuietHours.parse(row.quiet)
-    return Preferences(reminders=leads, quiet=quiet, timezone=row.timezone)
+            quiet = QuietHours.parse(span)
+    return Preferences(reminders=leads, quiet=quiet, timezone=row.timezone or row.config_timezone)
+
+
+QUIET_OFF = "off"
+"""A chat's quiet hours when it switched them off (the config's no longer apply to it)."""
 
 
 def reminder_seconds(leads: Iterable[timedelta]) -> list[int] | None:

@@ -55,6 +55,7 @@ from dockwatch.bot.preferences import (
 from dockwatch.storage import leases
 from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file, is_transient
 from dockwatch.storage.rows import (
+    QUIET_OFF,
     docking_from_row,
     docking_to_row,
     event_from_row,
@@ -316,6 +317,10 @@ class Store:
                     .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
                 )
             ).all()
+            leads_of = {
+                target.key: {int(lead.total_seconds()) for lead in target_preferences(target).reminders}
+                for target in targets
+            }
             deliveries = 0
             fresh: list[Change] = []
             for change in changes:
@@ -333,7 +338,7 @@ class Store:
                     continue
                 lead = change.message.lead_seconds
                 for target in targets:
-                    if lead is not None and lead not in (target.reminders or ()):
+                    if lead is not None and lead not in leads_of[target.key]:
                         continue  # a reminder goes only to the targets that asked for its lead time
                     if target_filter(target).accepts(change.message):
                         session.add(_new_delivery(notification_id, target.key, now))
@@ -390,7 +395,7 @@ class Store:
                 row.configured = target is not None
                 if target is not None:
                     row.label = target.label
-                    _configure(row, target.preferences)
+                _configure(row, target.preferences if target is not None else NOT_CONFIGURED)
                 session.add(row)
             new = []
             for target in wanted.values():
@@ -457,9 +462,9 @@ class Store:
             if row is None:
                 return None
             if reminders is not None:
-                row.reminders = reminder_seconds(reminders)
+                row.reminders = reminder_seconds(reminders) or []  # [] is "off", not "not chosen"
             if not isinstance(quiet, Unset):
-                row.quiet = None if quiet is None else str(quiet)
+                row.quiet = QUIET_OFF if quiet is None else str(quiet)
             if not isinstance(timezone, Unset):
                 row.timezone = timezone
             session.add(row)
@@ -475,16 +480,11 @@ class Store:
         """Every lead time some enabled target asked for: the reminders worth planning."""
         async with self._reading() as session:
             rows = await session.exec(
-                select(TargetRow.reminders)
+                select(TargetRow)
                 .where(col(TargetRow.enabled))
                 .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
             )
-            return frozenset(
-                timedelta(seconds=s)
-                for leads in rows.all()
-                for s in leads or ()
-                if isinstance(s, int) and s > 0
-            )
+            return frozenset(lead for row in rows.all() for lead in target_preferences(row).reminders)
 
     async def subscription(self, key: str) -> SubscriptionFilter | None:
         """The filter of an enabled target, or ``None`` when it is not subscribed."""
@@ -1032,13 +1032,12 @@ def _excluding(query: Any, targets: Iterable[str], platforms: Iterable[str]) -> 
 
 
 def _configure(row: TargetRow, configured: ConfiguredPreferences) -> None:
-    """Apply the config's choices for a listed target: each one the config sets wins at every start."""
-    if configured.reminders is not None:
-        row.reminders = reminder_seconds(configured.reminders)
-    if configured.quiet is not None:
-        row.quiet = str(configured.quiet)
-    if configured.timezone is not None:
-        row.timezone = configured.timezone
+    """Write what the config says for a listed target, every start: a key removed from the file is
+    removed here too. A chat's own choice (``/remind``, ``/quiet``, ``/timezone``) is kept apart and
+    wins over these."""
+    row.config_reminders = reminder_seconds(configured.reminders or ())
+    row.config_quiet = None if configured.quiet is None else str(configured.quiet)
+    row.config_timezone = configured.timezone
 
 
 def _new_delivery(

@@ -176,11 +176,17 @@ class TargetRow(SQLModel, table=True):
     disabled_reason: str | None = None
     disabled_at: datetime | None = _time(nullable=True)
     reminders: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    """Reminder lead times in seconds, longest first (revision 0009); ``None``: no reminders."""
+    """The chat's own reminder lead times in seconds, longest first (revision 0009); ``[]``: it
+    switched them off; ``None``: it chose nothing, the config's apply."""
     quiet: str | None = None
-    """Quiet hours as written, ``22:00-07:00`` or ``22:00-07:00 digest`` (revision 0009)."""
+    """The chat's own quiet hours as written, ``22:00-07:00`` or ``22:00-07:00 digest``, or ``off``
+    (revision 0009); ``None``: the config's apply."""
     timezone: str | None = None
-    """An IANA zone name (revision 0009); ``None``: UTC."""
+    """The chat's own IANA zone name (revision 0009); ``None``: the config's, else UTC."""
+    config_reminders: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """What the config file says for a static target, rewritten at every start (revision 0009)."""
+    config_quiet: str | None = None
+    config_timezone: str | None = None
 
 
 class PollRow(SQLModel, table=True):

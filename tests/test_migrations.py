@@ -376,6 +376,9 @@ ADDED_AFTER_0004 = {
     ("target", "reminders"),
     ("target", "quiet"),
     ("target", "timezone"),
+    ("target", "config_reminders"),
+    ("target", "config_quiet"),
+    ("target", "config_timezone"),
 }
 
 

@@ -16,9 +16,11 @@ from dockwatch.bot.config import Config, config_from_mapping
 from dockwatch.bot.metrics import Metrics
 from dockwatch.bot.model import ChangeKind, SubscriptionFilter
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
+from dockwatch.bot.preferences import ConfiguredPreferences, Preferences, QuietHours
 from dockwatch.bot.reminders import POLL_BEFORE
 from dockwatch.bot.runtime import Runtime, open_runtime
 from dockwatch.bot.service import Service
+from dockwatch.storage import TargetInfo
 from tests.builders import ll2_docking, ll2_event
 from tests.conftest import SECRET, Clock, ReceiverFactory
 from tests.fakes.ll2 import FakeLL2
@@ -257,3 +259,34 @@ async def test_a_reminder_never_recorded_costs_two_polls_not_a_poll_a_minute(
         clock.now = await service._plan()
 
     assert [p.strftime("%H:%M:%S") for p in polls] == ["13:29:30", "13:37:30", "13:47:30"]
+
+
+BERLIN_HOUR = ConfiguredPreferences(
+    reminders=(timedelta(hours=1),), quiet=QuietHours.parse("22:00-07:00"), timezone="Europe/Berlin"
+)
+
+
+async def test_a_static_chat_s_own_choices_outlast_a_restart_and_the_config_s_are_its_defaults(
+    app: Runtime,
+) -> None:
+    static = TargetInfo("telegram:5", "telegram", "Telegram chat 5", BERLIN_HOUR)
+    await app.store.sync_targets([static])
+    await app.store.save_preferences("telegram:5", reminders=(), quiet=None, timezone="Asia/Tokyo")
+
+    await app.store.sync_targets([static])  # the next start
+
+    assert await app.store.preferences("telegram:5") == Preferences(timezone="Asia/Tokyo")
+    assert await app.store.reminder_leads() == frozenset()
+
+
+async def test_a_key_removed_from_the_config_no_longer_applies_after_the_next_start(app: Runtime) -> None:
+    hook = "discord:webhook:123456789012345678"  # no commands: the config is all it has
+    await app.store.sync_targets([TargetInfo(hook, "discord", "hook", BERLIN_HOUR)])
+    assert await app.store.preferences(hook) == Preferences(
+        reminders=(timedelta(hours=1),), quiet=QuietHours.parse("22:00-07:00"), timezone="Europe/Berlin"
+    )
+
+    await app.store.sync_targets([TargetInfo(hook, "discord", "hook")])
+
+    assert await app.store.preferences(hook) == Preferences()
+    assert await app.store.reminder_leads() == frozenset()
