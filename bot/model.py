@@ -149,6 +149,26 @@ def reminder_key(kind: ChangeKind, ll2_id: int, lead: timedelta, expected: datet
     return f"{KINDS[kind].key(ll2_id)}:{int(lead.total_seconds())}@{at}"
 
 
+REMINDER_SAME_PLAN = timedelta(minutes=15)
+"""Planned times this close are one plan: LL2 nudging a docking by a few minutes is reminded of once;
+moved further, the new time is reminded of again."""
+
+
+def same_plan(key: str, other: str) -> bool:
+    """Whether two reminder keys remind of one plan: the same fact and lead, planned times within
+    ``REMINDER_SAME_PLAN``."""
+    a, b = parse_reminder_key(key), parse_reminder_key(other)
+    if a is None or b is None or a[:2] != b[:2]:
+        return False
+    return abs(a[2] - b[2]) <= REMINDER_SAME_PLAN
+
+
+def reminder_prefix(key: str) -> str | None:
+    """``remind-docking:630:3600@``: what every key of that fact and lead starts with."""
+    parsed = parse_reminder_key(key)
+    return None if parsed is None else f"{parsed[0]}:{parsed[1]}@"
+
+
 def parse_reminder_key(key: str) -> tuple[str, int, datetime] | None:
     """``remind-docking:630:3600@2026-11-23T10:00:00Z`` -> (``remind-docking:630``, 3600, the time);
     ``None`` for any other key."""

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from dockwatch.bot.detect import docking_message, event_message
 from dockwatch.bot.model import (
+    REMINDER_SAME_PLAN,
     Change,
     ChangeKind,
     DockingRecord,
@@ -31,7 +32,7 @@ from dockwatch.bot.model import (
 )
 from dockwatch.bot.preferences import tolerance
 
-RESCHEDULE_THRESHOLD = timedelta(minutes=15)
+RESCHEDULE_THRESHOLD = REMINDER_SAME_PLAN
 EARLY = timedelta(minutes=1)
 """How long before its moment a reminder may go out: the poll that sends it comes just before."""
 POLL_BEFORE = timedelta(seconds=30)

@@ -21,12 +21,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased, defer
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dockwatch.bot.errors import LeaseLost, StorageError, StorageUnavailable
 from dockwatch.bot.model import (
     CORRECTABLE_KINDS,
+    KINDS,
     Change,
     ChangeKind,
     Correction,
@@ -44,6 +46,8 @@ from dockwatch.bot.model import (
     docked_key,
     fact_of,
     relocated_key,
+    reminder_prefix,
+    same_plan,
 )
 from dockwatch.bot.preferences import (
     NO_PREFERENCES,
@@ -326,10 +330,13 @@ class Store:
             for change in changes:
                 if change.key in existing:
                     continue
+                if change.message.lead_seconds is not None and await _reminded_already(session, change.key):
+                    continue  # another writer reminded of this plan at a time a few minutes off
                 notification_id = await _insert_notification(session, change, now)
                 if notification_id is None:
                     continue  # another writer recorded it between our read and this insert
                 fresh.append(change)
+                await _supersede_reminders_of(session, change, now)
                 if not change.announce:
                     continue
                 if change.message.correction is not None:
@@ -1029,6 +1036,53 @@ def _excluding(query: Any, targets: Iterable[str], platforms: Iterable[str]) -> 
     for platform in platforms:
         query = query.where(~col(DeliveryRow.target_key).startswith(f"{platform}:", autoescape=True))
     return query
+
+
+async def _reminded_already(session: AsyncSession, key: str) -> bool:
+    """Whether a reminder of the same plan is recorded under another key: checked inside the cycle's
+    write transaction, so two writers that saw the planned time a few minutes apart (``poll-once``
+    beside ``run``) still remind of it once."""
+    prefix = reminder_prefix(key)
+    if prefix is None:
+        return False
+    keys = await session.exec(
+        select(NotificationRow.key).where(col(NotificationRow.key).startswith(prefix, autoescape=True))
+    )
+    return any(same_plan(key, other) for other in keys.all())
+
+
+_REMINDED_BY = {
+    ChangeKind.DOCKED: ChangeKind.DOCKING_REMINDER,
+    ChangeKind.RELOCATED: ChangeKind.DOCKING_REMINDER,
+    ChangeKind.DEPARTED: ChangeKind.DEPARTURE_REMINDER,
+}
+
+
+async def _supersede_reminders_of(session: AsyncSession, change: Change, now: datetime) -> None:
+    """Reminders still queued that a new fact makes untrue: those of an earlier planned time when
+    LL2 moved it (a new reminder of the same fact and lead), and those of a docking or departure
+    that has now happened. Only unclaimed ones: a reminder being sent goes out."""
+    message = change.message
+    stale: ColumnElement[bool]
+    if (prefix := reminder_prefix(change.key)) is not None:
+        reason = "superseded: LL2 moved the planned time"
+        stale = col(NotificationRow.key).startswith(prefix, autoescape=True) & (
+            col(NotificationRow.key) != change.key
+        )
+    elif (kind := _REMINDED_BY.get(change.kind)) is not None and message.docking_event_id is not None:
+        reason = f"superseded: {KINDS[change.kind].title.lower()} before the reminder went out"
+        stale = col(NotificationRow.key).startswith(
+            f"{KINDS[kind].key(message.docking_event_id)}:", autoescape=True
+        )
+    else:
+        return
+    await session.exec(
+        update(DeliveryRow)
+        .where(col(DeliveryRow.status) == DeliveryStatus.QUEUED)
+        .where(col(DeliveryRow.notification_id).in_(select(NotificationRow.id).where(stale)))
+        .values(status=DeliveryStatus.SUPERSEDED, last_error=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _configure(row: TargetRow, configured: ConfiguredPreferences) -> None:

@@ -13,11 +13,12 @@ from datetime import timedelta
 import pytest
 
 from dockwatch.bot.config import Config, config_from_mapping
+from dockwatch.bot.ll2.wire import parse_dockings
 from dockwatch.bot.metrics import Metrics
-from dockwatch.bot.model import ChangeKind, SubscriptionFilter
+from dockwatch.bot.model import ChangeKind, Snapshot, SubscriptionFilter
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.preferences import ConfiguredPreferences, Preferences, QuietHours
-from dockwatch.bot.reminders import POLL_BEFORE
+from dockwatch.bot.reminders import POLL_BEFORE, due_reminders
 from dockwatch.bot.runtime import Runtime, open_runtime
 from dockwatch.bot.service import Service
 from dockwatch.storage import TargetInfo
@@ -290,3 +291,68 @@ async def test_a_key_removed_from_the_config_no_longer_applies_after_the_next_st
 
     assert await app.store.preferences(hook) == Preferences()
     assert await app.store.reminder_leads() == frozenset()
+
+
+async def reminder_rows(app: Runtime) -> list[tuple[str, str]]:
+    """(notification key, status) of each reminder delivery to a webhook, oldest first."""
+    return [
+        (key, row.status)
+        for row, key in await app.store.deliveries()
+        if key.startswith("remind-") and row.target_key.startswith("webhook:")
+    ]
+
+
+async def test_two_writers_seeing_the_planned_time_minutes_apart_remind_of_it_once(
+    app: Runtime, fake_ll2: FakeLL2, clock: Clock
+) -> None:
+    """``poll-once`` beside ``run``, each deciding on what it read before the other recorded."""
+    docking_at = clock.now + timedelta(hours=2)
+    fake_ll2.dockings = [ll2_docking(630, docking=docking_at)]
+    await cycle(app)
+    clock.now = docking_at - THIRTY
+    known = await app.store.load_known_state()
+    seen_by = [
+        parse_dockings([ll2_docking(630, docking=docking_at + timedelta(minutes=m))], "test", legacy=False)
+        for m in (0, -5)
+    ]
+    for records in seen_by:
+        changes = due_reminders(records, [], {THIRTY}, known.recorded_keys, clock.now)
+        await app.store.record_cycle(
+            Snapshot(tuple(records), ()), changes, started_at=clock.now, now=clock.now
+        )
+
+    assert [key for key, _ in await reminder_rows(app)] == ["remind-docking:630:1800@2026-01-01T14:00:00Z"]
+
+
+async def test_a_reminder_still_queued_when_ll2_moves_the_time_is_not_sent_for_the_old_time(
+    app: Runtime, fake_ll2: FakeLL2, clock: Clock
+) -> None:
+    docking_at = clock.now + timedelta(hours=2)
+    fake_ll2.dockings = [ll2_docking(630, docking=docking_at)]
+    await cycle(app)
+    clock.now = docking_at - THIRTY
+    await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3), deliver=False)
+    fake_ll2.dockings = [ll2_docking(630, docking=docking_at + timedelta(minutes=20))]
+    clock.advance(timedelta(minutes=20))
+    await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3), deliver=False)
+
+    assert await reminder_rows(app) == [
+        ("remind-docking:630:1800@2026-01-01T14:00:00Z", "superseded"),
+        ("remind-docking:630:1800@2026-01-01T14:20:00Z", "queued"),
+    ]
+
+
+async def test_a_reminder_still_queued_when_the_docking_happens_is_not_sent_after_it(
+    app: Runtime, fake_ll2: FakeLL2, clock: Clock, webhook_receiver: WebhookReceiver
+) -> None:
+    docking_at = clock.now + timedelta(hours=2)
+    fake_ll2.dockings = [ll2_docking(630, docking=docking_at)]
+    await cycle(app)
+    clock.now = docking_at - THIRTY
+    await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3), deliver=False)
+    fake_ll2.dockings = [ll2_docking(630, docking=clock.now - timedelta(minutes=1))]  # docked early
+    clock.advance(timedelta(minutes=2))
+    await cycle(app)
+
+    assert types(webhook_receiver) == ["docking.docked"]
+    assert await reminder_rows(app) == [("remind-docking:630:1800@2026-01-01T14:00:00Z", "superseded")]
