@@ -30,6 +30,7 @@ from dockwatch.storage.engine import async_url
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord_gateway import FakeGateway
 from tests.fakes.ll2 import FakeLL2
+from tests.fakes.matrix import FakeMatrix
 from tests.fakes.ntfy import FakeNtfy
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -170,6 +171,14 @@ async def fake_discord_gateway() -> AsyncIterator[FakeGateway]:
     async with serving(app) as server:
         rest.base_url = str(server.make_url("/api/v10"))
         yield gateway
+
+
+@pytest.fixture
+async def fake_matrix() -> AsyncIterator[FakeMatrix]:
+    fake = FakeMatrix()
+    async with serving(fake.app()) as server:
+        fake.homeserver = str(server.make_url("")).rstrip("/")
+        yield fake
 
 
 @pytest.fixture

@@ -442,7 +442,7 @@ def test_urls_that_may_carry_credentials_are_not_rendered(tmp_path: Path) -> Non
 def test_every_built_in_platform_is_registered_under_its_config_table() -> None:
     from dockwatch.notifiers import platforms
 
-    assert {"webhooks", "telegram", "discord", "ntfy", "console"} <= set(platforms())
+    assert {"webhooks", "telegram", "discord", "ntfy", "matrix", "console"} <= set(platforms())
     assert all(table == platform.table for table, platform in platforms().items())
 
 

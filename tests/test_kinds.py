@@ -14,12 +14,13 @@ from dockwatch.bot.subscriptions import KIND_WORDS
 from dockwatch.notifiers import ntfy, platforms
 from dockwatch.notifiers.console import render
 from dockwatch.notifiers.discord.notifier import build_embed
+from dockwatch.notifiers.matrix.notifier import render as render_matrix
 from dockwatch.notifiers.telegram.notifier import render_html
 from dockwatch.notifiers.webhook import webhook_body
 from tests.builders import correction_of, messages_of_every_kind
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "notifiers" / "webhook.schema.json").read_text())
-PLATFORMS = ["console", "discord", "ntfy", "telegram", "webhooks"]
+PLATFORMS = ["console", "discord", "matrix", "ntfy", "telegram", "webhooks"]
 WEBHOOK_TYPES = {
     # The public contract: receivers switch on these strings; never rename one.
     ChangeKind.DOCKED: "docking.docked",
@@ -152,6 +153,11 @@ def test_every_platform_renders_every_kind(kind: ChangeKind, platform: str) -> N
         assert embed.title == DISCORD_TITLES[kind]
         assert embed.colour is not None and embed.colour.value == spec.colour
         assert [field.name for field in embed.fields] == DISCORD_FIELDS[kind]
+    elif platform == "matrix":
+        body, formatted = render_matrix(message)
+        assert body.splitlines()[0] == f"{spec.emoji} {HEADLINES[kind]}"
+        assert formatted.split("<br>")[0] == f"{spec.emoji} <b>{HEADLINES[kind]}</b>"
+        assert ("Watch the webcast" in formatted) == (kind in WITH_WEBCAST_LINK)
     elif platform == "ntfy":
         assert ntfy.title(message) == HEADLINES[kind]
         assert ntfy.tags_of(message)[0] == NTFY_EMOJI[kind]
@@ -192,6 +198,11 @@ def test_every_platform_marks_a_rescheduled_correction_of_every_kind(kind: Chang
         embed = build_embed(message)
         assert embed.title == NOT_YET[kind]
         assert embed.description is not None and embed.description.startswith("LL2 now expects it at ")
+    elif platform == "matrix":
+        body, formatted = render_matrix(message)
+        assert body.splitlines()[:1] == [f"{KINDS[kind].emoji} {NOT_YET[kind]}"]
+        assert body.splitlines()[1].startswith("LL2 now expects it at ")
+        assert formatted.split("<br>")[1].startswith("<i>LL2 now expects it at ")
     elif platform == "ntfy":
         assert ntfy.title(message) == NOT_YET[kind]
         assert ntfy.body(message).startswith("*LL2 now expects it at ")

@@ -15,7 +15,7 @@ import dockwatch
 from tests.test_cli import dockwatch as run_dockwatch
 
 ROOT = Path(__file__).parents[1]
-SDKS = ("discord", "telegram")
+SDKS = ("discord", "telegram", "nio")
 
 
 def test_the_distribution_is_dockwatch_ll2_and_its_version_matches_the_package() -> None:
@@ -53,7 +53,7 @@ def test_the_wheel_ships_the_example_config_and_the_built_in_platforms(wheel: zi
     assert wheel.read("dockwatch/bot/config.example.toml") == (ROOT / "config.example.toml").read_bytes()
     assert {"dockwatch/__main__.py", "dockwatch/py.typed", "dockwatch/bot/static/status.css"} <= names
     assert "[dockwatch.platforms]" in entry_points
-    for platform in ("console", "discord", "ntfy", "telegram", "webhooks"):
+    for platform in ("console", "discord", "matrix", "ntfy", "telegram", "webhooks"):
         assert f"{platform} = dockwatch.notifiers." in entry_points
 
 
@@ -76,6 +76,8 @@ def test_light_commands_import_no_platform_sdk(tmp_path: Path, args: list[str]) 
         'secret = "whsec_ZG9ja3dhdGNoLXRlc3Qtc2VjcmV0LTMyLWJ5dGVzISE="\n'
         '[telegram]\ntoken = "1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"\nchat_ids = [1]\n'
         '[discord]\ntoken = "x"\nchannel_ids = [223456789012345678]\n'
+        '[matrix]\nhomeserver = "https://matrix.example.org"\naccess_token = "x"\n'
+        'room_ids = ["!r:example.org"]\n'
     )
     if "status" in args:  # a real database, so status goes all the way through
         subprocess.run(

@@ -21,6 +21,7 @@ from dockwatch.storage import Store
 from tests.builders import ll2_docking
 from tests.conftest import SECRET, Clock, serving
 from tests.fakes.ll2 import FakeLL2
+from tests.fakes.matrix import FakeMatrix
 from tests.fakes.telegram import FakeTelegram
 from tests.service_harness import eventually
 
@@ -44,6 +45,29 @@ async def test_a_platform_that_cannot_start_is_unavailable_and_the_others_are_no
         try:
             assert host.held_back() == {"telegram": "telegram.token: rejected by the Telegram Bot API"}
             assert {t.key for t in host.targets()} >= {"telegram:111"}  # still configured
+        finally:
+            await host.close()
+
+
+async def test_a_matrix_token_the_homeserver_refused_at_the_first_start_works_at_the_next(
+    fake_matrix: FakeMatrix, clock: Clock
+) -> None:
+    table = {
+        "homeserver": fake_matrix.homeserver,
+        "access_token": "syt_not_yet",
+        "room_ids": ["!r:fake.test"],
+    }
+    config = config_from_mapping({"matrix": table}, source="test", environ={})
+    async with aiohttp.ClientSession() as session:
+        host = PlatformHost.build(config, PlatformContext(session, clock))
+        try:
+            await host.start()
+            assert host.held_back() == {"matrix": "matrix.access_token: rejected by the homeserver"}
+            fake_matrix.accept("syt_not_yet")
+
+            await host.start()
+
+            assert host.held_back() == {}
         finally:
             await host.close()
 

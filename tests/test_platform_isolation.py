@@ -10,6 +10,7 @@ from tests.builders import ll2_docking
 from tests.conftest import SECRET
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.ll2 import FakeLL2
+from tests.fakes.matrix import FakeMatrix
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.service_harness import StartRun, eventually, metric_samples
@@ -112,6 +113,43 @@ api_base_url = "{fake_telegram.base_url}"
     assert [r.id for r in webhook_receiver.accepted] == ["docked:630"]
     assert fake_telegram.sent(111) == []
     assert "platform=telegram error=telegram.token: rejected by the Telegram Bot API" in run.err
+
+
+async def test_a_refused_matrix_token_is_one_line_and_webhooks_still_deliver(
+    tmp_path: Path, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, fake_matrix: FakeMatrix
+) -> None:
+    fake_matrix.joined.add("!room:fake.test")
+    config = tmp_path / "dockwatch.toml"
+    config.write_text(
+        f"""
+[api]
+base_url = "{fake_ll2.base_url}"
+
+[storage]
+url = "sqlite:///state.db"
+
+[[webhooks]]
+url = "{webhook_receiver.url}"
+secret = "{SECRET}"
+
+[matrix]
+homeserver = "{fake_matrix.homeserver}"
+access_token = "syt_revoked_revoked_revoked"
+room_ids = ["!room:fake.test"]
+"""
+    )
+    assert (await dockwatch("poll-once", "--config", str(config))).code == 0
+    fake_ll2.dockings = [ll2_docking(630, docking=datetime.now(UTC) - timedelta(minutes=1))]
+
+    run = await dockwatch("poll-once", "--config", str(config))
+    status = await dockwatch("status", "--config", str(config))
+
+    assert run.code == 0, run.err
+    assert [r.id for r in webhook_receiver.accepted] == ["docked:630"]
+    assert fake_matrix.messages("!room:fake.test") == []
+    assert "platform=matrix error=matrix.access_token: rejected by the homeserver" in run.err
+    assert "  matrix  UNAVAILABLE since " in status.out and "queued 1" in status.out
+    assert "syt_revoked" not in run.err + status.out
 
 
 async def test_run_names_the_unavailable_platform_in_healthz_and_metrics_and_keeps_polling(
