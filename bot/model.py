@@ -551,10 +551,14 @@ class SubscriptionFilter:
         kind = KINDS[message.kind].reminds or message.kind
         if self.kinds is not None and kind not in self.kinds:
             return False
+        return self.accepts_place(message.place)
+
+    def accepts_place(self, place: str) -> bool:
+        """Whether ``place`` (a station, a target vehicle, an event's location) passes the station
+        filter: the calendar asks it of records, which are no messages."""
         if self.stations is None:
             return True
-        place = message.place.lower()
-        return any(STATION_ALIASES.get(s, s) in place for s in self.stations)
+        return any(STATION_ALIASES.get(s, s) in place.lower() for s in self.stations)
 
 
 def fact_of(message: Message) -> str | None:
