@@ -361,6 +361,38 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class TimeHistory:
+    """What the store remembers of one of a record's times beyond LL2's latest version of it."""
+
+    given: datetime | None
+    """The last time LL2 gave: the current one, or the one it withdrew (``None``: it never gave one)."""
+    revision: int = 0
+    """How often LL2 moved or withdrew it after first giving one."""
+
+
+@dataclass(frozen=True, slots=True)
+class DockingHistory:
+    """A docking record as a calendar shows it: LL2's latest version and how its times changed."""
+
+    record: DockingRecord
+    docking: TimeHistory
+    departure: TimeHistory
+    first_seen: datetime
+    revised_at: datetime
+    """When a field dockwatch uses last changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventHistory:
+    """An event as a calendar shows it, like ``DockingHistory``."""
+
+    event: Event
+    date: TimeHistory
+    first_seen: datetime
+    revised_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class KnownState:
     """What the store remembers, as detection needs it.
 
@@ -539,10 +571,14 @@ class SubscriptionFilter:
         kind = KINDS[message.kind].reminds or message.kind
         if self.kinds is not None and kind not in self.kinds:
             return False
+        return self.accepts_place(message.place)
+
+    def accepts_place(self, place: str) -> bool:
+        """Whether ``place`` (a station, a target vehicle, an event's location) passes the station
+        filter: the calendar asks it of records, which are no messages."""
         if self.stations is None:
             return True
-        place = message.place.lower()
-        return any(STATION_ALIASES.get(s, s) in place for s in self.stations)
+        return any(STATION_ALIASES.get(s, s) in place.lower() for s in self.stations)
 
 
 def fact_of(message: Message) -> str | None:

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from html import escape
 from importlib import resources
 
+from dockwatch.bot.calendar import AHEAD, PAST
 from dockwatch.bot.durations import humanize
+from dockwatch.bot.feed import LIMIT
 from dockwatch.bot.model import DockingRecord, Message
 from dockwatch.bot.subscriptions import Upcoming
 from dockwatch.notifiers.text import headline
@@ -56,6 +58,7 @@ def render_status_page(view: StatusView) -> str:
         _timeline_section(view),
         _notifications_section(view),
         _targets_section(view),
+        _subscribe_section(),
     ]
     badge = (
         '<span class="badge ok">healthy</span>' if view.healthy else '<span class="badge bad">stale</span>'
@@ -70,6 +73,7 @@ def render_status_page(view: StatusView) -> str:
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         '<meta http-equiv=refresh content="60">'
+        '<link rel=alternate type="application/atom+xml" title="dockwatch announcements" href="feed.atom">'
         f"<title>dockwatch</title><style>{_STYLE}</style></head><body>"
         f"<header><h1>dockwatch</h1>{badge}<span class=muted>{last}{following} · "
         f"LL2 budget {view.budget_left}/{view.budget_per_hour} calls left this hour</span></header>"
@@ -131,6 +135,23 @@ def _targets_section(view: StatusView) -> str:
         rows.append(f"<tr><td>{escape(target.label)}</td><td>{state}</td><td class=muted>{counts}</td></tr>")
     body = "".join(rows) or "<tr><td class=muted>No delivery targets configured.</td></tr>"
     return f"<section id=targets><h2>Delivery targets</h2><table>{body}</table></section>"
+
+
+def _subscribe_section() -> str:
+    """Links relative to the page, so they stay right behind a proxy that serves dockwatch under a
+    path; a browser copies them as full URLs, which is what a calendar app asks for."""
+    example = "calendar.ics?kinds=docked,departed&amp;station=iss"
+    return (
+        "<section id=subscribe><h2>Subscribe</h2>"
+        f"<p>Subscribe in your calendar: copy <a href=calendar.ics>calendar.ics</a> and add it by URL "
+        "(Google Calendar: <i>From URL</i>; Apple Calendar: <i>New Calendar Subscription</i>; "
+        f"Outlook: <i>Subscribe from web</i>). Dockings, departures and events, {PAST.days} days back "
+        f"and {AHEAD.days} ahead, kept up to date as LL2 moves them.</p>"
+        f"<p>In a feed reader: <a href=feed.atom>feed.atom</a>, the latest {LIMIT} announcements and "
+        "corrections.</p>"
+        f"<p class=muted>Both take the filters of /subscribe: <a href='{example}'>{example}</a></p>"
+        "</section>"
+    )
 
 
 def _timeline_section(view: StatusView) -> str:

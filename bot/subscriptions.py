@@ -74,6 +74,37 @@ def parse_subscription(args: Sequence[str]) -> SubscriptionFilter:
     return SubscriptionFilter(frozenset(kinds) or None, frozenset(stations) or None)
 
 
+def parse_query(kinds: Sequence[str], stations: Sequence[str]) -> SubscriptionFilter:
+    """The filter of a URL such as ``/calendar.ics?kinds=docked,departed&station=iss``: each value a
+    comma-separated list (a parameter may repeat) of the words ``/subscribe`` takes. A URL says which
+    word is a kind and which a station, so, unlike in ``parse_subscription``, a word that is no kind
+    is an error, never a station; ``UsageError`` names the value in one line."""
+    chosen: set[ChangeKind] = set()
+    for word in _listed(kinds):
+        if word in KIND_WORDS:
+            chosen.add(KIND_WORDS[word])
+        elif word not in ("all", "any"):
+            close = difflib.get_close_matches(word, KIND_WORDS, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"kinds: {word[:40]!r} is not a kind{hint}; use {', '.join(KIND_WORDS)}")
+    places: set[str] = set()
+    for word in _listed(stations):
+        if _STATION_WORD.match(word):
+            places.add(word)
+        elif word not in ("all", "any"):
+            raise UsageError(
+                f"station: {word[:40]!r} is not a station name (2 to 40 letters, digits or '-', e.g. iss)"
+            )
+    places -= {"all", "any"}
+    if len(places) > MAX_STATIONS:
+        raise UsageError(f"station: at most {MAX_STATIONS} stations")
+    return SubscriptionFilter(frozenset(chosen) or None, frozenset(places) or None)
+
+
+def _listed(values: Sequence[str]) -> list[str]:
+    return [word.lower() for value in values for word in (w.strip() for w in value.split(",")) if word]
+
+
 def describe(subscription: SubscriptionFilter) -> str:
     """'docked and webcast at iss', 'everything at any station'."""
     if subscription.kinds is None:

@@ -1,22 +1,28 @@
-"""The HTTP face of ``dockwatch run``: /healthz, /metrics and the status page (aiohttp)."""
+"""The HTTP face of ``dockwatch run``: /healthz, /metrics, the status page, /calendar.ics and /feed.atom
+(aiohttp)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from dockwatch.bot.calendar import AHEAD, PAST, build_calendar, facts_of
 from dockwatch.bot.config import Config
 from dockwatch.bot.errors import DockwatchError
-from dockwatch.bot.model import Message
+from dockwatch.bot.feed import FEED_KINDS, Announcement, build_feed
+from dockwatch.bot.model import Message, SubscriptionFilter
 from dockwatch.bot.runtime import Runtime
 from dockwatch.bot.service import Service
 from dockwatch.bot.status_page import TIMELINE_DAYS, StatusView, TargetHealth, render_status_page
-from dockwatch.bot.subscriptions import upcoming
+from dockwatch.bot.subscriptions import UsageError, describe, parse_query, upcoming
 
 UPCOMING = timedelta(days=7)
 STALE_AFTER_INTERVALS = 3
+FEED_SCAN = 1000
+"""Announcements read for /feed.atom before its station filter keeps 50: years of dockwatch's."""
 
 _SERVICE = web.AppKey("service", Service)
 _RUNTIME = web.AppKey("runtime", Runtime)
@@ -29,6 +35,8 @@ def create_web_app(service: Service, app: Runtime, config: Config) -> web.Applic
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
     web_app.router.add_get("/", status_page)
+    web_app.router.add_get("/calendar.ics", calendar_feed)
+    web_app.router.add_get("/feed.atom", atom_feed)
     return web_app
 
 
@@ -124,6 +132,82 @@ async def gather_status(service: Service, app: Runtime, config: Config) -> Statu
         notifications=notifications,
         targets=targets,
         history=await store.dockings_between(now - timedelta(days=TIMELINE_DAYS), now),
+    )
+
+
+async def calendar_feed(request: web.Request) -> web.Response:
+    """Dockings, departures and events, ``?kinds=docked,departed&station=iss`` as for /subscribe."""
+    app, config = request.app[_RUNTIME], request.app[_CONFIG]
+    wanted = _query_filter(request)
+    now = app.clock()
+    try:
+        dockings = await app.store.calendar_dockings(now - PAST, now + AHEAD)
+        events = await app.store.calendar_events(now - PAST, now + AHEAD)
+        happened = await app.store.happened_facts(facts_of(dockings, events))
+    except DockwatchError as error:
+        raise _unavailable(error) from None
+    body = build_calendar(
+        dockings,
+        events,
+        happened,
+        now=now,
+        ll2_base=config.api.base_url,
+        wanted=wanted,
+        scope=_scope(wanted),
+    )
+    return _cacheable(request, body, "text/calendar")
+
+
+async def atom_feed(request: web.Request) -> web.Response:
+    """The latest 50 announcements, corrections included, filtered like /calendar.ics."""
+    app, config = request.app[_RUNTIME], request.app[_CONFIG]
+    wanted = _query_filter(request)
+    kinds = [kind for kind in FEED_KINDS if wanted.kinds is None or kind in wanted.kinds]
+    try:
+        rows = await app.store.announcements(kinds, FEED_SCAN) if kinds else []
+    except DockwatchError as error:
+        raise _unavailable(error) from None
+    body = build_feed(
+        [Announcement(row.created_at, Message.model_validate(row.payload)) for row in rows],
+        now=app.clock(),
+        ll2_base=config.api.base_url,
+        self_url=str(request.url),
+        home_url=str(request.url.with_path("/").with_query(None)),
+        wanted=wanted,
+        scope=_scope(wanted),
+    )
+    return _cacheable(request, body, "application/atom+xml")
+
+
+def _query_filter(request: web.Request) -> SubscriptionFilter:
+    """The ``kinds`` and ``station`` parameters; a bad one is a 400 naming it in one line."""
+    try:
+        return parse_query(request.query.getall("kinds", []), request.query.getall("station", []))
+    except UsageError as error:
+        raise web.HTTPBadRequest(text=f"{error}\n", content_type="text/plain") from None
+
+
+def _scope(wanted: SubscriptionFilter) -> str | None:
+    return None if wanted == SubscriptionFilter() else describe(wanted)
+
+
+def _cacheable(request: web.Request, body: bytes, content_type: str) -> web.Response:
+    """The body with a strong ETag, or 304 to a client that has it: calendar apps and feed readers
+    poll, and the same state always gives the same bytes."""
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    if any(tag.value in (etag, "*") for tag in request.if_none_match or ()):
+        response = web.Response(status=304)
+    else:
+        response = web.Response(body=body, content_type=content_type, charset="utf-8")
+    response.etag = etag
+    response.headers["Cache-Control"] = "max-age=300"
+    return response
+
+
+def _unavailable(error: DockwatchError) -> web.HTTPServiceUnavailable:
+    """A busy or unreachable database: one line and a hint to come back, never a traceback."""
+    return web.HTTPServiceUnavailable(
+        text=f"{error}\n", content_type="text/plain", headers={"Retry-After": "60"}
     )
 
 

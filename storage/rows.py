@@ -9,13 +9,16 @@ from typing import cast
 
 from dockwatch.bot.model import (
     ChangeKind,
+    DockingHistory,
     DockingRecord,
     Event,
+    EventHistory,
     Party,
     PartyKind,
     Port,
     Station,
     SubscriptionFilter,
+    TimeHistory,
     Webcast,
 )
 from dockwatch.bot.preferences import Preferences, QuietHours
@@ -33,6 +36,11 @@ def docking_to_row(record: DockingRecord, row: DockingRow | None, now: datetime)
         last_seen=now,
     )
     row.raw = dict(record.raw)
+    row.docking_revision += _revised(row.docking_given, row.docking, record.docking)
+    row.departure_revision += _revised(row.departure_given, row.departure, record.departure)
+    row.docking_given = _given(row.docking_given, record.docking)
+    row.departure_given = _given(row.departure_given, record.departure)
+    row.revised_at = now  # only new and changed records come here
     row.docking = record.docking
     row.departure = record.departure
     row.port_id = record.port.id
@@ -65,6 +73,26 @@ def docking_from_row(row: DockingRow) -> DockingRecord:
     )
 
 
+def docking_history(row: DockingRow) -> DockingHistory:
+    return DockingHistory(
+        docking_from_row(row),
+        TimeHistory(row.docking_given, row.docking_revision),
+        TimeHistory(row.departure_given, row.departure_revision),
+        row.first_seen,
+        row.revised_at or row.first_seen,
+    )
+
+
+def _revised(given: datetime | None, stored: datetime | None, fresh: datetime | None) -> int:
+    """1 when LL2 moved or withdrew a time it had given; a first time given is no revision, so a
+    calendar entry starts at ``SEQUENCE`` 0 when it first appears."""
+    return int(given is not None and stored != fresh)
+
+
+def _given(given: datetime | None, fresh: datetime | None) -> datetime | None:
+    return fresh if fresh is not None else given
+
+
 def _party(kind: str | None, id_: int | None, name: str | None, image: str | None) -> Party | None:
     if kind is None or id_ is None:
         return None
@@ -75,6 +103,9 @@ def event_to_row(event: Event, row: EventRow | None, now: datetime) -> EventRow:
     row = row or EventRow(id=event.id, name=event.name, raw={}, first_seen=now, last_seen=now)
     row.raw = dict(event.raw)
     row.name = event.name
+    row.date_revision += _revised(row.date_given, row.date, event.date)
+    row.date_given = _given(row.date_given, event.date)
+    row.revised_at = now  # only new and changed events come here
     row.date = event.date
     row.type_name = event.type_name
     row.location = event.location
@@ -100,6 +131,15 @@ def event_from_row(row: EventRow) -> Event:
         type_name=row.type_name,
         location=row.location,
         image_url=row.image_url,
+    )
+
+
+def event_history(row: EventRow) -> EventHistory:
+    return EventHistory(
+        event_from_row(row),
+        TimeHistory(row.date_given, row.date_revision),
+        row.first_seen,
+        row.revised_at or row.first_seen,
     )
 
 

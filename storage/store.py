@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from alembic.util.exc import CommandError as AlembicError
-from sqlalchemy import delete, exists, func, update
+from sqlalchemy import delete, exists, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -32,8 +32,10 @@ from dockwatch.bot.model import (
     Change,
     ChangeKind,
     Correction,
+    DockingHistory,
     DockingRecord,
     Event,
+    EventHistory,
     KnownState,
     Message,
     Notice,
@@ -61,8 +63,10 @@ from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_f
 from dockwatch.storage.rows import (
     QUIET_OFF,
     docking_from_row,
+    docking_history,
     docking_to_row,
     event_from_row,
+    event_history,
     event_matches_row,
     event_to_row,
     reminder_seconds,
@@ -957,6 +961,71 @@ class Store:
         async with self._reading() as session:
             rows = await session.exec(
                 select(NotificationRow).order_by(col(NotificationRow.id).desc()).limit(limit)
+            )
+            return list(rows.all())
+
+    # --- calendar and feed ------------------------------------------------------------------
+
+    async def calendar_dockings(self, start: datetime, end: datetime) -> list[DockingHistory]:
+        """Records with a docking or departure time in [start, end], counting a time LL2 withdrew
+        (a calendar shows it cancelled where it was)."""
+        given = (col(DockingRow.docking_given), col(DockingRow.departure_given))
+        async with self._reading() as session:
+            rows = await session.exec(
+                select(DockingRow)
+                .options(_no_raw(DockingRow))
+                .where(or_(*(time.between(start, end) for time in given)))
+                .order_by(col(DockingRow.id))
+            )
+            return [docking_history(row) for row in rows.all()]
+
+    async def calendar_events(self, start: datetime, end: datetime) -> list[EventHistory]:
+        """Events dated in [start, end], counting a date LL2 withdrew."""
+        async with self._reading() as session:
+            rows = await session.exec(
+                select(EventRow)
+                .options(_no_raw(EventRow))
+                .where(col(EventRow.date_given).between(start, end))
+                .order_by(col(EventRow.id))
+            )
+            return [event_history(row) for row in rows.all()]
+
+    async def happened_facts(self, facts: Collection[str]) -> dict[str, datetime]:
+        """The facts among ``facts`` (``docked:630``, ``webcast:1096``) that dockwatch recorded as
+        having happened, announced or silently, with when it last said so; a fact whose latest word
+        is a correction saying it has not happened (rescheduled, withdrawn) is left out."""
+        wanted = list(facts)
+        if not wanted:
+            return {}
+        async with self._reading() as session:
+            rows = await session.exec(
+                select(
+                    NotificationRow.key,
+                    NotificationRow.fact,
+                    NotificationRow.payload,
+                    NotificationRow.created_at,
+                )
+                .where(col(NotificationRow.fact).in_(wanted) | col(NotificationRow.key).in_(wanted))
+                .order_by(col(NotificationRow.id))
+            )
+            happened: dict[str, datetime] = {}
+            for key, fact, payload, created_at in rows.all():
+                correction = Message.model_validate(payload).correction
+                if correction is None or correction.reason is Revision.REFINED:
+                    happened[fact or key] = created_at
+                else:
+                    happened.pop(fact or key, None)
+            return happened
+
+    async def announcements(self, kinds: Collection[ChangeKind], limit: int) -> list[NotificationRow]:
+        """The newest announced notifications of ``kinds`` (corrections count as their fact's kind)."""
+        async with self._reading() as session:
+            rows = await session.exec(
+                select(NotificationRow)
+                .where(col(NotificationRow.announced))
+                .where(col(NotificationRow.kind).in_([kind.value for kind in kinds]))
+                .order_by(col(NotificationRow.id).desc())
+                .limit(limit)
             )
             return list(rows.all())
 

@@ -6,7 +6,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, TypeDecorator, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -54,6 +65,10 @@ def _json() -> Any:
     return Field(sa_column=Column(JSON, nullable=False))
 
 
+def _revision() -> Any:
+    return Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
+
+
 class DeliveryStatus(StrEnum):
     QUEUED = "queued"
     SENDING = "sending"
@@ -87,6 +102,16 @@ class DockingRow(SQLModel, table=True):
     raw: dict[str, Any] = _json()
     first_seen: datetime = _time()
     last_seen: datetime = _time()
+    docking_revision: int = _revision()
+    """How often LL2 moved or withdrew the docking time after giving one (revision 0010): the
+    calendar's ``SEQUENCE``. Counted here because the row keeps only LL2's latest version."""
+    departure_revision: int = _revision()
+    docking_given: datetime | None = _time(nullable=True)
+    """The last docking time LL2 gave: ``docking``, or the one it withdrew (revision 0010)."""
+    departure_given: datetime | None = _time(nullable=True)
+    revised_at: datetime | None = _time(nullable=True)
+    """When a field dockwatch uses last changed (revision 0010); ``None`` for a row unchanged since
+    before that revision, whose ``first_seen`` stands in."""
 
 
 class EventRow(SQLModel, table=True):
@@ -106,6 +131,10 @@ class EventRow(SQLModel, table=True):
     raw: dict[str, Any] = _json()
     first_seen: datetime = _time()
     last_seen: datetime = _time()
+    date_revision: int = _revision()
+    """How often LL2 moved or withdrew the date after giving one (revision 0010), as for a docking."""
+    date_given: datetime | None = _time(nullable=True)
+    revised_at: datetime | None = _time(nullable=True)
 
 
 class NotificationRow(SQLModel, table=True):

@@ -12,7 +12,7 @@ import logging
 import sqlite3
 import sys
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 from dockwatch.bot.errors import StorageError
-from dockwatch.bot.model import Receipt
+from dockwatch.bot.model import Receipt, TimeHistory
 from dockwatch.storage import Store, TargetInfo, TargetMove
 from dockwatch.storage.engine import async_url
 from dockwatch.storage.schema import BASELINE, alembic_config, head
@@ -379,6 +379,14 @@ ADDED_AFTER_0004 = {
     ("target", "config_reminders"),
     ("target", "config_quiet"),
     ("target", "config_timezone"),
+    ("docking_record", "docking_revision"),
+    ("docking_record", "departure_revision"),
+    ("docking_record", "docking_given"),
+    ("docking_record", "departure_given"),
+    ("docking_record", "revised_at"),
+    ("event_record", "date_revision"),
+    ("event_record", "date_given"),
+    ("event_record", "revised_at"),
 }
 
 
@@ -428,3 +436,32 @@ async def test_after_the_upgrade_the_group_s_old_id_is_sent_nothing_more(any_db_
         ("docked:1", "webhook:a", "delivered"),
         ("docked:2", "telegram:-100333", "queued"),
     ]
+
+
+def database_at_0009_with_a_docking_and_an_event(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "0009_target_preferences")
+    tables = SQLModel.metadata.tables
+    seen = {"raw": {}, "first_seen": T0, "last_seen": MOVED_AT}
+    connection.execute(
+        tables["docking_record"].insert(),
+        [{"id": 630, "docking": T0, "departure": None, "port_id": 1, "port_name": "Poisk zenith", **seen}],
+    )
+    connection.execute(
+        tables["event_record"].insert(),
+        [{"id": 1096, "name": "Progress MS-33 Docking", "date": T0, "webcast_live": False, **seen}],
+    )
+
+
+async def test_revision_0010_takes_a_stored_record_s_times_as_the_ones_ll2_gave(any_db_url: str) -> None:
+    """How often LL2 moved them before was never kept: they start at revision 0, and a calendar
+    still finds them (it looks records up by the times LL2 gave)."""
+    await run_sync_on(any_db_url, database_at_0009_with_a_docking_and_an_event)
+
+    async with Store.open(any_db_url) as store:
+        dockings = await store.calendar_dockings(T0 - timedelta(days=1), T0 + timedelta(days=1))
+        events = await store.calendar_events(T0 - timedelta(days=1), T0 + timedelta(days=1))
+
+    assert [(h.record.id, h.docking, h.departure, h.revised_at) for h in dockings] == [
+        (630, TimeHistory(T0, 0), TimeHistory(None, 0), T0)
+    ]
+    assert [(h.event.id, h.date, h.revised_at) for h in events] == [(1096, TimeHistory(T0, 0), T0)]

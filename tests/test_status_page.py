@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from dockwatch.bot.model import DockingRecord, Party, Port, Station
-from dockwatch.bot.status_page import render_timeline
+from dockwatch.bot.status_page import StatusView, render_status_page, render_timeline
 from tests.builders import ll2_docking, ll2_event
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -71,6 +71,16 @@ def test_planned_stays_are_not_drawn_as_history() -> None:
     future = DockingRecord(9, NOW + timedelta(days=2), None, Port(9, "Rassvet"), ISS, None, None)
 
     assert "<rect" not in render_timeline([future], NOW)
+
+
+def test_the_page_links_the_calendar_and_the_feed_with_a_hint_to_subscribe() -> None:
+    view = StatusView(NOW, True, None, "", None, 15, 15, docked=[], upcoming=[], notifications=[], targets=[])
+
+    page = render_status_page(view)
+
+    assert "<a href=calendar.ics>" in page and "<a href=feed.atom>" in page
+    assert "Subscribe in your calendar" in page
+    assert '<link rel=alternate type="application/atom+xml"' in page  # how feed readers find it
 
 
 def chromium() -> str:
