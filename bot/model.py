@@ -317,6 +317,10 @@ class Webcast:
     end_time: datetime | None = None
 
 
+EXACT_PRECISIONS = frozenset({"second", "minute"})
+"""LL2 date precisions that name a time a reminder may count down to."""
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """An LL2 event (a docking, an EVA, a briefing) with its webcasts."""
@@ -330,6 +334,14 @@ class Event:
     location: str | None = None
     image_url: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    date_precision: str | None = None
+    """LL2's ``date_precision`` name (``Minute``, ``Hour``, ``Day``, ``Month``...); ``None`` when it
+    gives none (2.2.0). A ``Day`` or ``Month`` date is a placeholder, not a time."""
+
+    @property
+    def exact_date(self) -> bool:
+        """Whether ``date`` is a time to the minute, one a reminder may count down to."""
+        return self.date_precision is None or self.date_precision.lower() in EXACT_PRECISIONS
 
     @property
     def is_live(self) -> bool:
@@ -592,8 +604,6 @@ def fact_of(message: Message) -> str | None:
 
 def trial_message(now: datetime) -> Message:
     """The message ``dockwatch test-target`` sends: about no fact, marked as a test everywhere."""
-    return Message(
-        kind=ChangeKind.TEST,
-        key=f"{KINDS[ChangeKind.TEST].key_prefix}:{int(now.timestamp())}",
-        occurred_at=now,
-    )
+    # To the microsecond: the key is the webhook-id a receiver drops duplicates by.
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return Message(kind=ChangeKind.TEST, key=f"{KINDS[ChangeKind.TEST].key_prefix}:{stamp}", occurred_at=now)

@@ -62,7 +62,8 @@ def planned(dockings: Iterable[DockingRecord], events: Iterable[Event], now: dat
             message = docking_message(record, ChangeKind.DEPARTURE_REMINDER, "", now)
             plans.append(Planned(ChangeKind.DEPARTURE_REMINDER, record.id, record.departure, message))
     for event in events:
-        if event.date is not None and event.date > now:
+        # A date LL2 gives only to the day (or hour) is a placeholder: "in 10 minutes" would be made up.
+        if event.date is not None and event.date > now and event.exact_date:
             message = event_message(event, ChangeKind.EVENT_REMINDER, "", now)
             plans.append(Planned(ChangeKind.EVENT_REMINDER, event.id, event.date, message))
     return plans

@@ -75,11 +75,13 @@ def ll2_event(
     live: bool = False,
     name: str = "Crew-12 Docking",
     video_url: str = "https://www.youtube.com/watch?v=test",
+    precision: str = "Minute",
 ) -> dict[str, Any]:
     return {
         "id": event_id,
         "name": name,
         "date": iso(date),
+        "date_precision": {"id": 1, "name": precision, "abbrev": precision[:3].upper()},
         "webcast_live": live,
         "type": {"id": 2, "name": "Docking"},
         "location": "International Space Station",

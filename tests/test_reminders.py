@@ -31,8 +31,10 @@ def docking_at(
     return record
 
 
-def event_at(at: datetime) -> Event:
-    (event,) = parse_events([ll2_event(77, date=at, video_url="https://youtu.be/crew12")], "test")
+def event_at(at: datetime, precision: str = "Minute") -> Event:
+    (event,) = parse_events(
+        [ll2_event(77, date=at, video_url="https://youtu.be/crew12", precision=precision)], "test"
+    )
     return event
 
 
@@ -105,6 +107,18 @@ def test_an_event_is_reminded_of_with_its_webcast_link() -> None:
     assert change.message.event_name == "Crew-12 Docking"
     assert change.message.webcast_url == "https://youtu.be/crew12"
     assert change.message.expected == change.message.event_date == PLANNED
+
+
+@pytest.mark.parametrize(
+    ("precision", "reminded"),
+    [("Second", True), ("Minute", True), ("Hour", False), ("Day", False), ("Month", False)],
+)
+def test_an_event_is_reminded_of_only_when_ll2_gives_its_time_to_the_minute(
+    precision: str, reminded: bool
+) -> None:
+    changes = due_reminders([], [event_at(PLANNED, precision)], {10 * M}, frozenset(), PLANNED - 10 * M)
+
+    assert bool(changes) is reminded
 
 
 def test_a_departure_planned_months_ahead_is_neither_reminded_of_nor_polled_for_yet() -> None:

@@ -158,12 +158,17 @@ class EventType(_Wire):
     name: str
 
 
+class DatePrecision(_Wire):
+    name: str
+
+
 class LL2Event(_Wire):
     """An ``/events/`` record in list, normal or detailed mode (2.3.0) or 2.2.0's shape."""
 
     id: int
     name: str
     date: UtcDatetime | None = None
+    date_precision: DatePrecision | None = None
     webcast_live: bool  # required: a missing flag must not read as "not live"
     vid_urls: list[VidUrl] = []
     type: EventType | None = None
@@ -184,6 +189,7 @@ class LL2Event(_Wire):
             type_name=self.type.name if self.type is not None else None,
             location=self.location,
             image_url=image,
+            date_precision=self.date_precision.name if self.date_precision is not None else None,
         )
 
 
