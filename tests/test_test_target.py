@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dockwatch.bot.model import SubscriptionFilter
+from dockwatch.notifiers.ntfy import target_key as ntfy_key
 from dockwatch.notifiers.webhook import target_key
 from dockwatch.storage import Store
 from tests.conftest import SECRET, file_digest
 from tests.fakes.ll2 import FakeLL2
+from tests.fakes.matrix import FakeMatrix
+from tests.fakes.ntfy import FakeNtfy
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.test_cli import assert_one_line_error, dockwatch
@@ -225,3 +228,42 @@ async def test_a_platform_that_cannot_start_exits_69_naming_the_target(
     assert run.code == 69
     assert_one_line_error(run, "cannot test Telegram chat 111 (telegram:111)", "telegram.token: rejected")
     assert fake_telegram.sent() == []
+
+
+async def test_an_ntfy_topic_receives_the_marked_test_message_and_its_token_stays_hidden(
+    tmp_path: Path, fake_ntfy: FakeNtfy
+) -> None:
+    token = "tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2"
+    fake_ntfy.token = token
+    url = fake_ntfy.topic_url("dockwatch-test-4f1c")
+    path = write_config(tmp_path, f'[[ntfy]]\nurl = "{url}"\ntoken = "{token}"\n')
+    key = ntfy_key(url)
+
+    run = await dockwatch("test-target", "--config", str(path), key)
+
+    assert run.code == 0, run.err
+    [published] = fake_ntfy.published("dockwatch-test-4f1c")
+    assert published.param("x-title", "title") == TEST_HEADLINE
+    assert run.out.startswith("sent to http://127.0.0.1:") and f"/… ({key}): ntfy id=" in run.out
+    assert token not in run.out + run.err
+
+
+async def test_a_matrix_room_receives_the_marked_test_notice_and_its_token_stays_hidden(
+    tmp_path: Path, fake_matrix: FakeMatrix
+) -> None:
+    room = "!announcements:fake.test"
+    fake_matrix.joined.add(room)
+    path = write_config(
+        tmp_path,
+        f'[matrix]\nhomeserver = "{fake_matrix.homeserver}"\naccess_token = "{fake_matrix.access_token}"\n'
+        f'room_ids = ["{room}"]\n',
+    )
+
+    run = await dockwatch("test-target", "--config", str(path), f"matrix:{room}")
+
+    assert run.code == 0, run.err
+    [notice] = fake_matrix.messages(room)
+    assert notice["content"]["msgtype"] == "m.notice"
+    assert TEST_HEADLINE in notice["content"]["body"]
+    assert run.out.startswith(f"sent to Matrix room {room} (matrix:{room}): matrix event_id=")
+    assert fake_matrix.access_token not in run.out + run.err
