@@ -29,7 +29,9 @@ from dockwatch.bot.model import (
     departed_key,
     docked_key,
     docking_key,
+    plain_text,
     relocated_key,
+    web_link,
     webcast_key,
 )
 
@@ -60,7 +62,7 @@ class Entry:
     created: datetime
     modified: datetime
     description: str
-    url: str
+    url: str | None
     location: str | None = None
 
 
@@ -238,18 +240,19 @@ def _entry(moment: _Moment, happened: Mapping[str, datetime], now: datetime) -> 
         status, note = STATUS.TENTATIVE, "Planned: LL2 may still move it."
     if moment.time.revision:
         note += f" LL2 has changed this time {_times(moment.time.revision)}."
-    watch = [f"Webcast: {moment.webcast}"] if moment.webcast else []
+    webcast = web_link(moment.webcast)  # LL2's URLs are claims: a CR/LF in one broke the whole calendar
+    watch = [f"Webcast: {webcast}"] if webcast else []
     return Entry(
         uid=moment.uid,
         start=start,
-        summary=moment.summary,
+        summary=plain_text(moment.summary),
         status=status,
         sequence=moment.time.revision,
         created=moment.first_seen,
         modified=max([moment.revised_at, *recorded]),
-        description="\n".join([note, *moment.lines, *watch, f"LL2: {moment.link}"]),
-        url=moment.webcast or moment.link,
-        location=moment.location,
+        description=plain_text("\n".join([note, *moment.lines, *watch, f"LL2: {moment.link}"])),
+        url=webcast or web_link(moment.link),
+        location=plain_text(moment.location) if moment.location is not None else None,
     )
 
 

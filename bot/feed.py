@@ -14,7 +14,7 @@ from datetime import datetime
 
 from feedgen.feed import FeedGenerator
 
-from dockwatch.bot.model import KINDS, ChangeKind, Message, SubscriptionFilter
+from dockwatch.bot.model import KINDS, ChangeKind, Message, SubscriptionFilter, web_link
 from dockwatch.notifiers.text import correction_line, details, headline
 
 LIMIT = 50
@@ -94,8 +94,8 @@ def _query(wanted: SubscriptionFilter) -> str:
 def _link(message: Message, ll2_base: str, home_url: str) -> str:
     """Where to read more: the webcast, else the LL2 record, else the status page."""
     base = ll2_base.rstrip("/")
-    if message.webcast_url:
-        return message.webcast_url
+    if (webcast := web_link(message.webcast_url)) is not None:
+        return webcast
     if message.docking_event_id is not None:
         return f"{base}/docking_events/{message.docking_event_id}/"
     if message.event_id is not None:

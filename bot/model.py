@@ -6,6 +6,7 @@ these types, so an LL2 quirk is handled once, at the edge.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -607,3 +608,25 @@ def trial_message(now: datetime) -> Message:
     # To the microsecond: the key is the webhook-id a receiver drops duplicates by.
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return Message(kind=ChangeKind.TEST, key=f"{KINDS[ChangeKind.TEST].key_prefix}:{stamp}", occurred_at=now)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_UNSAFE_IN_URL = re.compile("[\x00-\x20\x7f]")
+
+
+def plain_text(text: str) -> str:
+    """``text`` without the control characters LL2 may carry and no text format allows (iCalendar's
+    TEXT, XML); line breaks and tabs stay."""
+    return _CONTROL.sub("", text)
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` as a link safe to publish: http(s) only, no whitespace or control characters (which an
+    LL2 field may carry and which break the formats it goes into), anything beyond ASCII
+    percent-encoded; ``None`` when it is no such link."""
+    if url is None:
+        return None
+    url = url.strip()
+    if not url.lower().startswith(("https://", "http://")) or _UNSAFE_IN_URL.search(url) or len(url) > 2000:
+        return None
+    return "".join(c if c.isascii() else "".join(f"%{b:02X}" for b in c.encode()) for c in url)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from datetime import datetime, timedelta
 
@@ -179,8 +180,18 @@ async def atom_feed(request: web.Request) -> web.Response:
     return _cacheable(request, body, "application/atom+xml")
 
 
+QUERY_PARAMETERS = ("kinds", "station")
+
+
 def _query_filter(request: web.Request) -> SubscriptionFilter:
-    """The ``kinds`` and ``station`` parameters; a bad one is a 400 naming it in one line."""
+    """The ``kinds`` and ``station`` parameters; a bad one, or one it does not know (``kind=``, a typo
+    that would otherwise answer everything), is a 400 naming it in one line."""
+    unknown = sorted(set(request.query) - set(QUERY_PARAMETERS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], QUERY_PARAMETERS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        text = f"unknown parameter {unknown[0][:40]!r}{hint}; use kinds= and station=\n"
+        raise web.HTTPBadRequest(text=text, content_type="text/plain")
     try:
         return parse_query(request.query.getall("kinds", []), request.query.getall("station", []))
     except UsageError as error:

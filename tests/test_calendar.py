@@ -209,6 +209,22 @@ def test_an_event_s_webcast_is_its_url_and_in_its_description() -> None:
     assert f"LL2: {LL2}/events/1096/" in entry["DESCRIPTION"]
 
 
+@pytest.mark.parametrize(
+    "webcast", ["https://www.youtube.com/watch?v=x\r\nX-Injected: 1", "javascript:alert(1)", " \n"]
+)
+def test_a_webcast_url_that_is_no_clean_http_link_is_left_out(webcast: str) -> None:
+    entry = only(calendar(events=[event(webcast=webcast)]))
+
+    assert entry["URL"] == f"{LL2}/events/1096/"
+    assert "Webcast:" not in entry["DESCRIPTION"]
+
+
+def test_control_characters_from_ll2_never_reach_the_calendar() -> None:
+    entry = only(calendar(events=[event(name="Prog\x01ress\x0b MS-33 docking", location="I\x00SS")]))
+
+    assert (entry["SUMMARY"], entry["LOCATION"]) == ("Progress MS-33 docking", "ISS")
+
+
 def test_a_docking_without_a_webcast_links_its_ll2_record() -> None:
     entry = only(calendar([docking()]))
 
@@ -558,8 +574,10 @@ async def test_the_url_filters_are_those_of_a_subscription(
         ("kinds=iss", "'iss' is not a kind"),
         ("station=i%24s", "'i$s' is not a station name"),
         ("station=s1,s2,s3,s4,s5,s6", "at most 5 stations"),
+        ("kind=docked", "unknown parameter 'kind' (did you mean 'kinds'?)"),
+        ("stations=iss", "unknown parameter 'stations' (did you mean 'station'?)"),
     ],
-    ids=["misspelt-kind", "a-station-as-kind", "bad-station", "too-many-stations"],
+    ids=["misspelt-kind", "a-station-as-kind", "bad-station", "too-many-stations", "kind", "stations"],
 )
 async def test_a_bad_filter_is_a_400_that_names_it_in_one_line(
     app: Runtime, config: Config, path: str, query: str, named: str

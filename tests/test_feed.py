@@ -170,6 +170,14 @@ def test_an_entry_links_its_webcast_else_its_ll2_record() -> None:
     assert entries[1].link == f"{LL2}/docking_events/1/"
 
 
+def test_a_webcast_url_that_is_no_clean_http_link_is_not_linked() -> None:
+    odd = WEBCAST.model_copy(update={"webcast_url": "javascript:alert(1)\n"})
+
+    (entry,) = feed(recorded(odd)).entries
+
+    assert entry.link == f"{LL2}/events/{WEBCAST.event_id}/"
+
+
 def test_an_entry_is_updated_when_recorded_and_the_feed_when_its_newest_entry_was() -> None:
     parsed = feed(recorded(WEBCAST, DOCKED), now=NOW + timedelta(hours=3))
 
