@@ -180,7 +180,11 @@ class NtfyConfig(BaseModel):
 
 
 def target_key(url: str) -> str:
-    return "ntfy:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+    """The topic's identity: server and path, without credentials written into the URL (``user:pw@``,
+    ``?auth=``), so changing a password, as a 401 pause asks, keeps the target and what it is owed."""
+    parts = urlsplit(url)
+    topic = urlunsplit((parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower(), parts.path, "", ""))
+    return "ntfy:" + hashlib.sha256(topic.encode()).hexdigest()[:16]
 
 
 # --- rendering ---------------------------------------------------------------------------------------

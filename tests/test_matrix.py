@@ -284,6 +284,17 @@ async def test_a_correction_of_an_event_the_homeserver_does_not_know_is_posted_a
     assert receipt.message["event_id"] == posted["event_id"]
 
 
+async def test_an_edit_answered_m_not_found_posts_the_correction_alone_and_keeps_the_room(
+    notifier: MatrixNotifier, fake: FakeMatrix
+) -> None:
+    fake.unknown_relation = (404, "M_NOT_FOUND")
+    lost = Receipt(platform="matrix", message={"room_id": ROOM, "event_id": "$neverSentHere"})
+
+    await notifier.correct(room_key(ROOM), rescheduled(), lost, delivery_id=2)
+
+    assert "m.relates_to" not in only(fake.messages(ROOM))["content"]
+
+
 async def test_a_receipt_of_another_platform_cannot_be_edited(notifier: MatrixNotifier) -> None:
     telegram = Receipt(platform="telegram", message={"chat_id": 111, "message_id": 5})
 

@@ -592,3 +592,19 @@ async def test_dockwatch_run_publishes_a_docking_to_the_topic_once(
     assert sent.attach == "https://img.test/877.jpg"
     assert len(fake_ntfy.requests) == 1
     assert code == 0 and "Traceback" not in err
+
+
+def test_a_topic_keeps_its_key_when_the_credentials_in_its_url_change() -> None:
+    """The fix a 401 pause asks for (a new password) must not orphan what the topic is owed."""
+    keys = {
+        target_key(url)
+        for url in (
+            "https://bob:old@ntfy.example.org/alerts",
+            "https://bob:new@ntfy.example.org/alerts",
+            "https://ntfy.example.org/alerts?auth=QmVhcmVyIHRr",
+            "https://NTFY.example.org/alerts",
+        )
+    }
+
+    assert len(keys) == 1
+    assert target_key("https://ntfy.example.org/other") not in keys

@@ -245,7 +245,15 @@ class MatrixNotifier:
             raise PermanentFailure(f"not a Matrix message receipt: {receipt.describe()}")
         body, html = render(message, presentation.zone)
         digest = hashlib.sha256(f"{event_id}\n{message.key}".encode()).hexdigest()[:24]
-        await self._post(room, edit_content(event_id, body, html), f"dwedit-{digest}")
+        try:
+            await self._post(room, edit_content(event_id, body, html), f"dwedit-{digest}")
+        except TargetGone as gone:
+            if "M_NOT_FOUND" not in str(gone):
+                raise
+            # Some homeservers answer an edit of an event they do not know with 404 M_NOT_FOUND (Synapse
+            # with 400): the event is gone, not the room; the correction is posted on its own, and a
+            # room that is really gone says so to that send.
+            raise PermanentFailure(str(gone)) from None
         return Receipt(platform=self.name, message={"room_id": room, "event_id": event_id})
 
     async def correct(

@@ -51,6 +51,9 @@ class FakeMatrix:
     user_id: str = f"@dockwatch:{SERVER}"
     password: str = "correct horse battery staple"
     joined: set[str] = field(default_factory=set)
+    unknown_relation: tuple[int, str] = (400, "M_UNKNOWN")
+    """How a relation (an edit, a reply) to an event the room does not hold is refused: Synapse's
+    400, or (404, "M_NOT_FOUND") as other homeservers answer."""
     """Rooms the account is in; sending anywhere else is refused with 403 M_FORBIDDEN."""
     rate_limited: dict[str, list[int | str]] = field(default_factory=dict)
     """Room id to its next sends' 429 answers, one per send: an int is the body's ``retry_after_ms``;
@@ -183,7 +186,7 @@ class FakeMatrix:
         if relation.get("rel_type") is not None and not any(
             e["event_id"] == relation.get("event_id") for e in self.events.get(room, [])
         ):
-            return _error(400, "M_UNKNOWN", "Can't send relation to unknown event")
+            return _error(*self.unknown_relation, "Can't send relation to unknown event")
         event_id = f"${next(self._ids):08d}fakeEventId"
         self.events.setdefault(room, []).append(
             {
