@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -164,14 +164,22 @@ def target_preferences(row: TargetRow) -> Preferences:
     """The row's choices: the chat's own where it made one, else the config's. A stored value this
     version cannot read (hand-edited, or a zone the system no longer has) counts as not chosen
     rather than failing every delivery to the target."""
-    seconds = row.reminders if row.reminders is not None else row.config_reminders
-    leads = tuple(timedelta(seconds=s) for s in seconds or () if isinstance(s, int) and s > 0)
+    leads = effective_leads(row.reminders, row.config_reminders)
     span = row.quiet if row.quiet is not None else row.config_quiet
     quiet = None
     if span and span != QUIET_OFF:
         with contextlib.suppress(ValueError):
             quiet = QuietHours.parse(span)
     return Preferences(reminders=leads, quiet=quiet, timezone=row.timezone or row.config_timezone)
+
+
+def effective_leads(
+    own: Sequence[object] | None, configured: Sequence[object] | None
+) -> tuple[timedelta, ...]:
+    """The lead times that apply: the chat's own choice (``[]``: it switched them off), else the
+    config's; stored seconds this version cannot read are left out."""
+    seconds = own if own is not None else configured
+    return tuple(timedelta(seconds=s) for s in seconds or () if isinstance(s, int) and s > 0)
 
 
 QUIET_OFF = "off"

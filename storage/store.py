@@ -65,6 +65,7 @@ from dockwatch.storage.rows import (
     docking_from_row,
     docking_history,
     docking_to_row,
+    effective_leads,
     event_from_row,
     event_history,
     event_matches_row,
@@ -490,12 +491,16 @@ class Store:
     async def reminder_leads(self) -> frozenset[timedelta]:
         """Every lead time some enabled target asked for: the reminders worth planning."""
         async with self._reading() as session:
+            # Two small columns, not whole rows: every cycle and every plan asks, whatever the number
+            # of chats subscribed.
             rows = await session.exec(
-                select(TargetRow)
+                select(TargetRow.reminders, TargetRow.config_reminders)
                 .where(col(TargetRow.enabled))
                 .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
             )
-            return frozenset(lead for row in rows.all() for lead in target_preferences(row).reminders)
+            return frozenset(
+                lead for own, configured in rows.all() for lead in effective_leads(own, configured)
+            )
 
     async def subscription(self, key: str) -> SubscriptionFilter | None:
         """The filter of an enabled target, or ``None`` when it is not subscribed."""
