@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -155,16 +155,29 @@ def _first_start(event: Event) -> datetime | None:
 
 
 def target_filter(row: TargetRow) -> SubscriptionFilter:
-    kinds = frozenset(ChangeKind(k) for k in row.kinds) if row.kinds is not None else None
-    stations = frozenset(row.stations) if row.stations is not None else None
-    return SubscriptionFilter(kinds, stations)
+    return subscription_filter(row.kinds, row.stations)
+
+
+def subscription_filter(kinds: list[str] | None, stations: list[str] | None) -> SubscriptionFilter:
+    """The filter from the two stored columns alone: a fan-out reads those, not whole rows."""
+    return SubscriptionFilter(
+        frozenset(ChangeKind(k) for k in kinds) if kinds is not None else None,
+        frozenset(stations) if stations is not None else None,
+    )
+
+
+def reminder_leads_of(reminders: list[int] | None, config_reminders: list[int] | None) -> frozenset[int]:
+    """The lead times in seconds a target is reminded at, from the two stored columns alone (a
+    fan-out reads those, not whole rows): the chat's own, else the config's, as ``target_preferences``
+    reads them."""
+    return frozenset(_chosen_seconds(reminders, config_reminders))
 
 
 def target_preferences(row: TargetRow) -> Preferences:
     """The row's choices: the chat's own where it made one, else the config's. A stored value this
     version cannot read (hand-edited, or a zone the system no longer has) counts as not chosen
     rather than failing every delivery to the target."""
-    leads = effective_leads(row.reminders, row.config_reminders)
+    leads = tuple(timedelta(seconds=s) for s in _chosen_seconds(row.reminders, row.config_reminders))
     span = row.quiet if row.quiet is not None else row.config_quiet
     quiet = None
     if span and span != QUIET_OFF:
@@ -173,13 +186,9 @@ def target_preferences(row: TargetRow) -> Preferences:
     return Preferences(reminders=leads, quiet=quiet, timezone=row.timezone or row.config_timezone)
 
 
-def effective_leads(
-    own: Sequence[object] | None, configured: Sequence[object] | None
-) -> tuple[timedelta, ...]:
-    """The lead times that apply: the chat's own choice (``[]``: it switched them off), else the
-    config's; stored seconds this version cannot read are left out."""
-    seconds = own if own is not None else configured
-    return tuple(timedelta(seconds=s) for s in seconds or () if isinstance(s, int) and s > 0)
+def _chosen_seconds(reminders: list[int] | None, config_reminders: list[int] | None) -> list[int]:
+    seconds = reminders if reminders is not None else config_reminders
+    return [s for s in seconds or () if isinstance(s, int) and s > 0]
 
 
 QUIET_OFF = "off"

@@ -7,6 +7,7 @@ complete new one, and a recorded notification always has its deliveries.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -14,7 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from alembic.util.exc import CommandError as AlembicError
-from sqlalchemy import delete, exists, func, or_, update
+from sqlalchemy import String, Table, delete, exists, func, insert, or_, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -65,12 +68,13 @@ from dockwatch.storage.rows import (
     docking_from_row,
     docking_history,
     docking_to_row,
-    effective_leads,
     event_from_row,
     event_history,
     event_matches_row,
     event_to_row,
+    reminder_leads_of,
     reminder_seconds,
+    subscription_filter,
     target_filter,
     target_preferences,
 )
@@ -319,17 +323,7 @@ class Store:
                     )
                 ).all()
             )
-            targets = (
-                await session.exec(
-                    select(TargetRow)
-                    .where(col(TargetRow.enabled))
-                    .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
-                )
-            ).all()
-            leads_of = {
-                target.key: {int(lead.total_seconds()) for lead in target_preferences(target).reminders}
-                for target in targets
-            }
+            recipients: _Recipients | None = None  # read at the first announcement: most cycles have none
             deliveries = 0
             fresh: list[Change] = []
             for change in changes:
@@ -348,13 +342,9 @@ class Store:
                     owed = await _queue_correction(session, notification_id, change.message.correction, now)
                     deliveries += owed
                     continue
-                lead = change.message.lead_seconds
-                for target in targets:
-                    if lead is not None and lead not in leads_of[target.key]:
-                        continue  # a reminder goes only to the targets that asked for its lead time
-                    if target_filter(target).accepts(change.message):
-                        session.add(_new_delivery(notification_id, target.key, now))
-                        deliveries += 1
+                if recipients is None:
+                    recipients = await _recipients(session)
+                deliveries += await _owe(session, notification_id, recipients.of(change.message), now)
             announced = tuple(c.key for c in fresh if c.announce)
             session.add(
                 PollRow(
@@ -489,18 +479,21 @@ class Store:
             return None if row is None else target_preferences(row)
 
     async def reminder_leads(self) -> frozenset[timedelta]:
-        """Every lead time some enabled target asked for: the reminders worth planning."""
+        """Every lead time some enabled target asked for: the reminders worth planning.
+
+        Every poll and every planning asks, so only the distinct choices come back (as text: JSON
+        has no equality on PostgreSQL), a handful whatever the number of chats.
+        """
+        chosen = (
+            select(_as_text(col(TargetRow.reminders)), _as_text(col(TargetRow.config_reminders)))
+            .where(col(TargetRow.enabled))
+            .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
+            .distinct()
+        )
         async with self._reading() as session:
-            # Two small columns, not whole rows: every cycle and every plan asks, whatever the number
-            # of chats subscribed.
-            rows = await session.exec(
-                select(TargetRow.reminders, TargetRow.config_reminders)
-                .where(col(TargetRow.enabled))
-                .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
-            )
-            return frozenset(
-                lead for own, configured in rows.all() for lead in effective_leads(own, configured)
-            )
+            rows = (await session.exec(chosen)).all()
+        seconds = set().union(*(reminder_leads_of(_json(own), _json(config)) for own, config in rows))
+        return frozenset(timedelta(seconds=s) for s in seconds)
 
     async def subscription(self, key: str) -> SubscriptionFilter | None:
         """The filter of an enabled target, or ``None`` when it is not subscribed."""
@@ -1166,6 +1159,89 @@ def _configure(row: TargetRow, configured: ConfiguredPreferences) -> None:
     row.config_reminders = reminder_seconds(configured.reminders or ())
     row.config_quiet = None if configured.quiet is None else str(configured.quiet)
     row.config_timezone = configured.timezone
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    """What some targets chose (filter and reminder lead times), shared by all the targets that
+    chose alike, so one message is checked against each choice once, not once per target."""
+
+    filter: SubscriptionFilter
+    leads: frozenset[int]
+
+    def wants(self, message: Message) -> bool:
+        if message.lead_seconds is not None and message.lead_seconds not in self.leads:
+            return False  # a reminder goes only to the targets that asked for its lead time
+        return self.filter.accepts(message)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipients:
+    """The enabled targets, each as its key and the index of its choice in ``choices``."""
+
+    keys: list[str]
+    choice_of: list[int]
+    choices: list[_Choice]
+
+    def of(self, message: Message) -> list[str]:
+        wanted = [choice.wants(message) for choice in self.choices]
+        return [key for key, index in zip(self.keys, self.choice_of, strict=True) if wanted[index]]
+
+
+async def _recipients(session: AsyncSession) -> _Recipients:
+    """Only the columns a fan-out checks: whole rows of 100,000 chats cost seconds to load."""
+    connection = await session.connection()  # Core: sqlmodel's select takes at most four columns
+    rows = await connection.execute(
+        core_select(
+            col(TargetRow.key),
+            col(TargetRow.kinds),
+            col(TargetRow.stations),
+            col(TargetRow.reminders),
+            col(TargetRow.config_reminders),
+        )
+        .where(col(TargetRow.enabled))
+        .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
+    )
+    recipients = _Recipients([], [], [])
+    index_of: dict[str, int] = {}
+    for key, kinds, stations, reminders, config_reminders in rows:
+        chosen = repr((kinds, stations, reminders, config_reminders))  # hashable whatever the JSON holds
+        index = index_of.get(chosen)
+        if index is None:
+            choice = _Choice(
+                subscription_filter(kinds, stations), reminder_leads_of(reminders, config_reminders)
+            )
+            index = index_of[chosen] = len(recipients.choices)
+            recipients.choices.append(choice)
+        recipients.keys.append(key)
+        recipients.choice_of.append(index)
+    return recipients
+
+
+def _as_text(column: Any) -> ColumnElement[str]:
+    return sql_cast(column, String)
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+_DELIVERY_CHUNK = 5_000
+"""Deliveries per executemany: the parameters of 100,000 at once would be tens of megabytes."""
+
+
+async def _owe(session: AsyncSession, notification_id: int, keys: Sequence[str], now: datetime) -> int:
+    """Queue one delivery of the notification to each of ``keys``, as one Core executemany per few
+    thousand: one ORM object per target cost 30 s of CPU for 100,000 targets, and a multi-row
+    ``VALUES`` is compiled afresh for every chunk (seconds more)."""
+    template = _new_delivery(notification_id, "", now).model_dump(exclude={"id"})
+    # The Core table, not the entity: the ORM's bulk path does work of its own per row.
+    table = cast(Table, DeliveryRow.__table__)  # type: ignore[attr-defined]
+    connection = await session.connection()
+    for start in range(0, len(keys), _DELIVERY_CHUNK):
+        rows = [{**template, "target_key": key} for key in keys[start : start + _DELIVERY_CHUNK]]
+        await connection.execute(insert(table), rows)
+    return len(keys)
 
 
 def _new_delivery(

@@ -1,0 +1,193 @@
+"""Fan-out at scale (issue 14): a steady cycle reads no targets, and one announcement's deliveries are
+written in bulk, exactly one to each target its filter lets in.
+
+Every spec runs on SQLite and on PostgreSQL (``any_db_url``). Statements are counted on every engine
+(``before_cursor_execute`` on ``Engine``): the store's own engine is not public.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.engine import Engine
+
+from dockwatch.bot.detect import detect
+from dockwatch.bot.ll2.wire import parse_dockings
+from dockwatch.bot.model import ChangeKind, KnownState, Snapshot
+from dockwatch.storage import Store
+from dockwatch.storage.engine import create_engine
+from dockwatch.storage.tables import DeliveryRow, TargetRow
+from tests.builders import ll2_docking
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+CHATS = 2_000
+
+
+@pytest.fixture
+async def store(any_db_url: str) -> AsyncIterator[Store]:
+    async with Store.open(any_db_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """Every SQL statement any engine sends while the spec runs (an executemany counts once)."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])  # (connection, cursor, statement, parameters, context, executemany)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def chat(index: int, **columns: Any) -> dict[str, Any]:
+    return {
+        "key": f"telegram:{-1_000_000 - index}",
+        "notifier": "telegram",
+        "label": f"chat {index}",
+        "source": "chat",
+        "configured": True,
+        "enabled": True,
+        "kinds": None,
+        "stations": None,
+        "reminders": None,
+        "config_reminders": None,
+        **columns,
+    }
+
+
+def mixed_chats(count: int) -> tuple[list[dict[str, Any]], set[str]]:
+    """``count`` chats with every filter outcome for a docking at the ISS, and the keys it reaches."""
+    chats = []
+    for index in range(count):
+        match index % 6:
+            case 0:
+                chats.append(chat(index, kinds=[ChangeKind.DEPARTED.value]))  # another kind only
+            case 1:
+                chats.append(chat(index, stations=["tiangong"]))  # another station only
+            case 2:
+                chats.append(chat(index, enabled=False))  # blocked the bot
+            case 3:
+                chats.append(chat(index, kinds=[ChangeKind.DOCKED.value], stations=["iss"]))
+            case _:
+                chats.append(chat(index))
+    reached = {chats[i]["key"] for i in range(count) if i % 6 in (3, 4, 5)}
+    return chats, reached
+
+
+async def add_chats(url: str, chats: list[dict[str, Any]]) -> None:
+    """In one statement: ``save_subscription`` one by one is not what these specs are about."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for start in range(0, len(chats), 1_000):
+                await connection.execute(insert(TargetRow), chats[start : start + 1_000])
+    finally:
+        await engine.dispose()
+
+
+async def deliveries_per_target(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            key = DeliveryRow.__table__.c.target_key  # type: ignore[attr-defined]
+            rows = await connection.execute(select(key, func.count()).group_by(key))
+            return {str(target): int(count) for target, count in rows}
+    finally:
+        await engine.dispose()
+
+
+def snapshot_of(*raw: dict[str, Any]) -> Snapshot:
+    return Snapshot(tuple(parse_dockings(list(raw), "test", legacy=False)), ())
+
+
+OLD = ll2_docking(1, docking=NOW - timedelta(days=2))
+
+
+async def record_baseline(store: Store) -> None:
+    snapshot = snapshot_of(OLD)
+    await store.record_cycle(snapshot, detect(KnownState(), snapshot, NOW), started_at=NOW, now=NOW)
+
+
+def reading_targets(sent: list[str]) -> list[str]:
+    return [s for s in sent if re.search(r"\bFROM\s+\"?target\"?(\s|$)", s, re.IGNORECASE)]
+
+
+def inserting_deliveries(sent: list[str]) -> list[str]:
+    return [s for s in sent if re.match(r"\s*INSERT\s+INTO\s+\"?delivery\"?\s", s, re.IGNORECASE)]
+
+
+async def test_a_cycle_that_announces_nothing_reads_no_targets(
+    store: Store, any_db_url: str, statements: list[str]
+) -> None:
+    await add_chats(any_db_url, mixed_chats(200)[0])
+    await record_baseline(store)
+    statements.clear()
+
+    now = NOW + timedelta(minutes=10)
+    await store.record_cycle(snapshot_of(OLD), [], started_at=now, now=now)
+
+    assert statements, "the listener saw the cycle"
+    assert reading_targets(statements) == []
+
+
+async def test_one_announcement_to_thousands_of_chats_is_a_bulk_insert_one_delivery_each(
+    store: Store, any_db_url: str, statements: list[str]
+) -> None:
+    chats, reached = mixed_chats(CHATS)
+    await add_chats(any_db_url, chats)
+    await record_baseline(store)
+    now = NOW + timedelta(minutes=10)
+    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
+    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+    changes = detect(known, snapshot, now)
+    assert [c.kind for c in changes if c.announce] == [ChangeKind.DOCKED]
+    statements.clear()
+
+    recorded = await store.record_cycle(snapshot, changes, started_at=now, now=now)
+
+    assert recorded.deliveries == len(reached) == 999
+    assert 1 <= len(inserting_deliveries(statements)) <= 2
+    assert await deliveries_per_target(any_db_url) == dict.fromkeys(reached, 1)
+
+
+async def test_the_targets_of_an_announcement_are_read_without_their_other_columns(
+    store: Store, any_db_url: str, statements: list[str]
+) -> None:
+    """Labels, quiet hours and zones of 100,000 chats are no part of deciding who is owed what."""
+    await add_chats(any_db_url, mixed_chats(12)[0])
+    await record_baseline(store)
+    now = NOW + timedelta(minutes=10)
+    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
+    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+    statements.clear()
+
+    await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+
+    (read,) = reading_targets(statements)
+    assert "label" not in read and "quiet" not in read and "timezone" not in read
+
+
+async def test_the_reminder_leads_are_the_distinct_choices_of_the_enabled_targets(
+    store: Store, any_db_url: str
+) -> None:
+    """Read as distinct stored choices, not row by row: a chat's own choice (``[]``: off) wins over
+    the config's, and a disabled chat's counts for nothing."""
+    chats = [chat(i, reminders=[3600, 600]) for i in range(50)]
+    chats += [chat(100 + i, reminders=[], config_reminders=[120]) for i in range(50)]
+    chats += [chat(200 + i, config_reminders=[1800]) for i in range(50)]
+    chats += [chat(300, reminders=[60], enabled=False), chat(301, reminders=[-5, 0])]
+    await add_chats(any_db_url, chats)
+
+    leads = await store.reminder_leads()
+
+    assert leads == {timedelta(hours=1), timedelta(minutes=10), timedelta(minutes=30)}
