@@ -10,7 +10,6 @@ report it).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -119,7 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    # Imported here, not at the top: `--version` and usage errors need neither pydantic nor SQLAlchemy.
+    # Imported here, not at the top: `--version` and usage errors need neither pydantic nor SQLAlchemy,
+    # nor even asyncio (which brings ssl and socket along).
+    import asyncio
+
     from dockwatch.bot import commands
     from dockwatch.bot.config import require_targets
 

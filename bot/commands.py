@@ -13,15 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
-import aiohttp
 from sqlalchemy.engine import make_url
 
 from dockwatch import __version__
 from dockwatch.bot.config import Config
-from dockwatch.bot.database_watch import watch_database_file
 from dockwatch.bot.durations import format_duration, humanize
 from dockwatch.bot.errors import (
     ConfigError,
@@ -32,20 +30,17 @@ from dockwatch.bot.errors import (
     StorageError,
     TargetGone,
 )
-from dockwatch.bot.leadership import POLLER_LEASE
-from dockwatch.bot.ll2.budget import WINDOW
-from dockwatch.bot.model import trial_message
-from dockwatch.bot.pipeline import CycleOutcome, run_cycle
-from dockwatch.bot.platforms import START_TIMEOUT, PlatformHost
 from dockwatch.bot.preferences import QuietHours, describe_leads, parse_zone
-from dockwatch.bot.runtime import open_runtime, utc_now
 from dockwatch.notifiers import MovablePlatform, PlatformContext, Target, platforms
 from dockwatch.notifiers.base import Presentation, redact_urls
-from dockwatch.storage import Store, TargetMove
-from dockwatch.storage.engine import existing_sqlite_file, sqlite_path
-from dockwatch.storage.rows import target_preferences
-from dockwatch.storage.schema import head as schema_head
-from dockwatch.storage.tables import TargetRow
+
+# Each command imports what only it needs inside its function: cron starts a fresh process for every
+# command, and `check-config` on a new database must not pay for the store (SQLModel, alembic), the
+# LL2 client or the poll pipeline it never runs.
+if TYPE_CHECKING:
+    from dockwatch.bot.pipeline import CycleOutcome
+    from dockwatch.storage import TargetMove
+    from dockwatch.storage.tables import TargetRow
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +49,12 @@ async def run_service(config: Config) -> int:
     """``dockwatch run``: poll, deliver and serve until SIGTERM or SIGINT, then stop gracefully."""
     from aiohttp import web
 
+    from dockwatch.bot.database_watch import watch_database_file
     from dockwatch.bot.metrics import Metrics
+    from dockwatch.bot.runtime import open_runtime
     from dockwatch.bot.service import Service
     from dockwatch.bot.web import create_web_app
+    from dockwatch.storage.engine import sqlite_path
 
     async with open_runtime(config) as app:
         service = Service(app, config, Metrics(app.instance))
@@ -115,6 +113,9 @@ def _stop_or_force(stop: asyncio.Event) -> None:
 
 
 async def poll_once(config: Config) -> CycleOutcome:
+    from dockwatch.bot.pipeline import run_cycle
+    from dockwatch.bot.runtime import open_runtime
+
     async with open_runtime(config) as app:
         return await run_cycle(
             app, stale_after=config.detect.stale_after, webcast_window=config.detect.webcast_window
@@ -142,6 +143,9 @@ async def database_summary(config: Config) -> tuple[str, list[str]]:
     it like ``status`` does."""
     if _missing_sqlite_file(config):
         return "new (created by the first poll-once or run)", []
+    from dockwatch.storage import Store
+    from dockwatch.storage.schema import head as schema_head
+
     async with Store.open_read_only(config.storage.url, require_head=False) as store:
         state = store.schema
         # An older schema has no moves table yet; its upgrade reads the moves back from the receipts.
@@ -175,6 +179,8 @@ def config_moves(config: Config, moves: Iterable[TargetMove]) -> list[str]:
 
 def _missing_sqlite_file(config: Config) -> bool:
     """A SQLite file that does not exist yet (a mistyped path must not create an empty one)."""
+    from dockwatch.storage.engine import existing_sqlite_file, sqlite_path
+
     return sqlite_path(config.storage.url) is not None and not existing_sqlite_file(config.storage.url)
 
 
@@ -255,12 +261,16 @@ def describe_choices(
 def _existing_database(config: Config) -> str:
     """``status`` and friends read a database; a mistyped path must not create an empty one."""
     if _missing_sqlite_file(config):
+        from dockwatch.storage.engine import sqlite_path
+
         path = sqlite_path(config.storage.url)
         raise StorageError(f"no database at {path} (has poll-once or run used this config yet?)")
     return config.storage.url
 
 
 async def enable_target(config: Config, target_key: str) -> str:
+    from dockwatch.storage import Store
+
     async with Store.open(_existing_database(config)) as store:
         if not await store.enable_target(target_key):
             raise ConfigError(f"enable-target: no target {target_key!r} (see `dockwatch status` for keys)")
@@ -284,12 +294,21 @@ TRIAL_TIMEOUT = timedelta(seconds=60)
 """A platform that never answers must not hold a person at the terminal forever."""
 
 
-async def test_target(config: Config, key: str, *, clock: Callable[[], datetime] = utc_now) -> TrialResult:
+async def test_target(
+    config: Config, key: str, *, clock: Callable[[], datetime] | None = None
+) -> TrialResult:
     """``dockwatch test-target``: one marked test message to one target, sent directly.
 
     Nothing is recorded (no notification, no delivery, no disabled target): the database is only
     read, for the chats that subscribed themselves and for the addresses targets moved to.
     """
+    import aiohttp
+
+    from dockwatch.bot.model import trial_message
+    from dockwatch.bot.platforms import START_TIMEOUT, PlatformHost
+    from dockwatch.bot.runtime import utc_now
+
+    clock = clock or utc_now
     configured = {
         target.key: target
         for platform, settings in config.configured_platforms()
@@ -362,6 +381,8 @@ async def _stored_targets(config: Config) -> tuple[dict[str, TargetRow], dict[st
     not at this version's schema (the config's own targets can still be tested)."""
     if _missing_sqlite_file(config):
         return {}, {}
+    from dockwatch.storage import Store
+
     async with Store.open_read_only(config.storage.url, require_head=False) as store:
         if not store.schema.at_head:
             return {}, {}
@@ -400,6 +421,8 @@ def _unreachable(address: str) -> str:
 
 def _trial_zone(listed: Target | None, row: TargetRow | None) -> ZoneInfo | None:
     """The target's zone as a delivery would show it: the stored choice, else the config's."""
+    from dockwatch.storage.rows import target_preferences
+
     name = target_preferences(row).timezone if row is not None else None
     if name is None and listed is not None:
         name = listed.preferences.timezone
@@ -427,6 +450,8 @@ def _answer(error: BaseException) -> str:
 
 async def db_upgrade(config: Config) -> str:
     """``dockwatch db upgrade``: what ``run`` and ``poll-once`` do at start, on its own."""
+    from dockwatch.storage import Store
+
     async with Store.open(config.storage.url) as store:
         before, after = store.upgraded_from, store.schema
     if before is None:
@@ -436,6 +461,9 @@ async def db_upgrade(config: Config) -> str:
 
 async def db_current(config: Config) -> str:
     """``dockwatch db current``: the schema revision, read-only."""
+    from dockwatch.storage import Store
+    from dockwatch.storage.schema import head as schema_head
+
     async with Store.open_read_only(_existing_database(config), require_head=False) as store:
         state = store.schema
     if state.at_head:
@@ -444,6 +472,12 @@ async def db_current(config: Config) -> str:
 
 
 async def status(config: Config, now: datetime | None = None) -> str:
+    from dockwatch.bot.leadership import POLLER_LEASE
+    from dockwatch.bot.ll2.budget import WINDOW
+    from dockwatch.bot.runtime import utc_now
+    from dockwatch.storage import Store
+    from dockwatch.storage.rows import target_preferences
+
     now = now or utc_now()
     async with Store.open_read_only(_existing_database(config)) as store:
         docked = await store.docked_at(now)

@@ -25,10 +25,9 @@ import string
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Annotated, Any, assert_never
+from typing import TYPE_CHECKING, Annotated, Any, assert_never
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import aiohttp
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -58,6 +57,10 @@ from dockwatch.notifiers.base import (
     redact_urls,
 )
 from dockwatch.notifiers.text import correction_line, details, fact, headline
+
+# aiohttp loads with the first send: listing and masking targets (check-config) needs none of it.
+if TYPE_CHECKING:
+    import aiohttp
 
 TIMEOUT_SECONDS = 15
 PAUSE = 3600.0
@@ -367,6 +370,8 @@ class NtfyNotifier:
     async def send(
         self, target_key: str, message: Message, *, delivery_id: int, presentation: Presentation = PLAIN
     ) -> Receipt:
+        import aiohttp
+
         config = self._topics[target_key]
         label = mask_url(config.url)
         headers = publish_headers(message, config)
@@ -440,6 +445,8 @@ def _authorization(config: NtfyConfig) -> str | None:
 
 async def _json_answer(response: aiohttp.ClientResponse) -> dict[str, Any]:
     """ntfy answers JSON, errors included; a proxy's HTML page is no answer worth reading."""
+    import aiohttp
+
     try:
         answer = await response.json(content_type=None)
     except (ValueError, aiohttp.ClientError):

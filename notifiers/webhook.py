@@ -14,9 +14,8 @@ import hmac
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
-import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from dockwatch import __version__
@@ -35,6 +34,10 @@ from dockwatch.notifiers.base import (
     http_url,
     mask_url,
 )
+
+# aiohttp loads with the first send: listing and masking targets (check-config) needs none of it.
+if TYPE_CHECKING:
+    import aiohttp
 
 TIMEOUT_SECONDS = 15
 LONGEST_RETRY_AFTER = timedelta(hours=24)
@@ -176,6 +179,8 @@ class WebhookNotifier:
     async def send(
         self, target_key: str, message: Message, *, delivery_id: int, presentation: Presentation = PLAIN
     ) -> Receipt:
+        import aiohttp
+
         config = self._hooks[target_key]
         body = json.dumps(webhook_body(message), separators=(",", ":"), ensure_ascii=False).encode()
         now = self._clock()

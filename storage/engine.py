@@ -6,16 +6,20 @@ import asyncio
 import sqlite3
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dockwatch.bot.errors import StorageError, without_credentials
+
+# The async engine (SQLAlchemy's ORM with it) and aiosqlite load when an engine is made: telling
+# whether a SQLite file exists, as `check-config` does first, must not pay for them.
+if TYPE_CHECKING:
+    import aiosqlite
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 BUSY_TIMEOUT_MS = 10_000
@@ -46,6 +50,8 @@ def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     file with ``mode=ro`` (and ``immutable=1`` when no writer is live), so no statement can write it
     and no file is created beside it; PostgreSQL starts read-only transactions.
     """
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     target = async_url(url)
     path = sqlite_path(url)
     if read_only and path is not None:
@@ -164,6 +170,8 @@ async def _connect_sqlite(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
     with the storage error at once): "RuntimeError: Event loop is closed" raised in the thread
     and a traceback on stderr. Joining the thread keeps the loop open until the thread is done.
     """
+    import aiosqlite
+
     connection = aiosqlite.connect(*args, **kwargs)
     # As SQLAlchemy's own aiosqlite connect does: a worker thread never holds up interpreter exit.
     connection._thread.daemon = True

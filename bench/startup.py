@@ -1,0 +1,116 @@
+"""Start-up cost of whole ``dockwatch`` processes: CPU and peak RSS, beside ``import aiohttp`` as the floor.
+
+Run by hand:  python bench/startup.py [--dockwatch PATH] [--rounds 5]
+
+Cron starts a fresh interpreter for every command, so what a command imports is paid on every run,
+however little the command then does. Each command runs ``--rounds`` times; each run is charged its
+own user + system CPU and peak RSS, read from ``os.wait4`` for that one child (so one run's peak is
+never mixed with another's). The floor is the same interpreter running ``python -c "import aiohttp"``:
+every command that talks HTTP pays at least that. The fake LL2 (the 100-record page of
+``bench/cycle.py``) runs in another process; the first ``poll-once`` records the baseline and is not
+counted, so every counted one is a steady poll (nothing changed) and ``check-config`` reads an
+existing database, as it would on a running installation (and, once more, a database not created yet,
+as on the first day). The config has one webhook target only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.cycle import DATA, hundred_records, page, serve  # noqa: E402
+from bench.process_cpu import SECRET  # noqa: E402
+
+# The run is started from a small interpreter, not from this one: Linux carries a process's peak RSS
+# across fork and exec, so a child forked from this process (aiohttp, the Manager) would report at
+# least this process's size.
+_LAUNCHER = """
+import os, subprocess, sys
+with open(os.devnull, "wb") as null:
+    process = subprocess.Popen(sys.argv[1:], stdout=null, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
+print(os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+sys.stderr.write(errors)
+"""
+
+
+def measure(argv: list[str]) -> tuple[float, float]:
+    """(user + system CPU seconds, peak RSS MiB) of one run of ``argv``, which must succeed."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    launched = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _LAUNCHER, *argv], capture_output=True, text=True, env=env
+    )
+    code, cpu, peak = launched.stdout.split()
+    if launched.returncode != 0 or code != "0":
+        raise SystemExit(f"{argv} exited {code}: {launched.stderr}")
+    return float(cpu), int(peak) / 1024  # ru_maxrss is in KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dockwatch", default=str(ROOT / ".venv" / "bin" / "dockwatch"))
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    python = str(Path(args.dockwatch).parent / "python")
+
+    event = json.loads((DATA / "ll2_2.3.0_event_1096.json").read_text())
+    manager = multiprocessing.Manager()
+    pages = manager.dict(
+        {"/2.3.0/docking_events/": page(hundred_records()), "/2.3.0/events/upcoming/": page([event])}
+    )
+    ports = manager.Queue()
+    server = multiprocessing.Process(target=serve, args=(ports, pages), daemon=True)
+    server.start()
+    port = ports.get(timeout=10)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            config = Path(directory) / "dockwatch.toml"
+            config.write_text(
+                f'[api]\nbase_url = "http://127.0.0.1:{port}/2.3.0"\nrequests_per_hour = 100000\n'
+                f'[storage]\nurl = "sqlite:///{directory}/bench.db"\n'
+                f'[[webhooks]]\nurl = "http://127.0.0.1:9/unused"\nsecret = "{SECRET}"\n'
+            )
+            fresh = Path(directory) / "fresh.toml"  # no poll ran yet: no database file
+            fresh.write_text(config.read_text().replace("bench.db", "never-created.db"))
+            commands = {
+                'python -c "import aiohttp" (floor)': [python, "-c", "import aiohttp"],
+                "dockwatch --version": [args.dockwatch, "--version"],
+                "dockwatch check-config (new database)": [
+                    args.dockwatch,
+                    "check-config",
+                    "--config",
+                    str(fresh),
+                ],
+                "dockwatch check-config": [args.dockwatch, "check-config", "--config", str(config)],
+                "steady dockwatch -q poll-once": [args.dockwatch, "-q", "poll-once", "--config", str(config)],
+            }
+            measure(commands["steady dockwatch -q poll-once"])  # the baseline
+            results = {name: [measure(argv) for _ in range(args.rounds)] for name, argv in commands.items()}
+    finally:
+        server.terminate()
+        manager.shutdown()
+    version = subprocess.run([args.dockwatch, "--version"], capture_output=True, text=True).stdout.strip()
+    floor = statistics.median(cpu for cpu, _ in next(iter(results.values())))
+    print(f"{version} ({args.dockwatch}), median of {args.rounds} runs")
+    print(f"{'command':<42} {'CPU s':>7} {'min-max':>13} {'x floor':>8} {'peak RSS MiB':>13}")
+    for name, runs in results.items():
+        cpus = [cpu for cpu, _ in runs]
+        median = statistics.median(cpus)
+        rss = statistics.median(peak for _, peak in runs)
+        spread = f"{min(cpus):.3f}-{max(cpus):.3f}"
+        print(f"{name:<42} {median:>7.3f} {spread:>13} {median / floor:>8.2f} {rss:>13.1f}")
+
+
+if __name__ == "__main__":
+    main()
