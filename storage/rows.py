@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -158,15 +158,24 @@ def target_filter(row: TargetRow) -> SubscriptionFilter:
     return subscription_filter(row.kinds, row.stations)
 
 
-def subscription_filter(kinds: list[str] | None, stations: list[str] | None) -> SubscriptionFilter:
-    """The filter from the two stored columns alone: a fan-out reads those, not whole rows."""
+_KIND_VALUES = frozenset(kind.value for kind in ChangeKind)
+
+
+def subscription_filter(
+    kinds: Sequence[object] | None, stations: Sequence[object] | None
+) -> SubscriptionFilter:
+    """The filter from the two stored columns alone: a fan-out reads those, not whole rows. A stored
+    kind this version does not know (a newer release's, a hand edit) matches nothing, rather than
+    failing every cycle that announces something."""
     return SubscriptionFilter(
-        frozenset(ChangeKind(k) for k in kinds) if kinds is not None else None,
-        frozenset(stations) if stations is not None else None,
+        frozenset(ChangeKind(k) for k in kinds if k in _KIND_VALUES) if kinds is not None else None,
+        frozenset(s for s in stations if isinstance(s, str)) if stations is not None else None,
     )
 
 
-def reminder_leads_of(reminders: list[int] | None, config_reminders: list[int] | None) -> frozenset[int]:
+def reminder_leads_of(
+    reminders: Sequence[object] | None, config_reminders: Sequence[object] | None
+) -> frozenset[int]:
     """The lead times in seconds a target is reminded at, from the two stored columns alone (a
     fan-out reads those, not whole rows): the chat's own, else the config's, as ``target_preferences``
     reads them."""
@@ -186,7 +195,9 @@ def target_preferences(row: TargetRow) -> Preferences:
     return Preferences(reminders=leads, quiet=quiet, timezone=row.timezone or row.config_timezone)
 
 
-def _chosen_seconds(reminders: list[int] | None, config_reminders: list[int] | None) -> list[int]:
+def _chosen_seconds(
+    reminders: Sequence[object] | None, config_reminders: Sequence[object] | None
+) -> list[int]:
     seconds = reminders if reminders is not None else config_reminders
     return [s for s in seconds or () if isinstance(s, int) and s > 0]
 

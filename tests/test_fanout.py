@@ -191,3 +191,36 @@ async def test_the_reminder_leads_are_the_distinct_choices_of_the_enabled_target
     leads = await store.reminder_leads()
 
     assert leads == {timedelta(hours=1), timedelta(minutes=10), timedelta(minutes=30)}
+
+
+async def test_a_fan_out_larger_than_one_chunk_reaches_every_chat_once(
+    store: Store, any_db_url: str, statements: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dockwatch.storage.store._DELIVERY_CHUNK", 7)
+    chats, reached = mixed_chats(60)
+    await add_chats(any_db_url, chats)
+    await record_baseline(store)
+    now = NOW + timedelta(minutes=10)
+    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
+    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+    statements.clear()
+
+    recorded = await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+
+    assert recorded.deliveries == len(reached) == 30
+    assert len(inserting_deliveries(statements)) == 5  # 30 in chunks of 7
+    assert await deliveries_per_target(any_db_url) == dict.fromkeys(reached, 1)
+
+
+async def test_a_chat_with_a_kind_this_version_does_not_know_never_stops_an_announcement(
+    store: Store, any_db_url: str
+) -> None:
+    await add_chats(any_db_url, [chat(1, kinds=["docking.teleported"]), chat(2)])
+    await record_baseline(store)
+    now = NOW + timedelta(minutes=10)
+    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
+    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+
+    await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+
+    assert await deliveries_per_target(any_db_url) == {chat(2)["key"]: 1}
