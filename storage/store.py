@@ -335,9 +335,9 @@ class Store:
                 if notification_id is None:
                     continue  # another writer recorded it between our read and this insert
                 fresh.append(change)
-                await _supersede_reminders_of(session, change, now)
                 if not change.announce:
-                    continue
+                    continue  # (a baseline records hundreds of facts: none of them owes or retracts anything)
+                await _supersede_reminders_of(session, change, now)
                 if change.message.correction is not None:
                     owed = await _queue_correction(session, notification_id, change.message.correction, now)
                     deliveries += owed
