@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from dockwatch.bot.durations import format_duration
 from dockwatch.bot.errors import PermanentFailure, RetryLater, StorageUnavailable, TargetGone
-from dockwatch.bot.model import Message, Receipt
-from dockwatch.bot.preferences import Preferences, tolerance
+from dockwatch.bot.model import Receipt
+from dockwatch.bot.preferences import Preferences
+from dockwatch.bot.reminders import too_late
 from dockwatch.notifiers import Notifier
 from dockwatch.notifiers.base import (
     PLAIN,
@@ -102,17 +102,6 @@ async def _send(
             target_key, delivery.message, original, delivery_id=delivery.id, **shown
         )
     return await notifier.send(target_key, delivery.message, delivery_id=delivery.id, **shown)
-
-
-def reminder_expired(message: Message, now: datetime) -> str | None:
-    """Why a reminder must not go out now (its moment passed by more than its tolerance: "in 10
-    minutes" would be false), or ``None`` when it may, or it is no reminder."""
-    if message.lead_seconds is None or message.expected is None:
-        return None
-    lead = timedelta(seconds=message.lead_seconds)
-    if now <= message.expected - lead + tolerance(lead):
-        return None
-    return f"expired: its moment passed more than {format_duration(tolerance(lead))} ago"
 
 
 def presentation_of(delivery: DueDelivery, now: datetime) -> Presentation:
@@ -255,7 +244,7 @@ class Dispatcher:
                 reason = f"gave up after 24 h: {claimed.last_error or 'no answer'}"
             await self._dead(claimed, reason, report, attempted=False)
             return True
-        if (expired := reminder_expired(claimed.message, self._clock())) is not None:
+        if (expired := too_late(claimed.message, self._clock())) is not None:
             await self._expire(claimed, expired, report)
             return True
         return False

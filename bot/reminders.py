@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dockwatch.bot.detect import docking_message, event_message
+from dockwatch.bot.durations import format_duration
 from dockwatch.bot.model import (
     REMINDER_SAME_PLAN,
     Change,
@@ -139,3 +140,14 @@ def _already(sent: dict[tuple[str, int], list[datetime]], key: str, at: datetime
     assert parsed is not None  # reminder_key makes parseable keys
     base, lead, _ = parsed
     return any(abs(at - earlier) <= RESCHEDULE_THRESHOLD for earlier in sent.get((base, lead), ()))
+
+
+def too_late(message: Message, now: datetime) -> str | None:
+    """Why a recorded reminder must not go out now (retried, or held through quiet hours, past its
+    tolerance: "in 10 minutes" would be false), or ``None`` when it may, or it is no reminder."""
+    if message.lead_seconds is None or message.expected is None:
+        return None
+    lead = timedelta(seconds=message.lead_seconds)
+    if now <= message.expected - lead + tolerance(lead):
+        return None
+    return f"expired: its moment passed more than {format_duration(tolerance(lead))} ago"
