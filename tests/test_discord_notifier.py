@@ -185,6 +185,21 @@ def test_every_embed_fits_discords_limits_and_never_pings(
         assert "@everyone" not in text and "@here" not in text
 
 
+async def test_a_fan_out_to_many_channels_stays_under_discord_s_global_limit(
+    notifier: DiscordNotifier, fake_discord: FakeDiscord
+) -> None:
+    """Discord allows a bot 50 requests a second; discord.py would learn that only from 429s."""
+    fake_discord.global_per_second = 50
+    channels = [CHANNEL_ID + n for n in range(80)]
+
+    await asyncio.gather(
+        *(notifier.send(channel_key(c), docked(), delivery_id=n) for n, c in enumerate(channels))
+    )
+
+    assert fake_discord.rate_limited == 0
+    assert all(len(fake_discord.messages(c)) == 1 for c in channels)
+
+
 async def test_a_global_rate_limit_is_waited_out_too(
     notifier: DiscordNotifier, fake_discord: FakeDiscord
 ) -> None:

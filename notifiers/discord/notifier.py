@@ -23,7 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import assert_never
+from typing import Any, assert_never
 
 import aiohttp
 import discord
@@ -52,6 +52,7 @@ from dockwatch.notifiers.discord import (
     channel_key,
     webhook_key,
 )
+from dockwatch.notifiers.pacing import SlidingWindow
 from dockwatch.notifiers.text import (
     DIGEST_TITLE,
     correction_line,
@@ -70,6 +71,10 @@ PAUSE = 3600.0
 SEND_TIMEOUT = 60.0
 """At most this long for one send or edit, discord.py's own waits on rate limits included."""
 MAX_RATELIMIT_SLEEP = 30.0
+GLOBAL_PER_SECOND = 50
+"""Discord's global limit for a bot. discord.py learns of it only from a 429, and a fan-out to
+hundreds of channels then collects hundreds of them (which count towards Discord's IP ban of 10,000
+invalid requests in 10 minutes); the bot's requests are paced under it instead."""
 CORRECTION_COLOUR = 0x95A5A6  # grey: what the message announced has not happened (yet)
 MAX_CONTENT = 2000  # characters of a message's content
 MAX_DESCRIPTION = 4096  # characters of an embed's description
@@ -241,6 +246,7 @@ class DiscordNotifier:
         self._session = session
         self._webhooks = {webhook_key(url): url for url in config.webhook_urls}
         self.client: discord.Client | None = None
+        self._global = SlidingWindow(GLOBAL_PER_SECOND, 1.0)
         use_api_base(config.api_base_url)
         for library_logger in ("discord.webhook.async_", "discord.http"):  # they log whole webhook URLs
             logging.getLogger(library_logger).addFilter(REDACTING)
@@ -255,6 +261,7 @@ class DiscordNotifier:
             self.client = discord.Client(
                 intents=discord.Intents.none(), max_ratelimit_timeout=MAX_RATELIMIT_SLEEP
             )
+        _pace(self.client, self._global)
         try:
             await self.client.login(self.config.token.get_secret_value())
         except discord.LoginFailure:
@@ -420,6 +427,23 @@ class DiscordNotifier:
         match = WEBHOOK_URL.search(self._webhooks[target_key])
         assert match is not None
         return f"https://discord.com/api/webhooks/{match['id']}/{match['token']}"
+
+
+def _pace(client: discord.Client, window: SlidingWindow) -> None:
+    """Make every REST request of ``client`` (its one ``HTTPClient``) take a place in ``window``
+    first. discord.py has no hook for it; wrapping the client's request method is the one place every
+    bot request passes, its own retries included."""
+    http = client.http
+    if getattr(http.request, "_dockwatch_paced", False):
+        return
+    request = http.request
+
+    async def paced(*args: Any, **kwargs: Any) -> Any:
+        async with window.slot():
+            return await request(*args, **kwargs)
+
+    paced._dockwatch_paced = True  # type: ignore[attr-defined]
+    http.request = paced  # type: ignore[method-assign]  # see the docstring
 
 
 async def _guild_of(webhook: discord.Webhook) -> int | None:

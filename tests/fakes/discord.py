@@ -44,6 +44,9 @@ class FakeDiscord:
     bucket_window: float = 2.0
     hide_remaining: bool = False  # omit X-RateLimit-* on successes, so only a 429 reveals the limit
     global_limit_once: float = 0.0  # answer the next message with a global 429 of this many seconds
+    global_per_second: int | None = None
+    """Discord's global limit for a bot (50): more bot messages than this in any second get a global
+    429, as Discord answers them (webhooks are not counted)."""
     unknown: set[int] = field(default_factory=set)  # webhook or channel ids answering 404
     invalid_token: set[int] = field(default_factory=set)  # webhook ids answering 401/50027
     missing_access: set[int] = field(default_factory=set)  # channel ids answering 403/50001
@@ -59,6 +62,7 @@ class FakeDiscord:
     base_url: str = ""
     guild_id: int | None = GUILD_ID  # the guild every webhook answers it belongs to
     _bucket: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    _global_window: deque[float] = field(default_factory=deque)
     _nonces: dict[str, str] = field(default_factory=dict)
     _stored: dict[str, dict[str, Any]] = field(default_factory=dict)  # message id -> message object
     _ids: int = 10_000
@@ -233,6 +237,8 @@ class FakeDiscord:
         return _json(stored, headers=headers)
 
     def _accept(self, bucket: str, body: dict[str, Any], target: int, *, webhook: bool) -> web.Response:
+        if not webhook and (refused := self._over_global()) is not None:
+            return refused
         limited, headers = self._throttle(bucket)
         if limited is not None:
             return limited
@@ -242,6 +248,27 @@ class FakeDiscord:
         message = _message(str(self._ids), target, body, webhook=webhook)
         self._stored[message["id"]] = message
         return _json(message, headers=headers)
+
+    def _over_global(self) -> web.Response | None:
+        if self.global_per_second is None:
+            return None
+        now = time.monotonic()
+        while self._global_window and self._global_window[0] <= now - 1.0:
+            self._global_window.popleft()
+        if len(self._global_window) >= self.global_per_second:
+            self.rate_limited += 1
+            retry = round(self._global_window[0] + 1.0 - now, 3)
+            return _json(
+                {"message": "You are being rate limited.", "retry_after": retry, "global": True},
+                status=429,
+                headers={
+                    "X-RateLimit-Global": "true",
+                    "X-RateLimit-Scope": "global",
+                    "Retry-After": str(retry),
+                },
+            )
+        self._global_window.append(now)
+        return None
 
     def _throttle(self, bucket: str) -> tuple[web.Response | None, dict[str, str]]:
         """A 429 if ``bucket`` (or the global limit) is exhausted, else the headers of a success."""
