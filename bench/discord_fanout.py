@@ -42,7 +42,7 @@ import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +52,12 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
+from bench.telegram_fanout import deliver, subscribe_and_record  # noqa: E402
 from dockwatch.bot.config import config_from_mapping  # noqa: E402
-from dockwatch.bot.detect import detect  # noqa: E402
-from dockwatch.bot.ll2.wire import parse_dockings  # noqa: E402
-from dockwatch.bot.model import ChangeKind, KnownState, Snapshot, SubscriptionFilter  # noqa: E402
-from dockwatch.bot.runtime import Runtime, open_runtime  # noqa: E402
-from dockwatch.bot.service import MAX_IN_FLIGHT, LiveDispatcher  # noqa: E402
+from dockwatch.bot.runtime import open_runtime  # noqa: E402
+from dockwatch.bot.service import MAX_IN_FLIGHT  # noqa: E402
 from dockwatch.notifiers.discord import channel_key  # noqa: E402
 from dockwatch.notifiers.pacing import SlidingWindow  # noqa: E402
-from tests.builders import ll2_docking  # noqa: E402
 from tests.fakes.discord import FakeDiscord, _json  # noqa: E402
 
 GLOBAL_PER_SECOND = 50  # Discord's global limit for a bot: requests a second
@@ -68,14 +65,6 @@ BUCKET_SIZE, BUCKET_WINDOW = 5, 5.0  # per-route bucket of POST /channels/{id}/m
 TARGET_SHARE = 0.95
 REPORT_PATH = "/_bench/report"
 FIRST_CHANNEL = 300_000_000_000_000_000  # snowflake-sized channel ids
-FILTERS = (
-    SubscriptionFilter(),
-    SubscriptionFilter(kinds=frozenset({ChangeKind.DOCKED})),
-    SubscriptionFilter(stations=frozenset({"iss"})),
-    SubscriptionFilter(
-        kinds=frozenset({ChangeKind.DOCKED, ChangeKind.DEPARTED}), stations=frozenset({"iss"})
-    ),
-)
 
 
 def ceiling(channels: int) -> float:
@@ -199,42 +188,6 @@ async def fetch_report(base: str) -> FakeReport:
     )
 
 
-async def subscribe_and_record(app: Runtime, channels: list[int]) -> int:
-    """Store one subscription per channel and commit one announced docking; return its deliveries."""
-    for index, channel in enumerate(channels):
-        await app.store.save_subscription(
-            channel_key(channel),
-            notifier="discord",
-            label=f"Discord channel {channel}",
-            subscription=FILTERS[index % len(FILTERS)],
-        )
-    now = app.clock()
-    raw = [ll2_docking(9001, docking=now - timedelta(minutes=1), vehicle=(877, "Cargo Dragon <C209> & co"))]
-    snapshot = Snapshot(tuple(parse_dockings(raw, "bench", legacy=False)), ())
-    changes = detect(KnownState(baseline_done=True), snapshot, now)
-    assert [c.announce for c in changes] == [True], changes
-    recorded = await app.store.record_cycle(snapshot, changes, started_at=now, now=now)
-    return recorded.deliveries
-
-
-async def deliver(app: Runtime, expected: int, give_up_after: float) -> tuple[float, float, dict[str, int]]:
-    """Run ``LiveDispatcher`` until nothing is queued or sending (or ``give_up_after`` s); return wall
-    seconds, the sender's CPU seconds and the final delivery counts by status."""
-    live = LiveDispatcher(app)
-    wall, cpu = time.perf_counter(), time.process_time()
-    live.start()
-    deadline = wall + give_up_after
-    counts: dict[str, int] = {}
-    while time.perf_counter() < deadline:
-        await asyncio.sleep(0.25)
-        counts = await app.store.delivery_counts()
-        if counts.get("queued", 0) + counts.get("sending", 0) == 0 and sum(counts.values()) >= expected:
-            break
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    await live.stop(timedelta(seconds=10))
-    return wall, cpu, await app.store.delivery_counts()
-
-
 async def measure(count: int, give_up_after: float, *, paced: bool) -> None:
     ports: Any = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
@@ -254,9 +207,10 @@ async def measure(count: int, give_up_after: float, *, paced: bool) -> None:
             )
             async with open_runtime(config, clock=lambda: datetime.now(UTC)) as app:
                 setup = time.perf_counter()
-                deliveries = await subscribe_and_record(app, channels)
+                targets = [(channel_key(channel), f"Discord channel {channel}") for channel in channels]
+                deliveries = await subscribe_and_record(app, targets, "discord")
                 setup = time.perf_counter() - setup
-                wall, cpu, counts = await deliver(app, deliveries, give_up_after)
+                wall, cpu, counts = await deliver(app, deliveries, give_up_after, look_every=0.25)
         fake = await fetch_report(base)
     finally:
         server.terminate()

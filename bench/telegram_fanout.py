@@ -28,6 +28,7 @@ import multiprocessing
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,14 +139,12 @@ async def fetch_report(base: str) -> FakeReport:
     return FakeReport(body["violations"], len(sends), accepted, len(chats))
 
 
-async def subscribe_and_record(app: Runtime, chats: list[int]) -> int:
-    """Store one subscription per chat and commit one announced docking; return its deliveries."""
-    for index, chat in enumerate(chats):
+async def subscribe_and_record(app: Runtime, targets: Sequence[tuple[str, str]], notifier: str) -> int:
+    """Store one subscription per (key, label) of ``notifier``, the filters taking turns, and commit
+    one announced docking; return its deliveries. ``bench/discord_fanout.py`` shares it."""
+    for index, (key, label) in enumerate(targets):
         await app.store.save_subscription(
-            chat_key(chat),
-            notifier="telegram",
-            label=f"Telegram chat {chat}",
-            subscription=FILTERS[index % len(FILTERS)],
+            key, notifier=notifier, label=label, subscription=FILTERS[index % len(FILTERS)]
         )
     now = app.clock()
     raw = [ll2_docking(9001, docking=now - timedelta(minutes=1), vehicle=(877, "Cargo Dragon <C209> & co"))]
@@ -156,7 +155,9 @@ async def subscribe_and_record(app: Runtime, chats: list[int]) -> int:
     return recorded.deliveries
 
 
-async def deliver(app: Runtime, expected: int, give_up_after: float) -> tuple[float, float, dict[str, int]]:
+async def deliver(
+    app: Runtime, expected: int, give_up_after: float, *, look_every: float = 0.5
+) -> tuple[float, float, dict[str, int]]:
     """Run ``LiveDispatcher`` until nothing is queued or sending (or ``give_up_after`` s); return wall
     seconds, the sender's CPU seconds and the final delivery counts by status."""
     live = LiveDispatcher(app)
@@ -165,7 +166,7 @@ async def deliver(app: Runtime, expected: int, give_up_after: float) -> tuple[fl
     deadline = wall + give_up_after
     counts: dict[str, int] = {}
     while time.perf_counter() < deadline:
-        await asyncio.sleep(0.5)  # one small read transaction every half second, cheap next to the sends
+        await asyncio.sleep(look_every)  # one small read transaction each time, cheap next to the sends
         counts = await app.store.delivery_counts()
         if counts.get("queued", 0) + counts.get("sending", 0) == 0 and sum(counts.values()) >= expected:
             break
@@ -193,7 +194,8 @@ async def measure(count: int, group_share: float, give_up_after: float) -> None:
             )
             async with open_runtime(config, clock=lambda: datetime.now(UTC)) as app:
                 setup = time.perf_counter()
-                deliveries = await subscribe_and_record(app, chats)
+                targets = [(chat_key(chat), f"Telegram chat {chat}") for chat in chats]
+                deliveries = await subscribe_and_record(app, targets, "telegram")
                 setup = time.perf_counter() - setup
                 wall, cpu, counts = await deliver(app, deliveries, give_up_after)
         fake = await fetch_report(base)
