@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import logging
 import multiprocessing
 import sys
@@ -52,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from bench.telegram_fanout import deliver, subscribe_and_record  # noqa: E402
+from bench.telegram_fanout import Arrivals, deliver, subscribe_and_record  # noqa: E402
 from dockwatch.bot.config import config_from_mapping  # noqa: E402
 from dockwatch.bot.runtime import open_runtime  # noqa: E402
 from dockwatch.bot.service import MAX_IN_FLIGHT  # noqa: E402
@@ -141,7 +140,7 @@ def serve(port_queue: Any) -> None:
 
 
 @dataclass
-class FakeReport:
+class FakeReport(Arrivals):
     """What the fake Discord saw."""
 
     attempts: int
@@ -155,20 +154,6 @@ class FakeReport:
     @property
     def violations(self) -> int:
         return self.global_429 + self.route_429 + self.embed_violations
-
-    @property
-    def span(self) -> float:
-        return self.accepted[-1] - self.accepted[0] if len(self.accepted) > 1 else 0.0
-
-    @property
-    def rate(self) -> float:
-        """Messages a second over the span: N messages make N - 1 intervals."""
-        return (len(self.accepted) - 1) / self.span if self.span > 0 else 0.0
-
-    @property
-    def peak_one_second(self) -> int:
-        times = self.accepted
-        return max((bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
 
 
 async def fetch_report(base: str) -> FakeReport:

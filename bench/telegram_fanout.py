@@ -105,14 +105,11 @@ def chat_ids(count: int, group_share: float) -> list[int]:
     return ids
 
 
-@dataclass
-class FakeReport:
-    """What the fake Bot API saw."""
+class Arrivals:
+    """Rates read from ``accepted``, the sorted arrival times of the messages a fake accepted; shared
+    with ``bench/discord_fanout.py``."""
 
-    violations: int
-    attempts: int
-    accepted: list[float]  # arrival times (monotonic) of accepted sendMessage calls, sorted
-    accepted_chats: int
+    accepted: list[float]
 
     @property
     def span(self) -> float:
@@ -128,6 +125,16 @@ class FakeReport:
         """The most accepted messages in any one-second window (the fake's own window)."""
         times = self.accepted
         return max((bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
+
+
+@dataclass
+class FakeReport(Arrivals):
+    """What the fake Bot API saw."""
+
+    violations: int
+    attempts: int
+    accepted: list[float]  # arrival times (monotonic) of accepted sendMessage calls, sorted
+    accepted_chats: int
 
 
 async def fetch_report(base: str) -> FakeReport:
