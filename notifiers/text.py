@@ -208,3 +208,11 @@ def fit_lines(
         size = grown
     left = len(lines) - (len(kept) - len(heading))
     return "\n".join([*kept, f"… and {left} more"])
+
+
+def http_link(url: str | None, longest: int) -> str | None:
+    """``url`` when it is an http(s) link of at most ``longest`` characters, else ``None``: LL2's URLs
+    are claims, and a platform shows a link only when it is one."""
+    if url and len(url) <= longest and url.startswith(("http://", "https://")):
+        return url
+    return None

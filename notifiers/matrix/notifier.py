@@ -47,7 +47,7 @@ from dockwatch.bot.model import KINDS, ChangeKind, Message, Receipt
 from dockwatch.bot.retry_after import parse_retry_after
 from dockwatch.notifiers.base import PLAIN, Presentation, Target, edit_into_correction, mask_url, redact_urls
 from dockwatch.notifiers.matrix import PLATFORM, PREFIX, MatrixConfig, room_of
-from dockwatch.notifiers.text import correction_line, correction_reply, details, headline
+from dockwatch.notifiers.text import correction_line, correction_reply, details, headline, http_link
 
 MAX_FIELD = 200  # characters of one LL2 string: every event stays far below Matrix's 65536 bytes
 MAX_URL = 1000
@@ -106,8 +106,7 @@ def render(message: Message, zone: tzinfo = UTC) -> tuple[str, str]:
         ):
             pass
         case ChangeKind.WEBCAST_STARTED | ChangeKind.EVENT_REMINDER:
-            url = message.webcast_url
-            if url and len(url) <= MAX_URL and url.startswith(("http://", "https://")):
+            if (url := http_link(message.webcast_url, MAX_URL)) is not None:
                 plain.append(f"Watch the webcast: {url}")
                 html.append(f'<a href="{escape(url, quote=True)}">Watch the webcast</a>')
         case _:

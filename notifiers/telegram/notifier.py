@@ -47,6 +47,7 @@ from dockwatch.notifiers.text import (
     digest_time,
     fit_lines,
     headline,
+    http_link,
 )
 
 MAX_FIELD = 200  # characters of one LL2 string; keeps every message far below 4096
@@ -94,8 +95,7 @@ def render_html(message: Message, zone: tzinfo = UTC) -> str:
             pass
         case ChangeKind.WEBCAST_STARTED | ChangeKind.EVENT_REMINDER:
             # A link rather than the "Watch" row: the URL would be clipped like any LL2 string.
-            url = message.webcast_url
-            if url and len(url) <= MAX_URL and url.startswith(("http://", "https://")):
+            if (url := http_link(message.webcast_url, MAX_URL)) is not None:
                 lines.append(f'<a href="{escape(url, quote=True)}">Watch the webcast</a>')
         case _:
             assert_never(message.kind)
@@ -140,10 +140,7 @@ def render_digest(messages: Sequence[Message], zone: tzinfo = UTC) -> str:
 
 def preview_url(message: Message) -> str | None:
     """The link shown as the message's preview: the webcast, else the vehicle image."""
-    for url in (message.webcast_url, message.image_url):
-        if url and len(url) <= MAX_URL and url.startswith(("http://", "https://")):
-            return url
-    return None
+    return http_link(message.webcast_url, MAX_URL) or http_link(message.image_url, MAX_URL)
 
 
 def _text(value: str, limit: int = MAX_FIELD) -> str:
