@@ -69,9 +69,11 @@ sys.path.insert(0, str(ROOT))
 from dockwatch.bot.corrections import corrections  # noqa: E402
 from dockwatch.bot.detect import DEFAULT_STALE_AFTER, DEFAULT_WEBCAST_WINDOW, detect  # noqa: E402
 from dockwatch.bot.model import (  # noqa: E402  # noqa: E402
+    ALL_ENDPOINTS,
     Change,
     ChangeKind,
     DockingRecord,
+    Endpoint,
     Event,
     KnownState,
     Notice,
@@ -89,7 +91,7 @@ from dockwatch.bot.model import (  # noqa: E402  # noqa: E402
     revision_of,
     webcast_key,
 )
-from dockwatch.bot.planner import BudgetView, PlanState, moments_from, plan_next_poll  # noqa: E402
+from dockwatch.bot.planner import BudgetView, PlanState, Watch, moments_from, plan_next_poll  # noqa: E402
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -108,6 +110,8 @@ DRAIN = timedelta(hours=3)
 """Polling goes on this long after the timeline ends, so late changes can still be seen."""
 SCHEDULED_TARGET = timedelta(minutes=2)
 UNSCHEDULED_TARGET = INTERVAL
+SCHEDULED_TARGET_14 = timedelta(seconds=45)
+UNSCHEDULED_TARGET_14 = timedelta(minutes=6)
 TINY = timedelta(microseconds=1)
 
 T = TypeVar("T")
@@ -508,11 +512,11 @@ class Client:
     def latency(self, low_ms: int, high_ms: int) -> timedelta:
         return timedelta(milliseconds=self.rng.randint(low_ms, high_ms))
 
-    def poll(self, started: datetime) -> PollOutcome:
-        """Fetch the docking page, then the events page; a 429 on either fails the poll."""
+    def poll(self, started: datetime, endpoints: frozenset[Endpoint] = ALL_ENDPOINTS) -> PollOutcome:
+        """Fetch the docking page, then the events page (those asked for); a 429 on either fails the poll."""
         clock = started
-        arrivals: list[datetime] = []
-        for _ in range(2):
+        pages: dict[Endpoint, datetime] = {}
+        for endpoint in sorted(endpoints):
             self.spent.append(clock)
             arrival = clock + self.latency(30, 300)
             retry_at = self.ll2.call(arrival)
@@ -520,8 +524,13 @@ class Client:
             if retry_at is not None:
                 wait = max(1, math.ceil((retry_at - arrival).total_seconds()))
                 return PollOutcome(started, clock, None, clock + timedelta(seconds=wait))
-            arrivals.append(arrival)
-        snapshot = Snapshot(self.timeline.docking_page(arrivals[0]), self.timeline.events_page(arrivals[1]))
+            pages[endpoint] = arrival
+        docking_at, events_at = pages.get(Endpoint.DOCKINGS), pages.get(Endpoint.EVENTS)
+        snapshot = Snapshot(
+            self.timeline.docking_page(docking_at) if docking_at else (),
+            self.timeline.events_page(events_at) if events_at else (),
+            frozenset(endpoints),
+        )
         return PollOutcome(started, clock, snapshot)
 
     def calls_since(self, moment: datetime) -> tuple[datetime, ...]:
@@ -654,21 +663,23 @@ class RunResult:
     notes: list[Note]
 
 
-def run_planner(timeline: Timeline, seed: int, until: datetime) -> RunResult:
+def run_planner(timeline: Timeline, seed: int, until: datetime, per_hour: int = PER_HOUR) -> RunResult:
     """dockwatch's loop (``bot/service.py``): poll, detect, then ask the real planner when to poll next.
 
     As the service does, the planner sees every docking record and event the store holds (their
     latest versions), the calls of the last hour, LL2's hold and the start of the last poll.
     """
-    ll2 = RateLimitedLL2(LL2_LIMIT)
+    ll2 = RateLimitedLL2(per_hour + LL2_LIMIT - PER_HOUR)
     client = Client(timeline, ll2, random.Random(f"{seed}-network-planner"))
     watcher = Watcher(timeline.truths)
     hold: datetime | None = None
     polls = failed = 0
-    moment = START
+    moment, endpoints = START, ALL_ENDPOINTS
+    last: dict[Endpoint, datetime] = {}
     while moment < until:
-        outcome = client.poll(moment)
+        outcome = client.poll(moment, endpoints)
         polls += 1
+        last.update(dict.fromkeys(endpoints, moment))
         if outcome.snapshot is None:
             failed += 1
             hold = outcome.hold_until
@@ -676,13 +687,20 @@ def run_planner(timeline: Timeline, seed: int, until: datetime) -> RunResult:
             watcher.observe(outcome.snapshot, outcome.finished)
         now = outcome.finished
         known = watcher.known
-        exact, windows = moments_from(
-            known.dockings.values(), watcher.events.values(), known.recorded_keys, now
+        moments = moments_from(known.dockings.values(), watcher.events.values(), known.recorded_keys, now)
+        plan = PlanState(
+            INTERVAL,
+            MIN_INTERVAL,
+            dockings=Watch(last.get(Endpoint.DOCKINGS), moments.dockings),
+            events=Watch(last.get(Endpoint.EVENTS), moments.events),
+            windows=moments.windows,
+            fringes=moments.fringes,
         )
-        plan = PlanState(INTERVAL, MIN_INTERVAL, last_poll=moment, exact_moments=exact, windows=windows)
-        budget = BudgetView(PER_HOUR, client.calls_since(now - HOUR), hold_until=hold)
-        moment = plan_next_poll(plan, budget, now)
-    return result_of("planner", watcher, polls, failed, ll2)
+        budget = BudgetView(per_hour, client.calls_since(now - HOUR), hold_until=hold)
+        planned = plan_next_poll(plan, budget, now)
+        moment, endpoints = planned.at, planned.endpoints
+    name = "planner" if per_hour == PER_HOUR else f"planner {per_hour}/h"
+    return result_of(name, watcher, polls, failed, ll2)
 
 
 def run_fixed(
@@ -730,6 +748,10 @@ class Summary:
     scheduled: list[timedelta] = field(default_factory=list)
     unscheduled: list[timedelta] = field(default_factory=list)
     unscheduled_after_ll2: list[timedelta] = field(default_factory=list)
+    dockings_after_ll2: list[timedelta] = field(default_factory=list)
+    """Unscheduled docking, departure and relocation changes, from the moment LL2 showed them."""
+    webcasts_after_ll2: list[timedelta] = field(default_factory=list)
+    """Webcasts without a start time going live, from the moment LL2 showed them (issue 14)."""
     by_cause: dict[str, list[timedelta]] = field(default_factory=dict)
     missed: list[Truth] = field(default_factory=list)
     early: list[tuple[Truth, timedelta]] = field(default_factory=list)
@@ -826,7 +848,12 @@ def summarise(timeline: Timeline, result: RunResult) -> Summary:
             continue
         (summary.scheduled if truth.scheduled else summary.unscheduled).append(latency)
         if not truth.scheduled:
-            summary.unscheduled_after_ll2.append(at - max(truth.visible, truth.happened))
+            after_ll2 = at - max(truth.visible, truth.happened)
+            summary.unscheduled_after_ll2.append(after_ll2)
+            if truth.kind in ("docking", "departure"):
+                summary.dockings_after_ll2.append(after_ll2)
+        if truth.cause == "webcast_no_start_time":
+            summary.webcasts_after_ll2.append(at - max(truth.visible, truth.happened))
         summary.by_cause.setdefault(f"{truth.kind}/{truth.cause}", []).append(latency)
     summary.false, summary.wrong_retractions = false_announcements(timeline, result)
     return summary
@@ -870,6 +897,8 @@ def table_cells(result: RunResult, summary: Summary) -> dict[str, str]:
         "scheduled p50 / p95": pair(summary.scheduled),
         "unscheduled p50 / p95": pair(summary.unscheduled),
         "unsched. from LL2 p50 / p95": pair(summary.unscheduled_after_ll2),
+        "unsched. dockings from LL2 p50 / p95": pair(summary.dockings_after_ll2),
+        "webcasts w/o start from LL2 p50 / p95": pair(summary.webcasts_after_ll2),
         "peak calls/h": str(peak_per_hour(result.arrivals)),
         "violations": str(result.rejected),
         "polls": str(result.polls),
@@ -994,6 +1023,23 @@ def print_report(
         for false in summary.false:
             print(f"  {describe_false(false)}")
 
+    print(
+        "\ntargets (issue 14): scheduled p95 <= 0:45; from LL2 showing them, unscheduled docking changes"
+        " p95 <= 6:00 and webcasts without a start time p95 <= 6:00; 0 violations; nothing missed"
+    )
+    for result in results:
+        summary = summaries[result.name]
+        checks = [
+            meets(summary.scheduled, SCHEDULED_TARGET_14),
+            meets(summary.dockings_after_ll2, UNSCHEDULED_TARGET_14),
+            meets(summary.webcasts_after_ll2, UNSCHEDULED_TARGET_14),
+            "met" if result.rejected == 0 else "MISSED",
+            "met" if not summary.missed else "MISSED",
+        ]
+        print(
+            f"  {result.name:<12} scheduled {checks[0]}; unscheduled dockings {checks[1]}; webcasts without"
+            f" a start time {checks[2]}; violations {checks[3]}; nothing missed {checks[4]}"
+        )
     print("\ntargets (issue 3): scheduled p95 <= 2:00, unscheduled p95 <= 10:00 (base interval), no 429")
     print("target (issue 10): no uncorrected false announcement")
     for result in results:
@@ -1040,6 +1086,8 @@ SEEDS_COLUMNS = (
     "seed",
     *MAIN_COLUMNS[:3],
     "unsched. from LL2 p50 / p95",
+    "unsched. dockings from LL2 p50 / p95",
+    "webcasts w/o start from LL2 p50 / p95",
     *MAIN_COLUMNS[3:5],
     *MAIN_COLUMNS[6:],
 )
@@ -1049,6 +1097,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, nargs="+", default=[1], help="one or more seeds")
+    parser.add_argument(
+        "--budget",
+        type=int,
+        nargs="+",
+        default=[PER_HOUR],
+        help="dockwatch budgets (calls/hour) to run the planner with; LL2 allows one call more each",
+    )
     args = parser.parse_args()
     every: list[dict[str, str]] = []
     for number, seed in enumerate(args.seed):
@@ -1057,7 +1112,7 @@ def main() -> None:
         timeline = TimelineBuilder(seed, args.days).build()
         until = START + timedelta(days=args.days) + DRAIN
         results = [
-            run_planner(timeline, seed, until),
+            *(run_planner(timeline, seed, until, budget) for budget in args.budget),
             run_fixed(timeline, seed, until, Fraction(7), "fixed 8.57m"),
             run_fixed(timeline, seed, until, Fraction(6), "fixed 10m"),
         ]

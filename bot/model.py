@@ -365,12 +365,27 @@ class Event:
         return webcast.url if webcast is not None else None
 
 
+class Endpoint(StrEnum):
+    """The LL2 lists dockwatch reads; the planner polls each on its own schedule."""
+
+    DOCKINGS = "dockings"
+    EVENTS = "events"
+
+
+ALL_ENDPOINTS: frozenset[Endpoint] = frozenset(Endpoint)
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Everything one successful poll of LL2 returned."""
+    """Everything one successful poll of LL2 returned.
+
+    A poll may read only some endpoints (``fetched``); the list of one it did not read is empty and
+    says nothing about LL2, which is why detection only ever looks at what a snapshot holds.
+    """
 
     dockings: tuple[DockingRecord, ...]
     events: tuple[Event, ...]
+    fetched: frozenset[Endpoint] = ALL_ENDPOINTS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,28 @@
-"""When to poll LL2 next: densely around moments LL2 has announced, sparsely otherwise, always in budget.
+"""When to poll which LL2 endpoint next: each when something can change there, always in budget.
 
 Pure functions over plain data (no I/O, no clock: ``now`` is passed in), tested table-driven.
 
-LL2 tells us ahead of time when most changes will happen: planned docking and departure times in
-docking records, event dates, and the planned start of each webcast. Those *exact moments* get a
-poll a few seconds after they pass, because detection announces a planned change as soon as its
-time is in the past. An event's date also opens a *window* (webcasts go live up to 30 minutes
-before the event) in which polls come every ``min_interval``, or as often as the hourly budget can
-sustain if that is less often. Outside
-all that, polls come every ``interval``. A poll is never planned where it would break the rolling
-hourly budget, and a cheap poll is skipped when it would leave no budget for an exact moment
-within the hour.
+``/docking_events/`` and ``/events/upcoming/`` cost one call each, and most of the time only one of
+them can tell us anything new, so each has a schedule of its own inside the one hourly budget:
+
+* LL2 says ahead of time when most changes will happen: planned docking and departure times,
+  webcast start times, and the moments reminders are due. Those *exact moments* get a poll of
+  their endpoint a few seconds after they pass (reminders: shortly before).
+* A docking LL2 never announced can show up at any time, so dockings are also read at a *steady
+  pace*: as densely as the budget sustains after the events' floor and a spare for exact moments
+  (6 minutes at the free tier's 14 calls an hour), never sparser than ``interval``.
+* A webcast without a start time goes live somewhere around its event's date: from
+  ``WEBCAST_LEAD`` before it until ``WEBCAST_TAIL`` after it the events are read at the steady
+  pace and dockings at half of it, so the two together stay near the budget; an hour either side
+  (``FRINGE_*``) at 1.5 steady paces, for dates LL2 corrects only after the event. A stream with a
+  start time is polled for at that time, and its event read densely only once that passed.
+* Outside windows, events are read at a *floor* pace (five steady paces: 30 minutes at the free
+  tier) for dates that move and webcasts LL2 flags live where no date said they would be.
+
+A poll is never planned where it would break the rolling hourly budget. When the budget is short,
+exact moments go first, then window polls, then steady ones; a poll is put off when it would leave
+no budget for an exact moment within the hour, or (a steady one) for the next window poll.
+The constants were tuned with ``bench/latency.py`` (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -18,16 +30,38 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import IntEnum
 from typing import assert_never
 
-from dockwatch.bot.model import KINDS, DockingRecord, Event, Moment
+from dockwatch.bot.model import ALL_ENDPOINTS, KINDS, DockingRecord, Endpoint, Event, Moment
 
 WINDOW = timedelta(hours=1)
 SETTLE = timedelta(seconds=20)
 """Polling this long after a planned moment lets LL2's clock and ours disagree a little."""
-WEBCAST_LEAD = timedelta(minutes=35)
-WEBCAST_TAIL = timedelta(minutes=15)
+WEBCAST_LEAD = timedelta(minutes=45)
+WEBCAST_TAIL = timedelta(minutes=30)
+"""Webcasts go live up to half an hour before their event's date: the window is read densely."""
+FRINGE_LEAD = timedelta(minutes=60)
+FRINGE_TAIL = timedelta(minutes=60)
+FRINGE_PACE = 1.5
+"""Around the window, read at 1.5 times its pace: for dates LL2 corrects only after the event was
+early or late."""
 HORIZON = timedelta(days=8)
+EVENTS_FLOOR = 5
+"""Outside webcast windows, events are read once every this many steady paces."""
+SPARE_PER_HOUR = 2
+"""Calls an hour the steady paces leave unspent, for exact moments and webcast windows."""
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """What the planner knows about one endpoint: its last poll and the moments worth polling it."""
+
+    last_poll: datetime | None = None
+    exact_moments: tuple[datetime, ...] = ()
+    """Planned changes: poll ``SETTLE`` after each."""
+    poll_at: tuple[datetime, ...] = ()
+    """Polls wanted at exactly these times (shortly before reminders), not ``SETTLE`` after."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +69,32 @@ class PlanState:
     """What the planner needs to know about LL2's data and our own polling."""
 
     interval: timedelta
+    """The longest the dockings go unread, whatever the budget would allow."""
     min_interval: timedelta
-    last_poll: datetime | None = None
-    exact_moments: tuple[datetime, ...] = ()
+    """The shortest time between two reads of one endpoint."""
+    dockings: Watch = Watch()
+    events: Watch = Watch()
     windows: tuple[tuple[datetime, datetime], ...] = ()
-    poll_at: tuple[datetime, ...] = ()
-    """Polls wanted at exactly these times (shortly before reminders), not ``SETTLE`` after."""
+    """Spans in which a webcast is likely to go live: the events are read at the steady pace."""
+    fringes: tuple[tuple[datetime, datetime], ...] = ()
+    """Spans in which a webcast can go live if LL2's date is off: read at ``FRINGE_PACE`` times it."""
+
+    def watch(self, endpoint: Endpoint) -> Watch:
+        match endpoint:
+            case Endpoint.DOCKINGS:
+                return self.dockings
+            case Endpoint.EVENTS:
+                return self.events
+            case _:
+                assert_never(endpoint)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedPoll:
+    """The next poll: when, and which endpoints it reads."""
+
+    at: datetime
+    endpoints: frozenset[Endpoint]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,98 +104,209 @@ class BudgetView:
     per_hour: int
     calls: tuple[datetime, ...] = ()
     hold_until: datetime | None = None
-    calls_per_poll: int = 2
 
-    def affordable(self, at: datetime, extra: Sequence[datetime] = ()) -> bool:
-        """Whether a poll at ``at`` fits, counting ``extra`` planned polls as already made."""
+    def affordable(self, at: datetime, extra: Sequence[datetime] = (), calls: int = 1) -> bool:
+        """Whether ``calls`` calls at ``at`` fit, counting ``extra`` planned calls as already made."""
         if self.hold_until is not None and at < self.hold_until:
             return False
         made = sum(1 for call in self.calls if at - WINDOW < call <= at)
-        planned = sum(self.calls_per_poll for poll in extra if at - WINDOW < poll <= at)
-        return made + planned + self.calls_per_poll <= self.per_hour
+        planned = sum(1 for call in extra if at - WINDOW < call <= at)
+        return made + planned + calls <= self.per_hour
 
-    def earliest(self, at: datetime, extra: Sequence[datetime] = ()) -> datetime:
-        """The first moment at or after ``at`` when a poll fits."""
+    def earliest(self, at: datetime, extra: Sequence[datetime] = (), calls: int = 1) -> datetime:
+        """The first moment at or after ``at`` when ``calls`` calls fit."""
         if self.hold_until is not None:
             at = max(at, self.hold_until)
         # Affordability only changes when a call leaves the window: try ``at`` and those instants.
         expiries = sorted({call + WINDOW for call in (*self.calls, *extra) if call + WINDOW > at})
         for candidate in (at, *expiries):
-            if self.affordable(candidate, extra):
+            if self.affordable(candidate, extra, calls):
                 return candidate
-        return at + WINDOW  # unreachable unless per_hour < calls_per_poll
+        return at + WINDOW  # unreachable unless per_hour < calls
+
+
+@dataclass(frozen=True, slots=True)
+class Paces:
+    """How often each endpoint is read when no exact moment calls for it."""
+
+    dockings: timedelta
+    dockings_in_window: timedelta
+    events: timedelta
+    events_in_window: timedelta
+
+
+def paces(per_hour: int, interval: timedelta, min_interval: timedelta) -> Paces:
+    """The steady paces a budget of ``per_hour`` calls sustains.
+
+    Dockings at rate ``r`` and the events' floor at ``r / EVENTS_FLOOR`` leave ``SPARE_PER_HOUR``
+    of the budget unspent; inside a window the events take the steady pace and dockings half of it.
+    """
+    rate = max(1.0, (per_hour - SPARE_PER_HOUR) / (1 + 1 / EVENTS_FLOOR))
+    steady = min(interval, max(min_interval, WINDOW / rate))
+    return Paces(
+        dockings=steady,
+        dockings_in_window=2 * steady,
+        events=EVENTS_FLOOR * steady,
+        events_in_window=1 * steady,
+    )
+
+
+class _Why(IntEnum):
+    """Why an endpoint wants a poll, most urgent first: the order polls go in when the budget is short."""
+
+    EXACT = 0
+    WINDOW = 1
+    STEADY = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Want:
+    endpoint: Endpoint
+    at: datetime
+    why: _Why
+    exact: tuple[datetime, ...]
+    """This endpoint's exact moments still to come, for the budget reservation."""
+
+
+@dataclass(frozen=True, slots=True)
+class Moments:
+    """What LL2 last told us is worth polling for, by endpoint."""
+
+    dockings: tuple[datetime, ...] = ()
+    events: tuple[datetime, ...] = ()
+    windows: tuple[tuple[datetime, datetime], ...] = ()
+    fringes: tuple[tuple[datetime, datetime], ...] = ()
 
 
 def moments_from(
     dockings: Iterable[DockingRecord], events: Iterable[Event], recorded_keys: frozenset[str], now: datetime
-) -> tuple[tuple[datetime, ...], tuple[tuple[datetime, datetime], ...]]:
-    """Exact moments and webcast windows worth polling for, from what LL2 last told us.
+) -> Moments:
+    """Exact moments of each endpoint and webcast windows worth polling for.
 
     Each kind's row in the kinds table names the moment that kind happens at; kinds sharing a
-    moment (docked and relocated) share its polls.
+    moment (docked and relocated) share its polls. An event whose webcast was announced has no
+    window any more.
     """
     dockings, events = tuple(dockings), tuple(events)
-    exact: set[datetime] = set()
+    docking_moments: set[datetime] = set()
+    event_moments: set[datetime] = set()
     windows: set[tuple[datetime, datetime]] = set()
+    fringes: set[tuple[datetime, datetime]] = set()
     horizon = now + HORIZON
     for spec in KINDS.values():
         match spec.moment:
             case Moment.DOCKING:
-                exact.update(
+                docking_moments.update(
                     r.docking for r in dockings if r.docking is not None and now < r.docking <= horizon
                 )
             case Moment.DEPARTURE:
-                exact.update(
+                docking_moments.update(
                     r.departure for r in dockings if r.departure is not None and now < r.departure <= horizon
                 )
             case Moment.EVENT_WINDOW:
                 for event in events:
                     if spec.key(event.id) in recorded_keys:
                         continue
-                    for webcast in event.webcasts:
-                        if webcast.start_time is not None and now < webcast.start_time <= horizon:
-                            exact.add(webcast.start_time)
-                    if event.date is not None and now - WEBCAST_TAIL < event.date <= horizon:
-                        windows.add((event.date - WEBCAST_LEAD, event.date + WEBCAST_TAIL))
+                    starts = [w.start_time for w in event.webcasts if w.start_time is not None]
+                    event_moments.update(start for start in starts if now < start <= horizon)
+                    if event.date is not None and now - FRINGE_TAIL < event.date <= horizon:
+                        # A stream with a start time is polled for at that time; only if it is not
+                        # live by then is the event late, and read densely from then on.
+                        lead = min(starts, default=event.date - WEBCAST_LEAD)
+                        fringe_lead = min(starts, default=event.date - FRINGE_LEAD)
+                        windows.add((lead, event.date + WEBCAST_TAIL))
+                        fringes.add((fringe_lead, event.date + FRINGE_TAIL))
             case None:
                 pass  # reminders are planned from the lead times in use, not from the kinds table
             case _:
                 assert_never(spec.moment)
-    return tuple(sorted(exact)), tuple(sorted(windows))
-
-
-def plan_next_poll(state: PlanState, budget: BudgetView, now: datetime) -> datetime:
-    """The time of the next poll: never before ``now``, never outside the budget."""
-    floor = now if state.last_poll is None else max(now, state.last_poll + state.min_interval)
-    since = state.last_poll or now - state.interval
-    due_exact = sorted(
-        {max(floor, m + SETTLE) for m in state.exact_moments if m + SETTLE > since}
-        | {max(floor, m) for m in state.poll_at if m > since}
+    return Moments(
+        tuple(sorted(docking_moments)),
+        tuple(sorted(event_moments)),
+        tuple(sorted(windows)),
+        tuple(sorted(fringes)),
     )
 
-    wanted = now if state.last_poll is None else state.last_poll + state.interval
-    if due_exact:
-        wanted = min(wanted, due_exact[0])
-    # Inside a window, poll as densely as the budget can keep up with for a whole hour: bursting at
-    # the window's start would leave nothing for the moment the webcast actually goes live.
-    pace = max(state.min_interval, WINDOW * budget.calls_per_poll / budget.per_hour)
-    paced = floor if state.last_poll is None else max(floor, state.last_poll + pace)
-    for start, end in state.windows:
-        if end >= floor:
-            wanted = min(wanted, max(paced, start))
-    wanted = max(wanted, floor)
 
-    chosen = budget.earliest(wanted)
-    # Keep enough budget for every exact moment in the coming hour; if this poll would starve one,
-    # poll at that moment instead.
-    reserved = [m for m in due_exact if chosen < m <= chosen + WINDOW]
-    if reserved and not _leaves_room(budget, chosen, reserved):
-        chosen = budget.earliest(reserved[0])
-    return chosen
+def plan_next_poll(state: PlanState, budget: BudgetView, now: datetime) -> PlannedPoll:
+    """The next poll: never before ``now``, never outside the budget.
+
+    A process that has not read both endpoints yet reads both at once; after that, the endpoint
+    wanted first is read alone, or both when both are wanted by then.
+    """
+    if state.dockings.last_poll is None or state.events.last_poll is None:
+        return PlannedPoll(budget.earliest(now, calls=len(ALL_ENDPOINTS)), ALL_ENDPOINTS)
+    pace = paces(budget.per_hour, state.interval, state.min_interval)
+    wants = sorted(
+        (_wanted(state, endpoint, pace, now) for endpoint in Endpoint), key=lambda w: (w.at, w.why)
+    )
+    first = wants[0]
+    chosen = budget.earliest(first.at)
+    # The budget may push the poll back; by then another endpoint may be due too. Read it as well
+    # if that fits, else the more urgent one alone.
+    due = [w for w in wants if w.at <= chosen]
+    due.sort(key=lambda w: (w.why, w.at))
+    if len(due) > 1 and budget.affordable(chosen, calls=len(due)):
+        endpoints = frozenset(w.endpoint for w in due)
+    else:
+        endpoints = frozenset({due[0].endpoint})
+    # Keep enough budget for every exact moment in the coming hour, and for the next window poll
+    # when this one is only a steady one; if this poll would starve one, poll for that instead.
+    urgency = min(w.why for w in wants if w.endpoint in endpoints)
+    reserved = sorted(
+        {
+            (moment, want.endpoint)
+            for want in wants
+            for moment in want.exact
+            if chosen < moment <= chosen + WINDOW
+        }
+        | {(w.at, w.endpoint) for w in wants if w.why < urgency and chosen < w.at <= chosen + WINDOW}
+    )
+    if reserved and not _leaves_room(budget, chosen, len(endpoints), [m for m, _ in reserved]):
+        moment, endpoint = reserved[0]
+        return PlannedPoll(budget.earliest(moment), frozenset({endpoint}))
+    return PlannedPoll(chosen, endpoints)
 
 
-def _leaves_room(budget: BudgetView, poll: datetime, moments: Sequence[datetime]) -> bool:
-    planned = [poll]
+def _wanted(state: PlanState, endpoint: Endpoint, pace: Paces, now: datetime) -> _Want:
+    """When ``endpoint`` wants its next read, and why."""
+    watch = state.watch(endpoint)
+    last = watch.last_poll
+    assert last is not None
+    floor = max(now, last + state.min_interval)
+    exact = sorted(
+        {max(floor, m + SETTLE) for m in watch.exact_moments if m + SETTLE > last}
+        | {max(floor, m) for m in watch.poll_at if m > last}
+    )
+    live = [(start, end) for start, end in state.windows if end >= floor]
+    match endpoint:
+        case Endpoint.DOCKINGS:
+            steady = last + pace.dockings
+            inside = [(start, end) for start, end in live if start <= steady <= end]
+            if inside:
+                # Half pace while a webcast may go live, back to full pace when its window closes.
+                steady = min(last + pace.dockings_in_window, max(end for _, end in inside))
+            want = _Want(endpoint, max(floor, steady), _Why.STEADY, tuple(exact))
+        case Endpoint.EVENTS:
+            want = _Want(endpoint, max(floor, last + pace.events), _Why.STEADY, tuple(exact))
+            for spans, every in (
+                (state.windows, pace.events_in_window),
+                (state.fringes, FRINGE_PACE * pace.events_in_window),
+            ):
+                paced = max(floor, last + every)
+                for start, end in spans:
+                    at = max(paced, start)
+                    if at <= end and at < want.at:
+                        want = _Want(endpoint, at, _Why.WINDOW, tuple(exact))
+        case _:
+            assert_never(endpoint)
+    if exact and exact[0] <= want.at:
+        return _Want(endpoint, exact[0], _Why.EXACT, tuple(exact))
+    return want
+
+
+def _leaves_room(budget: BudgetView, poll: datetime, calls: int, moments: Sequence[datetime]) -> bool:
+    planned = [poll] * calls
     for moment in moments:
         if not budget.affordable(moment, planned):
             return False

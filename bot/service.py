@@ -1,13 +1,13 @@
-"""``dockwatch run``: the scheduler, the live dispatcher and the web endpoint in one asyncio process.
+"""``dockwatch run``: the poll loop, the live dispatcher and the web endpoint in one asyncio process.
 
 Instances sharing a database take turns at polling through the ``poller`` lease (``bot/leadership.py``):
-the holder runs the poll job, every instance delivers. APScheduler 3 (``AsyncIOScheduler``) runs the
-poll job: one run at a time, coalesced after a stall, its next run time set by the pure planner after
-every poll. A poll that overruns its next run
-(a database write lock held elsewhere, a slow LL2) is logged once when the overlap starts and once
-when it ends, not on every skipped run as APScheduler would. Deliveries do not wait for the
-next poll: each target has its own worker that wakes when a cycle commits new deliveries and when
-its next retry falls due, so a slow or failing target only ever delays itself.
+the holder runs the poll loop, every instance delivers. The poll loop re-arms itself after every
+poll, as Home Assistant's update coordinator does: poll, ask the pure planner for the next poll
+(when, and which LL2 endpoints), sleep until then on the injected timer. One poll runs at a time by
+construction; a poll that runs past the time planned for the next is logged once when that starts
+and once when it ends. Deliveries do not wait for the next poll: each target has its own worker
+that wakes when a cycle commits new deliveries and when its next retry falls due, so a slow or
+failing target only ever delays itself.
 """
 
 from __future__ import annotations
@@ -19,16 +19,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MAX_INSTANCES,
-    JobExecutionEvent,
-    JobSubmissionEvent,
-)
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
-
 from dockwatch.bot.config import Config
 from dockwatch.bot.dispatch import LEASE
 from dockwatch.bot.errors import BudgetExhausted, DockwatchError, LeaseLost
@@ -36,15 +26,15 @@ from dockwatch.bot.leadership import POLLER_LEASE, Leadership, LeaseTiming, Role
 from dockwatch.bot.ll2.budget import remaining_calls
 from dockwatch.bot.metrics import Metrics
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
-from dockwatch.bot.planner import HORIZON, BudgetView, PlanState, moments_from, plan_next_poll
+from dockwatch.bot.model import ALL_ENDPOINTS, Endpoint
+from dockwatch.bot.planner import HORIZON, BudgetView, PlannedPoll, PlanState, Watch, moments_from, plan_next_poll
 from dockwatch.bot.reminders import reminder_moments
 from dockwatch.bot.runtime import Runtime
+from dockwatch.bot.timer import Timer, WallTimer
 from dockwatch.storage import DueDelivery
 
 log = logging.getLogger(__name__)
-SCHEDULER_LOG = logging.getLogger("apscheduler.scheduler")
 
-POLL_JOB = "poll"
 IDLE_RECHECK = timedelta(seconds=30)
 MAX_IN_FLIGHT = 256
 """Claimed-but-unsent deliveries at most: a chat fan-out paced at 30/s then waits seconds, never
@@ -59,24 +49,9 @@ class Health:
     last_result: str = "not yet polled"
     last_success_at: datetime | None = None
     next_poll_at: datetime | None = None
+    next_endpoints: frozenset[Endpoint] = ALL_ENDPOINTS
     failing_since: datetime | None = None
     consecutive_failures: int = 0
-
-
-class QuietOverlapWarning(logging.Filter):
-    """Drops APScheduler's warning that a poll run was skipped because the last one still runs.
-
-    APScheduler logs it on every interval for as long as the poll overruns; the Service logs the
-    overlap's start and end instead. Every other record passes.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (
-            isinstance(record.msg, str)
-            and "skipped: maximum number of running instances reached" in record.msg
-            and isinstance(record.args, tuple)
-            and getattr(record.args[0] if record.args else None, "id", None) == POLL_JOB
-        )
 
 
 class LiveDispatcher:
@@ -187,21 +162,23 @@ class LiveDispatcher:
 
 class Service:
     """Polls on the planner's schedule while it holds the poller lease, delivers live, and keeps
-    ``health`` and ``metrics`` current."""
+    ``health`` and ``metrics`` current. ``timer`` waits on the runtime's clock (a virtual one in
+    specs and benchmarks)."""
 
-    def __init__(self, app: Runtime, config: Config, metrics: Metrics) -> None:
+    def __init__(self, app: Runtime, config: Config, metrics: Metrics, *, timer: Timer | None = None) -> None:
         self._app = app
         self._config = config
         self.metrics = metrics
         self.health = Health()
         self.leadership = Leadership(app.store, app.instance, app.clock, LeaseTiming(config.run.failover))
-        self._poll_task: asyncio.Task[object] | None = None  # the poll running now, if any
+        self._timer = timer or WallTimer(app.clock)
+        self._loop_task: asyncio.Task[None] | None = None  # the poll loop, while this instance polls
         self._live = LiveDispatcher(app)
-        self._scheduler = AsyncIOScheduler(timezone=UTC, logger=SCHEDULER_LOG)
         self._polling = asyncio.Lock()
         self._poll_started: datetime | None = None
-        self._skipped_runs = 0  # runs skipped while the current poll overruns
-        self._quiet_overlaps = QuietOverlapWarning()  # on SCHEDULER_LOG while run() runs
+        self._overran: datetime | None = None  # start of the first of the slow polls in a row
+        self._last_polls: dict[Endpoint, datetime] = {}
+        self._wake = asyncio.Event()
         app.budget.on_spend = lambda _path: metrics.count_ll2_call()
         app.dispatcher.observer = self._observe_delivery
 
@@ -211,38 +188,31 @@ class Service:
 
     async def run(self, stop: asyncio.Event, *, stop_bound: timedelta = timedelta(seconds=10)) -> None:
         """Run until ``stop`` is set, then stop gracefully within ``stop_bound``."""
-        self._scheduler.add_listener(self._poll_skipped, EVENT_JOB_MAX_INSTANCES)
-        self._scheduler.add_listener(self._poll_ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-        SCHEDULER_LOG.addFilter(self._quiet_overlaps)
-        try:
-            self._scheduler.start()
-            self._live.start()
-            await self.contend()
-            first = self.health.next_poll_at
-            log.info(
-                "service started instance=%s role=%s %s",
-                self._app.instance,
-                self.role,
-                f"first_poll={_hms(first)}" if first else f"poller={self.leadership.poller}",
-            )
-            leading = asyncio.create_task(self._lead(), name="leadership")
-            await stop.wait()
-            log.info(
-                "service stopping bound=%ds (no new polls; finishing in-flight work)", stop_bound.seconds
-            )
-            leading.cancel()
-            await asyncio.gather(leading, return_exceptions=True)
-            if self._scheduler.get_job(POLL_JOB) is not None:
-                self._scheduler.remove_job(POLL_JOB)
+        self._live.start()
+        await self.contend()
+        first = self.health.next_poll_at
+        log.info(
+            "service started instance=%s role=%s %s",
+            self._app.instance,
+            self.role,
+            f"first_poll={_hms(first)}" if first else f"poller={self.leadership.poller}",
+        )
+        leading = asyncio.create_task(self._lead(), name="leadership")
+        await stop.wait()
+        log.info("service stopping bound=%ds (no new polls; finishing in-flight work)", stop_bound.seconds)
+        leading.cancel()
+        await asyncio.gather(leading, return_exceptions=True)
+        loop, self._loop_task = self._loop_task, None
+        if loop is not None:
+            # A poll in progress may finish within the bound; a loop asleep stops at once.
             try:
                 await asyncio.wait_for(self._polling.acquire(), timeout=stop_bound.total_seconds())
             except TimeoutError:
                 log.warning("poll abandoned at stop (its transaction was not committed)")
-            self._scheduler.shutdown(wait=False)  # cancels a poll still running, which rolls back
-            await self.leadership.release()  # a standby takes over now, not after failover
-            await self._live.stop(stop_bound)
-        finally:
-            SCHEDULER_LOG.removeFilter(self._quiet_overlaps)
+            loop.cancel()  # cancels a poll still running, which rolls back
+            await asyncio.gather(loop, return_exceptions=True)
+        await self.leadership.release()  # a standby takes over now, not after failover
+        await self._live.stop(stop_bound)
 
     async def contend(self) -> None:
         """Ask for (or renew) the poller lease once, and start or stop polling on a change of role."""
@@ -257,7 +227,7 @@ class Service:
     async def _lead(self) -> None:
         """Keep asking for the lease: renewing it while polling, waiting for it while standing by."""
         while True:
-            await asyncio.sleep(self.leadership.wait().total_seconds())
+            await self._timer.sleep_until(self._app.clock() + self.leadership.wait())
             try:
                 await self.contend()
             except Exception:  # the loop boundary: a crashed check is logged, the next one comes
@@ -269,26 +239,48 @@ class Service:
             self.health = await self._polls_recorded()
         except DockwatchError as error:
             log.warning("could not read the last poll error=%s", error)
-        first = self.health.next_poll_at = await self._plan_or_interval()
-        self._scheduler.add_job(
-            self._poll,
-            IntervalTrigger(seconds=self._config.poll.interval.total_seconds(), timezone=UTC),
-            id=POLL_JOB,
-            next_run_time=first,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            replace_existing=True,
-        )
+        last = self.health.last_poll_at
+        # Which endpoints the last poll read is not recorded: count it for both, so a restart
+        # neither repeats nor skips anything the planner wanted.
+        self._last_polls = dict.fromkeys(Endpoint, last) if last is not None else {}
+        await self._plan_or_interval()
+        if self._loop_task is None or self._loop_task.done():
+            self._loop_task = asyncio.create_task(self._poll_loop(), name="poll")
 
     def _stop_polling(self) -> None:
         """Another instance polls now: no further poll here, and the one running is cancelled (its
         transaction rolls back, so it records nothing beside the new poller)."""
-        if self._scheduler.get_job(POLL_JOB) is not None:
-            self._scheduler.remove_job(POLL_JOB)
-        if self._poll_task is not None and not self._poll_task.done():
-            self._poll_task.cancel()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            self._loop_task = None
         self.health.next_poll_at = None
+
+    async def _poll_loop(self) -> None:
+        """Sleep until the planned poll, poll, plan the next: re-armed after every poll."""
+        while True:
+            at = self.health.next_poll_at
+            if at is None:
+                return
+            self._wake.clear()
+            sleeping = asyncio.create_task(self._timer.sleep_until(at))
+            woken = asyncio.create_task(self._wake.wait())
+            try:
+                await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeping.cancel()
+                woken.cancel()
+            await self._poll(self.health.next_endpoints)
+
+    @property
+    def polling(self) -> bool:
+        """Whether this instance runs the poll loop now."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    def poll_soon(self, endpoints: frozenset[Endpoint] = ALL_ENDPOINTS) -> None:
+        """Poll ``endpoints`` now instead of at the planned time (when this instance polls)."""
+        if self.polling:
+            self.health.next_poll_at, self.health.next_endpoints = self._app.clock(), endpoints
+            self._wake.set()
 
     async def polling_health(self) -> Health:
         """How polling goes: the poller's own record; a standby reads the poller's from the database."""
@@ -305,14 +297,13 @@ class Service:
             last_success_at=last_ok.started_at if last_ok else None,
         )
 
-    async def _poll(self) -> None:
+    async def _poll(self, endpoints: frozenset[Endpoint] = ALL_ENDPOINTS) -> None:
         async with self._polling:
             started = self._poll_started = self._app.clock()
             if not self.leadership.may_poll(started):
                 # The lease is not certainly ours (a renewal is late): the lease check decides.
                 self.health.next_poll_at = started + self.leadership.timing.retry
                 return
-            self._poll_task = asyncio.current_task()
             try:
                 outcome = await run_cycle(
                     self._app,
@@ -320,51 +311,37 @@ class Service:
                     webcast_window=self._config.detect.webcast_window,
                     deliver=False,
                     fence=(POLLER_LEASE, self._app.instance),
+                    endpoints=endpoints,
                 )
+                self._last_polls.update(dict.fromkeys(outcome.endpoints, started))
                 self._record(outcome, started)
-            except asyncio.CancelledError:
-                # The stop, or losing the lease, cancels a poll; its transaction rolls back. Ending
-                # quietly here keeps APScheduler from logging it as a job failure with a traceback.
-                log.info("poll cancelled")
-                return
             except LeaseLost as error:
                 # The poll outlived this instance's lease; the new poller records instead.
                 log.warning("poll discarded instance=%s error=%s", self._app.instance, error)
             except DockwatchError as error:
+                self._last_polls.update(dict.fromkeys(endpoints, started))
                 self._record_failure(started, str(error), "error")
-            except Exception as error:  # the job boundary: a crashed cycle is logged, never fatal
+            except Exception as error:  # the loop boundary: a crashed cycle is logged, never fatal
                 log.exception("poll crashed")
+                self._last_polls.update(dict.fromkeys(endpoints, started))
                 self._record_failure(started, f"{type(error).__name__}: {error}", "error")
-            finally:
-                self._poll_task = None
-            self.health.next_poll_at = await self._plan_or_interval()
+            await self._plan_or_interval()
+            self._note_overrun(started)
 
-    def _poll_skipped(self, event: JobSubmissionEvent) -> None:
-        """A run fell due while the poll before it still runs: say so once per overlap."""
-        if event.job_id != POLL_JOB:
-            return
-        if self._skipped_runs == 0:
+    def _note_overrun(self, started: datetime) -> None:
+        """Say once when polls start taking longer than ``min_interval`` (a database write lock held
+        elsewhere, a slow LL2), and once when they are quick again; the next poll is then due at
+        once, planned from the start of the slow one."""
+        slow = self._app.clock() - started > self._config.poll.min_interval
+        if slow and self._overran is None:
+            self._overran = started
             log.warning(
-                "poll still running when the next was due; further runs are skipped quietly until it"
-                " finishes running_for=%ds",
+                "poll ran past the time planned for the next; the next starts at once running_for=%ds",
                 self._poll_seconds(),
             )
-        self._skipped_runs += len(event.scheduled_run_times)
-
-    def _poll_ended(self, event: JobExecutionEvent) -> None:
-        """The executor has let go of the poll: close an overlap, schedule the next poll."""
-        if event.job_id != POLL_JOB:
-            return
-        if self._skipped_runs:
-            log.info(
-                "overrunning poll finished skipped_runs=%d took=%ds", self._skipped_runs, self._poll_seconds()
-            )
-            self._skipped_runs = 0
-        # Only now, not at the end of _poll: until the executor has counted the run as over, a next
-        # poll already due (the one that just ended overran) would be skipped as an overlap.
-        next_at = self.health.next_poll_at
-        if next_at is not None and self._scheduler.running and self._scheduler.get_job(POLL_JOB):
-            self._scheduler.modify_job(POLL_JOB, next_run_time=next_at)
+        elif not slow and self._overran is not None:
+            log.info("polls back on schedule slow_since=%s", _hms(self._overran))
+            self._overran = None
 
     def _poll_seconds(self) -> int:
         """How long the poll running now (or the last one) has been running."""
@@ -403,34 +380,43 @@ class Service:
         health.last_poll_at, health.last_result = started, f"{result}: {detail}"
         self.metrics.count_poll(result)
 
-    async def _plan_or_interval(self) -> datetime:
-        """The planner's next poll; when planning fails, one base interval from now."""
+    async def _plan_or_interval(self) -> None:
+        """Set the next poll from the planner; when planning fails, one base interval from now."""
         try:
-            return await self._plan()
+            planned = await self._plan()
         except DockwatchError as error:
             log.warning("planning failed, using the base interval error=%s", error)
+            planned = PlannedPoll(self._app.clock() + self._config.poll.interval, ALL_ENDPOINTS)
         except Exception:
             log.exception("planning crashed; using the base interval")
-        return self._app.clock() + self._config.poll.interval
+            planned = PlannedPoll(self._app.clock() + self._config.poll.interval, ALL_ENDPOINTS)
+        self.health.next_poll_at, self.health.next_endpoints = planned.at, planned.endpoints
 
-    async def _plan(self) -> datetime:
+    async def _plan(self) -> PlannedPoll:
         now = self._app.clock()
         store = self._app.store
         known = await store.load_known_state()
         events = await store.events()
-        exact, windows = moments_from(known.dockings.values(), events, known.recorded_keys, now)
-        reminders = reminder_moments(
-            known.dockings.values(), events, await store.reminder_leads(), known.recorded_keys, now, HORIZON
-        )
+        moments = moments_from(known.dockings.values(), events, known.recorded_keys, now)
+        leads = await store.reminder_leads()
+        dockings = known.dockings.values()
         calls, hold = await self._app.budget.view(now)
         self.metrics.set_budget_remaining(remaining_calls(self._app.budget.per_hour, calls, hold, now))
         state = PlanState(
             interval=self._config.poll.interval,
             min_interval=self._config.poll.min_interval,
-            last_poll=self.health.last_poll_at,
-            exact_moments=exact,
-            windows=windows,
-            poll_at=reminders,
+            dockings=Watch(
+                self._last_polls.get(Endpoint.DOCKINGS),
+                moments.dockings,
+                reminder_moments(dockings, (), leads, known.recorded_keys, now, HORIZON),
+            ),
+            events=Watch(
+                self._last_polls.get(Endpoint.EVENTS),
+                moments.events,
+                reminder_moments((), events, leads, known.recorded_keys, now, HORIZON),
+            ),
+            windows=moments.windows,
+            fringes=moments.fringes,
         )
         budget = BudgetView(per_hour=self._config.api.requests_per_hour, calls=tuple(calls), hold_until=hold)
         return plan_next_poll(state, budget, now)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import aiohttp
 import pytest
@@ -20,9 +20,10 @@ from dockwatch.bot.config import Config, RunConfig
 from dockwatch.bot.errors import StorageError
 from dockwatch.bot.leadership import POLLER_LEASE, LeaseTiming, Role
 from dockwatch.bot.metrics import Metrics
-from dockwatch.bot.model import Snapshot
+from dockwatch.bot.model import ALL_ENDPOINTS, Endpoint, Snapshot
 from dockwatch.bot.runtime import Runtime, open_runtime
-from dockwatch.bot.service import POLL_JOB, Service
+from dockwatch.bot.service import Service
+from dockwatch.bot.timer import WallTimer
 from dockwatch.bot.web import create_web_app
 from dockwatch.storage import Store
 from tests.conftest import Clock, serving
@@ -39,18 +40,22 @@ def shared(config: Config) -> Config:
 
 
 @asynccontextmanager
-async def instance(config: Config, clock: Clock, name: str) -> AsyncIterator[tuple[Service, Runtime]]:
-    """An instance named ``name`` running on the shared database until the block ends (a clean stop)."""
+async def instance(
+    config: Config, clock: Clock, name: str, *, recheck: timedelta = timedelta(milliseconds=20)
+) -> AsyncIterator[tuple[Service, Runtime]]:
+    """An instance named ``name`` running on the shared database until the block ends (a clean stop).
+
+    Its timers read the test's clock every ``recheck``, so what falls due when the test moves the
+    clock runs soon after."""
     async with open_runtime(config, clock=clock, instance=name) as app:
-        service = Service(app, config, Metrics(name))
+        service = Service(app, config, Metrics(name), timer=WallTimer(clock, recheck=recheck))
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
         # Its first lease check is done, and as poller it has scheduled its polls (which follows the
         # lease: waiting on the lease alone raced with that under load).
         await eventually(
             lambda: (
-                service.leadership.poller is not None
-                and (service.role is not Role.POLLER or service._scheduler.get_job(POLL_JOB) is not None)
+                service.leadership.poller is not None and (service.role is not Role.POLLER or service.polling)
             )
         )
         try:
@@ -61,7 +66,7 @@ async def instance(config: Config, clock: Clock, name: str) -> AsyncIterator[tup
 
 
 def polling(service: Service) -> bool:
-    return service.role is Role.POLLER and service._scheduler.get_job(POLL_JOB) is not None
+    return service.role is Role.POLLER and service.polling
 
 
 async def test_of_two_instances_on_one_database_only_the_lease_holder_polls(
@@ -72,7 +77,7 @@ async def test_of_two_instances_on_one_database_only_the_lease_holder_polls(
         await b.contend()
 
         assert polling(a)
-        assert b.role is Role.STANDBY and b._scheduler.get_job(POLL_JOB) is None
+        assert b.role is Role.STANDBY and not b.polling
         assert (a.leadership.poller, b.leadership.poller) == ("a", "a")
 
 
@@ -91,6 +96,7 @@ async def test_a_clean_stop_hands_polling_over_at_once_not_after_failover(
             await b.contend()  # the clock has not moved: only the release can have freed the lease
 
             assert polling(b)
+            b.poll_soon()
             await eventually(lambda: len(fake_ll2.counted_requests) >= polls + 2)  # b polls
     finally:
         await first.aclose()
@@ -110,7 +116,7 @@ async def test_a_poller_that_finds_the_lease_taken_stops_polling_and_cancels_its
             await a.contend()
             await a.contend()
 
-        assert a.role is Role.STANDBY and a._scheduler.get_job(POLL_JOB) is None
+        assert a.role is Role.STANDBY and not a.polling
         await eventually(lambda: not a._polling.locked(), within=2)  # the hanging poll was cancelled
         assert await app.store.last_poll() is None  # and recorded nothing
         lines = [r.getMessage() for r in caplog.records if "no longer the poller" in r.getMessage()]
@@ -134,7 +140,7 @@ async def test_a_poller_that_loses_the_database_keeps_polling_until_its_lease_la
         assert not a.leadership.may_poll(clock())  # no poll starts from here on
         await a.contend()
 
-        assert a.role is Role.STANDBY and a._scheduler.get_job(POLL_JOB) is None
+        assert a.role is Role.STANDBY and not a.polling
 
 
 async def test_a_standby_takes_over_once_the_silent_poller_s_lease_has_lapsed(
@@ -194,19 +200,20 @@ async def test_a_poll_that_outlived_its_poller_s_lease_is_not_recorded(
 ) -> None:
     """LL2 answered, then the poll stalled past the lease (a frozen process) and another instance
     took over: the stale answer must not be committed after the new poller's newer ones."""
-    async with instance(config, clock, "a") as (a, app):
+    # A frozen process: its lease check does not run either while the test moves the clock.
+    async with instance(config, clock, "a", recheck=timedelta(minutes=5)) as (a, app):
         await eventually(lambda: a.health.last_success_at is not None)  # the baseline is recorded
         real_fetch = app.ll2.fetch_snapshot
         answered, go_on = asyncio.Event(), asyncio.Event()
 
-        async def stalled_fetch() -> Snapshot:
-            snapshot = await real_fetch()
+        async def stalled_fetch(endpoints: frozenset[Endpoint] = ALL_ENDPOINTS) -> Snapshot:
+            snapshot = await real_fetch(endpoints)
             answered.set()
             await go_on.wait()
             return snapshot
 
         monkeypatch.setattr(app.ll2, "fetch_snapshot", stalled_fetch)
-        a._scheduler.modify_job(POLL_JOB, next_run_time=datetime.now(UTC))
+        a.poll_soon()
         await eventually(answered.is_set)
         later = clock.advance(a.leadership.timing.term + timedelta(seconds=1))
         assert (

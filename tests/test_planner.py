@@ -1,4 +1,4 @@
-"""The poll planner: dense near moments LL2 announced, sparse otherwise, never outside the budget."""
+"""The poll planner: each endpoint read when something can change there, never outside the budget."""
 
 from __future__ import annotations
 
@@ -6,20 +6,26 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dockwatch.bot.model import DockingRecord, Event, Port, Webcast
+from dockwatch.bot.model import ALL_ENDPOINTS, DockingRecord, Endpoint, Event, Port, Webcast
 from dockwatch.bot.planner import (
+    FRINGE_LEAD,
+    FRINGE_TAIL,
     SETTLE,
     WEBCAST_LEAD,
     WEBCAST_TAIL,
     BudgetView,
+    PlannedPoll,
     PlanState,
+    Watch,
     moments_from,
+    paces,
     plan_next_poll,
 )
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 INTERVAL = timedelta(minutes=10)
+DOCKINGS, EVENTS = frozenset({Endpoint.DOCKINGS}), frozenset({Endpoint.EVENTS})
 
 
 def minutes(n: float) -> datetime:
@@ -28,18 +34,24 @@ def minutes(n: float) -> datetime:
 
 def state(
     *,
-    last_poll: float | None = 0,
+    docked: float | None = 0,
+    evented: float | None = 0,
     exact: tuple[float, ...] = (),
+    webcasts: tuple[float, ...] = (),
     windows: tuple[tuple[float, float], ...] = (),
     poll_at: tuple[float, ...] = (),
 ) -> PlanState:
+    """Last polls of the dockings and the events, docking moments, webcast starts, windows."""
     return PlanState(
         interval=INTERVAL,
         min_interval=MIN,
-        last_poll=None if last_poll is None else minutes(last_poll),
-        exact_moments=tuple(minutes(m) for m in exact),
+        dockings=Watch(
+            None if docked is None else minutes(docked),
+            tuple(minutes(m) for m in exact),
+            tuple(minutes(m) for m in poll_at),
+        ),
+        events=Watch(None if evented is None else minutes(evented), tuple(minutes(m) for m in webcasts)),
         windows=tuple((minutes(a), minutes(b)) for a, b in windows),
-        poll_at=tuple(minutes(m) for m in poll_at),
     )
 
 
@@ -54,85 +66,124 @@ def budget(*calls_at: float, per_hour: int = 14, hold: float | None = None) -> B
 @pytest.mark.parametrize(
     ("plan", "calls", "expected"),
     [
-        (state(last_poll=None), budget(), NOW),
-        (state(), budget(0, 0), minutes(10)),
-        (state(exact=(4,)), budget(0, 0), minutes(4) + SETTLE),
-        (state(exact=(0.2,)), budget(0, 0), minutes(1)),
-        (state(exact=(25,)), budget(0, 0), minutes(10)),
-        (state(exact=(-5,)), budget(0, 0), minutes(10)),
-        (state(windows=((-3, 30),)), budget(0, 0, per_hour=120), minutes(1)),
-        (state(windows=((-3, 30),)), budget(0, 0, per_hour=14), minutes(60 * 2 / 14)),
-        (state(windows=((9, 60),)), budget(0, 0), minutes(9)),
-        (state(windows=((-60, -1),)), budget(0, 0), minutes(10)),
-        (state(poll_at=(4,)), budget(0, 0), minutes(4)),
-        (state(poll_at=(0,)), budget(0, 0), minutes(10)),
-        (state(poll_at=(4,)), budget(*[-30] * 14, per_hour=14), minutes(30)),
+        (state(docked=None, evented=None), budget(), PlannedPoll(NOW, ALL_ENDPOINTS)),
+        (state(evented=None), budget(0), PlannedPoll(NOW, ALL_ENDPOINTS)),
+        (state(), budget(0, 0), PlannedPoll(minutes(6), DOCKINGS)),
+        (state(docked=5, evented=0), budget(0, 5), PlannedPoll(minutes(11), DOCKINGS)),
+        (state(docked=25, evented=0), budget(0, 25), PlannedPoll(minutes(30), EVENTS)),
+        (state(docked=24, evented=0), budget(0, 24), PlannedPoll(minutes(30), ALL_ENDPOINTS)),
+        (state(exact=(4,)), budget(0, 0), PlannedPoll(minutes(4) + SETTLE, DOCKINGS)),
+        (state(exact=(0.2,)), budget(0, 0), PlannedPoll(minutes(1), DOCKINGS)),
+        (state(webcasts=(3,)), budget(0, 0), PlannedPoll(minutes(3) + SETTLE, EVENTS)),
+        (state(exact=(-5,)), budget(0, 0), PlannedPoll(minutes(6), DOCKINGS)),
+        (state(windows=((2, 60),), evented=-10), budget(0, -10), PlannedPoll(minutes(2), EVENTS)),
+        (state(windows=((-3, 60),), docked=0, evented=-1), budget(0, -1), PlannedPoll(minutes(5), EVENTS)),
+        (state(windows=((-60, -1),)), budget(0, 0), PlannedPoll(minutes(6), DOCKINGS)),
+        (state(poll_at=(4,)), budget(0, 0), PlannedPoll(minutes(4), DOCKINGS)),
+        (state(poll_at=(0,)), budget(0, 0), PlannedPoll(minutes(6), DOCKINGS)),
+        (state(poll_at=(4,)), budget(*[-30] * 14), PlannedPoll(minutes(30), ALL_ENDPOINTS)),
     ],
     ids=[
-        "first poll of a process is immediate",
-        "nothing near: the base interval",
-        "a planned moment: just after it",
+        "first poll of a process: both endpoints at once",
+        "an endpoint never read: both at once",
+        "nothing near: the dockings at the steady pace",
+        "the dockings are read more often than the events",
+        "the events' floor pace comes round",
+        "both due together: one poll reads both",
+        "a planned docking: the dockings just after it",
         "a moment right after the last poll: not before min_interval",
-        "a moment after the next base poll: base poll first",
+        "a webcast start time: the events just after it",
         "a moment already covered by the last poll: ignored",
-        "inside a webcast window: every min_interval when the budget allows",
-        "inside a webcast window: at the pace the hourly budget sustains",
-        "a window opening before the base poll: at its start",
+        "a window opening: the events at its start",
+        "inside a window: the events at the steady pace",
         "a window that has closed: ignored",
         "shortly before a reminder: at the time asked, not after it",
         "a reminder poll the last poll already made: ignored",
-        "a reminder poll the budget cannot afford: when it can",
+        "a reminder poll the budget cannot afford: when it can (the events' floor is due by then too)",
     ],
 )
-def test_the_next_poll_follows_known_moments_within_budget(
-    plan: PlanState, calls: BudgetView, expected: datetime
+def test_the_next_poll_reads_the_endpoint_something_can_change_at(
+    plan: PlanState, calls: BudgetView, expected: PlannedPoll
 ) -> None:
     assert plan_next_poll(plan, calls, NOW) == expected
 
 
-def test_a_poll_waits_until_the_oldest_calls_leave_the_hour() -> None:
-    calls = budget(*[m for m in range(-55, 1, 8) for _ in (0, 1)], per_hour=14)  # 14 calls, oldest at -55
+def test_the_steady_pace_spends_the_budget_the_events_floor_and_the_spare_leave() -> None:
+    free = paces(14, INTERVAL, MIN)
+    paid = paces(60, INTERVAL, MIN)
 
-    assert plan_next_poll(state(exact=(0.5,)), calls, NOW) == minutes(-55) + timedelta(hours=1)
+    assert (free.dockings, free.events, free.events_in_window) == (
+        timedelta(minutes=6),
+        timedelta(minutes=30),
+        timedelta(minutes=6),
+    )
+    assert free.dockings_in_window == 2 * free.dockings
+    assert paid.dockings < timedelta(minutes=1, seconds=20)
+    assert paces(6000, INTERVAL, MIN).dockings == MIN  # never denser than min_interval
+    assert paces(4, INTERVAL, MIN).dockings == INTERVAL  # never sparser than interval
+
+
+def test_inside_a_window_the_dockings_slow_to_half_pace() -> None:
+    plan = state(windows=((0, 50),), docked=0, evented=5)
+
+    assert plan_next_poll(plan, budget(0, 5), NOW) == PlannedPoll(minutes(11), EVENTS)
+    later = state(windows=((0, 50),), docked=0, evented=11)
+    assert plan_next_poll(later, budget(0, 5, 11), minutes(11)) == PlannedPoll(minutes(12), DOCKINGS)
+
+
+def test_a_poll_waits_until_the_oldest_calls_leave_the_hour() -> None:
+    calls = budget(*range(-55, 1, 4), per_hour=14)  # 14 calls, oldest at -55
+
+    assert plan_next_poll(state(exact=(0.5,)), calls, NOW) == PlannedPoll(minutes(5), DOCKINGS)
 
 
 def test_a_hold_from_ll2_is_never_broken() -> None:
-    assert plan_next_poll(state(exact=(2,)), budget(0, 0, hold=30), NOW) == minutes(30)
+    assert plan_next_poll(state(exact=(2,)), budget(0, 0, hold=30), NOW).at == minutes(30)
 
 
-def test_window_polling_yields_to_an_exact_moment_it_would_starve() -> None:
-    # With 57 of 60 calls spent until +10 there is room for one poll before then: the docking's.
-    calls = budget(*[-50] * 57, per_hour=60)
+def test_a_steady_poll_yields_to_an_exact_moment_it_would_starve() -> None:
+    # 13 of 14 calls spent until +55: room for one poll before then, the docking's at +8.
+    calls = budget(*[-5] * 13)
 
-    assert plan_next_poll(state(windows=((-5, 60),), exact=(5,)), calls, NOW) == minutes(5) + SETTLE
-
-
-def test_window_polling_goes_ahead_when_the_budget_covers_the_moment_too() -> None:
-    calls = budget(*[-50] * 50, per_hour=60)
-
-    assert plan_next_poll(state(windows=((-5, 60),), exact=(5,)), calls, NOW) == minutes(2)
+    assert plan_next_poll(state(exact=(8,)), calls, NOW) == PlannedPoll(minutes(8) + SETTLE, DOCKINGS)
 
 
-@pytest.mark.parametrize("per_hour", [2, 4, 14, 30], ids=lambda n: f"{n} calls/hour")
+def test_a_steady_poll_yields_to_the_window_poll_it_would_starve() -> None:
+    # One call left until +55: the events' window poll at +4 gets it, not the dockings' steady one.
+    plan = state(windows=((4, 60),), docked=-5, evented=-10)
+
+    assert plan_next_poll(plan, budget(*[-5] * 13), NOW) == PlannedPoll(minutes(4), EVENTS)
+
+
+def test_when_both_are_overdue_and_only_one_fits_the_more_urgent_goes_first() -> None:
+    plan = state(windows=((-20, 60),), docked=-20, evented=-20)
+
+    assert plan_next_poll(plan, budget(*[-59] * 13), NOW) == PlannedPoll(NOW, EVENTS)
+
+
+@pytest.mark.parametrize("per_hour", [2, 4, 14, 30, 60], ids=lambda n: f"{n} calls/hour")
 def test_polling_as_planned_never_exceeds_the_budget(per_hour: int) -> None:
-    """Follow the planner for six hours of dense windows and moments; count calls per rolling hour."""
-    exact = tuple(float(m) for m in range(3, 360, 7))
-    plan_calls: list[datetime] = []
-    last: datetime | None = None
+    """Follow the planner for six hours of windows and moments on both endpoints; count calls per
+    rolling hour."""
+    docking_moments = tuple(minutes(m) for m in range(3, 360, 7))
+    webcast_starts = tuple(minutes(m) for m in range(5, 360, 11))
+    calls: list[datetime] = []
+    last: dict[Endpoint, datetime] = {}
     now = NOW
     while now < minutes(360):
         plan = PlanState(
             interval=INTERVAL,
             min_interval=MIN,
-            last_poll=last,
-            exact_moments=tuple(minutes(m) for m in exact),
-            windows=((minutes(0), minutes(360)),),
+            dockings=Watch(last.get(Endpoint.DOCKINGS), docking_moments),
+            events=Watch(last.get(Endpoint.EVENTS), webcast_starts),
+            windows=((minutes(0), minutes(120)), (minutes(200), minutes(360))),
         )
-        now = plan_next_poll(plan, BudgetView(per_hour, tuple(plan_calls)), now)
-        plan_calls += [now, now]
-        last = now
+        planned = plan_next_poll(plan, BudgetView(per_hour, tuple(calls)), now)
+        now = planned.at
+        calls += [now] * len(planned.endpoints)
+        last.update(dict.fromkeys(planned.endpoints, now))
 
-    worst = max(sum(1 for c in plan_calls if t - timedelta(hours=1) < c <= t) for t in plan_calls)
+    worst = max(sum(1 for c in calls if t - timedelta(hours=1) < c <= t) for t in calls)
     assert worst <= per_hour
 
 
@@ -147,16 +198,20 @@ def test_moments_come_from_planned_dockings_departures_and_webcast_starts() -> N
         Event(8, "Already announced", minutes(40)),
     ]
 
-    exact, windows = moments_from(dockings, events, frozenset({"webcast:8"}), NOW)
+    moments = moments_from(dockings, events, frozenset({"webcast:8"}), NOW)
 
-    assert exact == (minutes(30), minutes(90), minutes(95))
-    assert windows == ((minutes(120) - WEBCAST_LEAD, minutes(135)),)
+    assert moments.dockings == (minutes(30), minutes(90))
+    assert moments.events == (minutes(95),)
+    # A stream with a start time: dense only from that time on.
+    assert moments.windows == ((minutes(95), minutes(120) + WEBCAST_TAIL),)
+    assert moments.fringes == ((minutes(95), minutes(120) + FRINGE_TAIL),)
 
 
 def test_an_event_flagged_live_but_not_announced_still_gets_its_window() -> None:
     """LL2 leaves webcast_live on for years and after scrubs: only an announced webcast is done."""
     stale_flag = Event(9, "Scrubbed, flag left on", minutes(300), webcast_live=True)
 
-    _, windows = moments_from([], [stale_flag], frozenset(), NOW)
+    moments = moments_from([], [stale_flag], frozenset(), NOW)
 
-    assert windows == ((minutes(300) - WEBCAST_LEAD, minutes(300) + WEBCAST_TAIL),)
+    assert moments.windows == ((minutes(300) - WEBCAST_LEAD, minutes(300) + WEBCAST_TAIL),)
+    assert moments.fringes == ((minutes(300) - FRINGE_LEAD, minutes(300) + FRINGE_TAIL),)

@@ -15,8 +15,9 @@ import pytest
 from dockwatch.bot.config import Config, config_from_mapping
 from dockwatch.bot.ll2.wire import parse_dockings
 from dockwatch.bot.metrics import Metrics
-from dockwatch.bot.model import ChangeKind, Snapshot, SubscriptionFilter
+from dockwatch.bot.model import ChangeKind, Endpoint, Snapshot, SubscriptionFilter
 from dockwatch.bot.pipeline import CycleOutcome, run_cycle
+from dockwatch.bot.planner import PlannedPoll
 from dockwatch.bot.preferences import ConfiguredPreferences, Preferences, QuietHours
 from dockwatch.bot.reminders import POLL_BEFORE, due_reminders
 from dockwatch.bot.runtime import Runtime, open_runtime
@@ -54,6 +55,11 @@ def config(
     )
 
 
+def free_tier(config: Config) -> Config:
+    """``config`` with the free tier's budget, whose steady pace (6 minutes) the plan can be told from."""
+    return config.model_copy(update={"api": config.api.model_copy(update={"requests_per_hour": 14})})
+
+
 async def cycle(app: Runtime) -> CycleOutcome:
     return await run_cycle(app, stale_after=timedelta(hours=48), webcast_window=timedelta(hours=3))
 
@@ -88,7 +94,7 @@ async def test_the_reminder_is_sent_once_however_often_the_poller_looks(
     fake_ll2.dockings = [ll2_docking(630, docking=docking_at)]
     await cycle(app)
     clock.now = docking_at - THIRTY
-    for _ in range(3):
+    for _ in range(4):
         await cycle(app)
         clock.advance(timedelta(minutes=2))
 
@@ -165,13 +171,14 @@ async def test_the_poller_plans_a_poll_shortly_before_the_reminder_moment(
     docking_at = clock.now + timedelta(minutes=35)
     fake_ll2.dockings = [ll2_docking(630, docking=docking_at)]
     await cycle(app)
-    service = Service(app, config, Metrics(app.instance))
-    service.health.last_poll_at = clock.now
+    service = Service(app, free_tier(config), Metrics(app.instance))
+    service._last_polls = dict.fromkeys(Endpoint, clock.now)
 
     planned = await service._plan()
 
-    # The base interval (10 minutes) would poll next at 12:10; the reminder is due at 12:05.
-    assert planned == docking_at - THIRTY - POLL_BEFORE
+    # The steady pace (6 minutes at 14 calls an hour) would poll next at 12:06; the reminder is due
+    # at 12:05.
+    assert planned == PlannedPoll(docking_at - THIRTY - POLL_BEFORE, frozenset({Endpoint.DOCKINGS}))
 
 
 async def test_a_chat_gets_the_reminders_of_the_kinds_and_stations_it_subscribed_to(
@@ -249,17 +256,19 @@ async def test_a_reminder_never_recorded_costs_two_polls_not_a_poll_a_minute(
     fake_ll2.dockings = [ll2_docking(630, docking=docking_at)]
     await cycle(app)
     fake_ll2.dockings = []
-    service = Service(app, config, Metrics(app.instance))
+    service = Service(app, free_tier(config), Metrics(app.instance))
     polls = []
     clock.now = docking_at - THIRTY - POLL_BEFORE
-    for _ in range(3):
+    for _ in range(4):
         await cycle(app)
-        service.health.last_poll_at = clock.now
+        service._last_polls = dict.fromkeys(Endpoint, clock.now)
         polls.append(clock.now)
         clock.advance(timedelta(seconds=2))  # the plan is made once the poll is over
-        clock.now = await service._plan()
+        clock.now = (await service._plan()).at
 
-    assert [p.strftime("%H:%M:%S") for p in polls] == ["13:29:30", "13:37:30", "13:47:30"]
+    # Before the moment, at the steady pace (6 minutes at 14 calls an hour), halfway through the
+    # tolerance, then at the steady pace again.
+    assert [p.strftime("%H:%M:%S") for p in polls] == ["13:29:30", "13:35:30", "13:37:30", "13:43:30"]
 
 
 BERLIN_HOUR = ConfiguredPreferences(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import sqlite3
 import time
@@ -13,12 +12,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
-from dockwatch.bot.config import Config
-from dockwatch.bot.metrics import Metrics
-from dockwatch.bot.runtime import Runtime
-from dockwatch.bot.service import POLL_JOB, SCHEDULER_LOG, Service
 from tests.builders import ll2_docking
 from tests.conftest import ReceiverFactory
 from tests.fakes.ll2 import FakeLL2
@@ -217,19 +210,6 @@ async def test_the_service_never_exceeds_its_hourly_budget(
     assert json.loads(body)["database"]["budget_left"] == 0
 
 
-async def test_the_poll_job_runs_alone_and_coalesces_missed_runs(app: Runtime, config: Config) -> None:
-    service = Service(app, config, Metrics(app.instance))
-    stop = asyncio.Event()
-    running = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
-    await eventually(lambda: service._scheduler.get_job(POLL_JOB) is not None)
-
-    job = service._scheduler.get_job(POLL_JOB)
-    stop.set()
-    await running
-
-    assert (job.max_instances, job.coalesce) == (1, True)
-
-
 async def healthy(running: Running) -> bool:
     return (await running.get("/healthz"))[0] == 200
 
@@ -246,22 +226,21 @@ def write_lock_held(database: Path) -> Iterator[None]:
         locker.close()
 
 
-async def test_a_poll_overrunning_its_interval_is_logged_when_it_starts_and_when_it_ends_not_per_skipped_run(
+async def test_a_poll_overrunning_its_interval_is_logged_when_it_starts_and_when_it_ends_not_per_poll(
     start_run: StartRun, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     running = await start_run(fake_ll2, [webhook_receiver])  # a poll due every 2 s
     await eventually(lambda: healthy(running))  # the first poll is committed
     with write_lock_held(tmp_path / "state.db"):
-        await asyncio.sleep(7)  # the next poll waits for the lock while two or three more fall due
+        await asyncio.sleep(7)  # the next poll waits for the lock far longer than min_interval
     polled = len(fake_ll2.counted_requests)
-    await eventually(lambda: len(fake_ll2.counted_requests) >= polled + 4)  # it and one more finish
+    await eventually(lambda: len(fake_ll2.counted_requests) >= polled + 4)  # it and more finish
     code, err = await running.stop()
 
     assert code == 0
-    assert "maximum number of running instances" not in err, err
-    assert err.count("poll still running when the next was due; further runs are skipped quietly") == 1, err
-    (finished,) = [line for line in err.splitlines() if "overrunning poll finished" in line]
-    assert int(finished.split("skipped_runs=")[1].split()[0]) >= 2, finished
+    slow, polls = err.count("poll ran past the time planned for the next"), err.count("poll ")
+    assert 1 <= slow < polls / 3, err  # once per slow streak (one more if the machine is loaded)
+    assert err.count("polls back on schedule") >= 1, err
 
 
 async def test_a_poll_that_fell_due_while_the_last_one_overran_runs_as_soon_as_that_one_ends(
@@ -279,49 +258,3 @@ async def test_a_poll_that_fell_due_while_the_last_one_overran_runs_as_soon_as_t
     await running.stop()
 
     assert waited < 1, waited  # the planner's "now", not the next 2 s tick
-
-
-def log_both_scheduler_warnings(job: object) -> None:
-    """The two warnings APScheduler 3 logs on its scheduler logger, in its own words."""
-    SCHEDULER_LOG.warning(
-        'Execution of job "%s" skipped: maximum number of running instances reached (%d)', job, 1
-    )
-    SCHEDULER_LOG.warning("Error getting due jobs from job store %r: %s", "default", "disk I/O error")
-
-
-def scheduler_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    scheduler = SCHEDULER_LOG.name
-    return [r.getMessage() for r in caplog.records if r.name == scheduler and r.levelno >= logging.WARNING]
-
-
-async def test_while_the_service_runs_only_the_skipped_run_warning_is_silenced(
-    app: Runtime, config: Config, caplog: pytest.LogCaptureFixture
-) -> None:
-    service = Service(app, config, Metrics(app.instance))
-    stop = asyncio.Event()
-    running = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
-    await eventually(lambda: service._scheduler.get_job(POLL_JOB) is not None)
-
-    with caplog.at_level(logging.WARNING, logger=SCHEDULER_LOG.name):
-        log_both_scheduler_warnings(service._scheduler.get_job(POLL_JOB))
-    stop.set()
-    await running
-
-    assert scheduler_warnings(caplog) == ["Error getting due jobs from job store 'default': disk I/O error"]
-
-
-async def test_the_skipped_run_warning_is_no_longer_silenced_once_the_service_stops(
-    app: Runtime, config: Config, caplog: pytest.LogCaptureFixture
-) -> None:
-    service = Service(app, config, Metrics(app.instance))
-    stop = asyncio.Event()
-    running = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
-    await eventually(lambda: service._scheduler.get_job(POLL_JOB) is not None)
-    job = service._scheduler.get_job(POLL_JOB)
-    stop.set()
-    await running
-
-    with caplog.at_level(logging.WARNING, logger=SCHEDULER_LOG.name):
-        log_both_scheduler_warnings(job)
-
-    assert len(scheduler_warnings(caplog)) == 2

@@ -1,4 +1,4 @@
-"""The LL2 client: two counted requests per cycle, every failure one ``UpstreamError``.
+"""The LL2 client: one counted request per endpoint a cycle reads, every failure one ``UpstreamError``.
 
 Every request a cycle makes is counted in the budget before the cycle starts; each attempt aiohttp
 makes to send it is seen by a client middleware (aiohttp re-sends an idempotent request once when
@@ -30,7 +30,7 @@ from dockwatch import __version__
 from dockwatch.bot.errors import BudgetExhausted, UpstreamError
 from dockwatch.bot.ll2.budget import CallBudget, Reservation
 from dockwatch.bot.ll2.wire import parse_dockings, parse_events, parse_page
-from dockwatch.bot.model import DockingRecord, Event, Snapshot
+from dockwatch.bot.model import ALL_ENDPOINTS, DockingRecord, Endpoint, Event, Snapshot
 from dockwatch.bot.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ _Record = TypeVar("_Record", DockingRecord, Event)
 
 TIMEOUT_SECONDS = 30
 PAGE_SIZE = 100
-MAX_CALLS_PER_CYCLE = 3
+MAX_DOCKING_PAGES = 2
 LONGEST_HOLD = timedelta(hours=1)
 """LL2 counts calls per rolling hour: no hold it asks for needs to last longer."""
 
@@ -108,20 +108,31 @@ class LL2Client:
         self._clock = clock
         self._throttle_due = True
 
-    async def fetch_snapshot(self) -> Snapshot:
+    async def fetch_snapshot(self, endpoints: frozenset[Endpoint] = ALL_ENDPOINTS) -> Snapshot:
+        """Read ``endpoints`` (one call each, more docking pages when needed); the others stay empty."""
         dockings_path = "/docking_event/" if self._legacy else "/docking_events/"
         events_path = "/event/upcoming/" if self._legacy else "/events/upcoming/"
-        async with self._budget.reserve(self._clock(), [dockings_path, events_path]) as calls:
+        paths = {Endpoint.DOCKINGS: dockings_path, Endpoint.EVENTS: events_path}
+        wanted = [paths[endpoint] for endpoint in Endpoint if endpoint in endpoints]
+        if not wanted:
+            raise ValueError("fetch_snapshot needs at least one endpoint")
+        dockings: list[DockingRecord] = []
+        payload: Any = None
+        async with self._budget.reserve(self._clock(), wanted) as calls:
             if self._throttle_due:
-                await self._respect_throttle(needed=2)
-            dockings = await self._fetch_dockings(dockings_path, calls)
-            events_query = {"ordering": "date", "limit": str(PAGE_SIZE)}
-            if not self._legacy:
-                events_query["mode"] = "normal"  # list mode may leave out webcast_live and vid_urls
-            payload = await self._get(events_path, events_query, call=calls.take())
-        events_page = parse_page(payload, f"LL2 {events_path}")
-        events = _first_of_each_id(parse_events(events_page.results, f"LL2 {events_path}"))
-        return Snapshot(dockings=tuple(dockings), events=tuple(events))
+                await self._respect_throttle(needed=len(wanted))
+            if Endpoint.DOCKINGS in endpoints:
+                dockings = await self._fetch_dockings(dockings_path, calls)
+            if Endpoint.EVENTS in endpoints:
+                events_query = {"ordering": "date", "limit": str(PAGE_SIZE)}
+                if not self._legacy:
+                    events_query["mode"] = "normal"  # list mode may leave out webcast_live and vid_urls
+                payload = await self._get(events_path, events_query, call=calls.take())
+        events: list[Event] = []
+        if Endpoint.EVENTS in endpoints:
+            events_page = parse_page(payload, f"LL2 {events_path}")
+            events = _first_of_each_id(parse_events(events_page.results, f"LL2 {events_path}"))
+        return Snapshot(dockings=tuple(dockings), events=tuple(events), fetched=frozenset(endpoints))
 
     async def read_throttle(self) -> Throttle:
         payload = await self._get("/api-throttle/", {})
@@ -169,14 +180,14 @@ class LL2Client:
             # LL2 has hundreds of docking events; an empty page is an outage, not news. Recording it
             # would also let the first poll on a new database baseline nothing.
             raise UpstreamError(f"{where}: empty page (count {page.count})")
-        calls_made = 2  # this page and the events page
-        while page.next and calls_made < MAX_CALLS_PER_CYCLE and _all_docked(records, self._clock()):
+        pages = 1
+        while page.next and pages < MAX_DOCKING_PAGES and _all_docked(records, self._clock()):
             if not self._same_origin(page.next):
                 raise UpstreamError(f"{where}: 'next' points to another host: {page.next}")
             async with self._budget.reserve(self._clock(), [path]) as more:
                 page = parse_page(await self._get(page.next, {}, call=more.take()), where)
             records += parse_dockings(page.results, where, legacy=self._legacy)
-            calls_made += 1
+            pages += 1
         return _first_of_each_id(records)
 
     def _same_origin(self, url: str) -> bool:
