@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from dockwatch.bot.config import Config
 from dockwatch.bot.dispatch import LEASE
@@ -25,9 +25,17 @@ from dockwatch.bot.errors import BudgetExhausted, DockwatchError, LeaseLost
 from dockwatch.bot.leadership import POLLER_LEASE, Leadership, LeaseTiming, Role
 from dockwatch.bot.ll2.budget import remaining_calls
 from dockwatch.bot.metrics import Metrics
-from dockwatch.bot.pipeline import CycleOutcome, run_cycle
 from dockwatch.bot.model import ALL_ENDPOINTS, Endpoint
-from dockwatch.bot.planner import HORIZON, BudgetView, PlannedPoll, PlanState, Watch, moments_from, plan_next_poll
+from dockwatch.bot.pipeline import CycleOutcome, run_cycle
+from dockwatch.bot.planner import (
+    HORIZON,
+    BudgetView,
+    PlannedPoll,
+    PlanState,
+    Watch,
+    moments_from,
+    plan_next_poll,
+)
 from dockwatch.bot.reminders import reminder_moments
 from dockwatch.bot.runtime import Runtime
 from dockwatch.bot.timer import Timer, WallTimer

@@ -34,7 +34,8 @@ class WallTimer:
         self._recheck = recheck
 
     async def sleep_until(self, moment: datetime) -> None:
-        while (left := moment - self._clock()) > timedelta(0):
+        # Polling the clock is the point: no event fires when the wall clock reaches a moment.
+        while (left := moment - self._clock()) > timedelta(0):  # noqa: ASYNC110
             await asyncio.sleep(min(left, self._recheck).total_seconds())
         await asyncio.sleep(0)  # a moment already past still yields, so a loop cannot spin
 

@@ -1,0 +1,113 @@
+"""The real service loop on a virtual clock: hours of polling against the fake LL2 in seconds.
+
+The service, the store, the LL2 client and the webhook notifier are the real ones; only time is
+virtual. The clock moves to the next moment anything sleeps until once the poll loop and the lease
+loop are both asleep again, so every poll has finished before time moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from dockwatch.bot.config import Config, config_from_mapping
+from dockwatch.bot.metrics import Metrics
+from dockwatch.bot.runtime import Runtime, open_runtime
+from dockwatch.bot.service import Service
+from dockwatch.bot.timer import VirtualClock
+from tests.builders import ll2_docking, ll2_event
+from tests.conftest import SECRET
+from tests.fakes.ll2 import FakeLL2
+from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.service_harness import eventually
+
+START = datetime(2026, 1, 1, 12, tzinfo=UTC)
+SLEEPERS = 2
+"""The poll loop and the lease loop."""
+
+
+def free_tier(fake_ll2: FakeLL2, receiver: WebhookReceiver, db_url: str) -> Config:
+    return config_from_mapping(
+        {
+            "api": {"base_url": fake_ll2.base_url, "requests_per_hour": 14},
+            "storage": {"url": db_url},
+            "webhooks": [{"url": receiver.url, "secret": SECRET}],
+        },
+        source="test",
+        environ={},
+    )
+
+
+@asynccontextmanager
+async def running(config: Config, clock: VirtualClock) -> AsyncIterator[tuple[Service, Runtime]]:
+    async with open_runtime(config, clock=clock.now) as app:
+        service = Service(app, config, Metrics("test"), timer=clock)
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
+        try:
+            yield service, app
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+
+
+async def run_until(clock: VirtualClock, until: datetime) -> None:
+    """Let the service work through virtual time up to ``until``."""
+    while True:
+        await asyncio.wait_for(clock.settled(SLEEPERS), timeout=20)
+        wakeup = clock.next_wakeup()
+        if wakeup is None or wakeup > until:
+            return
+        clock.advance()
+
+
+def reads(fake_ll2: FakeLL2) -> Counter[str]:
+    return Counter(r.path.rsplit("/", 2)[-2] for r in fake_ll2.counted_requests)
+
+
+async def test_with_nothing_planned_an_hour_reads_the_dockings_every_6_minutes_and_the_events_twice(
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str
+) -> None:
+    fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
+    clock = VirtualClock(START)
+    async with running(free_tier(fake_ll2, webhook_receiver, db_url), clock):
+        await run_until(clock, START + timedelta(hours=1))
+
+    # The baseline reads both; then the dockings at +6, +12, ... +60 and the events at +30, +60.
+    assert reads(fake_ll2) == {"docking_events": 11, "upcoming": 3}
+
+
+async def test_a_planned_docking_is_read_20_s_after_its_time_and_announced_once(
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str
+) -> None:
+    docking_at = START + timedelta(minutes=17, seconds=10)
+    fake_ll2.dockings = [ll2_docking(630, docking=docking_at)]
+    clock = VirtualClock(START)
+    async with running(free_tier(fake_ll2, webhook_receiver, db_url), clock) as (service, _):
+        await run_until(clock, docking_at + timedelta(seconds=20))
+        await eventually(lambda: len(webhook_receiver.accepted) == 1)
+        await run_until(clock, START + timedelta(hours=2))
+
+    assert service.health.last_success_at is not None
+    assert [r.id for r in webhook_receiver.accepted] == ["docked:630"]
+    assert webhook_receiver.accepted[0].json["data"]["docking"] == "2026-01-01T12:17:10Z"
+
+
+async def test_a_webcast_without_a_start_time_is_announced_within_the_steady_pace_inside_its_window(
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str
+) -> None:
+    event_at = START + timedelta(hours=3)
+    fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
+    fake_ll2.events = [ll2_event(77, date=event_at, video_url="https://youtu.be/walk")]
+    live_at = event_at - timedelta(minutes=12)
+    clock = VirtualClock(START)
+    async with running(free_tier(fake_ll2, webhook_receiver, db_url), clock):
+        await run_until(clock, live_at)
+        fake_ll2.events = [ll2_event(77, date=event_at, video_url="https://youtu.be/walk", live=True)]
+        await run_until(clock, live_at + timedelta(minutes=6))
+        await eventually(lambda: len(webhook_receiver.accepted) == 1)
+
+    assert [r.id for r in webhook_receiver.accepted] == ["webcast:77"]
