@@ -1,9 +1,9 @@
-"""Detection latency of the adaptive poll planner against fixed-interval polling, on a virtual clock.
+"""Detection latency of dockwatch's own service loop against fixed-interval polling, on a virtual clock.
 
-Run by hand:  python bench/latency.py [--days 30] [--seed 1 [2 ...]]   (several seeds: one table at the end)
+Run by hand:  python bench/latency.py [--days 30] [--seed 1 [2 ...]] [--budget 14 [60 300]]
+(several seeds: a table per seed, then one of all seeds and one of all seeds' changes pooled)
 
-A discrete-event simulation: no sleeps, no network, no database; the same seed gives the same
-numbers. A synthetic LL2 timeline (stations, ports, visiting vehicles, events with webcasts) is
+No sleeps: the same seed gives the same numbers. A synthetic LL2 timeline (stations, ports, visiting vehicles, events with webcasts) is
 generated for ``--days`` days. Each time field is shown by LL2 the way it really behaves:
 
 * ``on_time``: announced hours or days ahead with the right time;
@@ -18,22 +18,21 @@ generated for ``--days`` days. Each time field is shown by LL2 the way it really
   ``vid_urls[].start_time``.
 
 The simulated LL2 enforces 15 calls in any rolling hour per IP (a call an hour old has left the
-window, as in Django REST framework's throttle) and answers an excess call with 429 and a
-Retry-After; calls take a little network time, so LL2 sees them slightly after the client's budget
-recorded them. A poll is two calls (docking events, then upcoming events); the snapshot of each
-page is LL2's state when the call arrives.
+window, as in Django REST framework's throttle; with ``--budget N``, N + 1) and answers an excess
+call with 429 and a Retry-After. The snapshot of each page is LL2's state when the call arrives.
 
-Pollers, each against a fresh LL2 and a fresh store, running what a real cycle runs
-(``bot/pipeline.py``): ``dockwatch.bot.detect.detect`` plus ``dockwatch.bot.corrections.corrections``
-over the ``KnownState`` the store would load (docking records, recorded keys, docked vehicles and
-docking notices, kept as ``record_cycle`` keeps them), with the service's default ``stale_after``
-and ``webcast_window``:
+Pollers, each against a fresh LL2:
 
-* ``planner``: the real ``dockwatch.bot.planner.plan_next_poll`` fed with ``moments_from`` over what the
-  last successful poll saw, the calls made in the last hour (``per_hour`` 14, dockwatch's default),
-  LL2's hold after a 429, interval 10 min and min_interval 1 min;
-* ``fixed 8.57m``: a poll every 60/7 min, the densest fixed interval 15 calls/hour allows;
-* ``fixed 10m``: a poll every base interval.
+* ``dockwatch`` (``dockwatch N/h`` for another budget): ``dockwatch run``'s own ``Service``
+  (``bot/service.py``) with its real store (a SQLite file), LL2 client, planner, detection and
+  corrections, the default ``stale_after``/``webcast_window``, ``interval`` 10 min and
+  ``min_interval`` 1 min, against an LL2 speaking HTTP on 127.0.0.1 (``run_service``). Its poll
+  loop sleeps on a ``VirtualClock`` that moves to the next wake-up once the loop is asleep again;
+  a request takes no virtual time. What it recorded is read back from its notification table.
+* ``fixed 8.57m``: a poll of both lists every 60/7 min, the densest fixed interval 15 calls/hour
+  allows; ``fixed 10m``: every base interval. These run what a cycle runs (``detect`` plus
+  ``corrections`` over the ``KnownState`` the store would keep) in a discrete-event simulation
+  whose calls take a little network time, so LL2 sees them slightly after they were counted.
 
 Latency is the time of the poll whose ``detect()`` announced a change minus the time the change
 really happened (the real docking or undocking; the moment the live flag turned true). A change
@@ -52,9 +51,13 @@ retraction), and retractions of announcements that were not early (wrong retract
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import math
 import random
+import sqlite3
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,11 +66,15 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from aiohttp import web
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dockwatch.bot.config import config_from_mapping  # noqa: E402
 from dockwatch.bot.corrections import corrections  # noqa: E402
 from dockwatch.bot.detect import DEFAULT_STALE_AFTER, DEFAULT_WEBCAST_WINDOW, detect  # noqa: E402
+from dockwatch.bot.metrics import Metrics  # noqa: E402
 from dockwatch.bot.model import (  # noqa: E402  # noqa: E402
     ALL_ENDPOINTS,
     Change,
@@ -91,7 +98,9 @@ from dockwatch.bot.model import (  # noqa: E402  # noqa: E402
     revision_of,
     webcast_key,
 )
-from dockwatch.bot.planner import BudgetView, PlanState, Watch, moments_from, plan_next_poll  # noqa: E402
+from dockwatch.bot.runtime import open_runtime  # noqa: E402
+from dockwatch.bot.service import Service  # noqa: E402
+from dockwatch.bot.timer import VirtualClock  # noqa: E402
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -615,18 +624,29 @@ class Watcher:
         )
         self.events.update((e.id, e) for e in snapshot.events)
 
+    def record(self, key: str, kind: str, announced: bool, payload: dict[str, object], at: datetime) -> None:
+        """One notification the real service recorded (``run_service``), as ``observe`` counts it."""
+        correction = payload.get("correction")
+        if isinstance(correction, dict):
+            self.notes.append(Note(key, str(correction["corrects"]), Revision(correction["reason"]), at))
+        elif announced:
+            self._announce(key, at)
+
     def _folded(self, change: Change) -> bool:
         """A departure recorded silently because the relocation announced in the same cycle covers it."""
         return self.known.baseline_done and change.kind is ChangeKind.DEPARTED
 
     def _announced(self, change: Change, now: datetime) -> None:
-        base, revision = revision_of(change.key)
+        self._announce(change.key, now)
+
+    def _announce(self, key: str, now: datetime) -> None:
+        base, revision = revision_of(key)
         index = self.by_key.get(base)
         if index is None:
-            self.unmatched.append(change.key)
+            self.unmatched.append(key)
         else:
             self.detected.setdefault(index, now)
-        self.announcements.append(Announcement(change.key, revision, index, now))
+        self.announcements.append(Announcement(key, revision, index, now))
 
 
 def docked_vehicles(known: Mapping[int, VehicleId], notices: Iterable[Notice]) -> dict[int, VehicleId]:
@@ -663,44 +683,175 @@ class RunResult:
     notes: list[Note]
 
 
-def run_planner(timeline: Timeline, seed: int, until: datetime, per_hour: int = PER_HOUR) -> RunResult:
-    """dockwatch's loop (``bot/service.py``): poll, detect, then ask the real planner when to poll next.
+# --- dockwatch itself: the real service loop on a virtual clock --------------------------------
 
-    As the service does, the planner sees every docking record and event the store holds (their
-    latest versions), the calls of the last hour, LL2's hold and the start of the last poll.
-    """
-    ll2 = RateLimitedLL2(per_hour + LL2_LIMIT - PER_HOUR)
-    client = Client(timeline, ll2, random.Random(f"{seed}-network-planner"))
-    watcher = Watcher(timeline.truths)
-    hold: datetime | None = None
-    polls = failed = 0
-    moment, endpoints = START, ALL_ENDPOINTS
-    last: dict[Endpoint, datetime] = {}
-    while moment < until:
-        outcome = client.poll(moment, endpoints)
-        polls += 1
-        last.update(dict.fromkeys(endpoints, moment))
-        if outcome.snapshot is None:
-            failed += 1
-            hold = outcome.hold_until
-        else:
-            watcher.observe(outcome.snapshot, outcome.finished)
-        now = outcome.finished
-        known = watcher.known
-        moments = moments_from(known.dockings.values(), watcher.events.values(), known.recorded_keys, now)
-        plan = PlanState(
-            INTERVAL,
-            MIN_INTERVAL,
-            dockings=Watch(last.get(Endpoint.DOCKINGS), moments.dockings),
-            events=Watch(last.get(Endpoint.EVENTS), moments.events),
-            windows=moments.windows,
-            fringes=moments.fringes,
+
+def wire_docking(record: DockingRecord) -> dict[str, object]:
+    """A docking record as LL2 2.3.0 sends it (what ``bot/ll2/wire.py`` parses back)."""
+    station = None if record.station is None else {"id": record.station.id, "name": record.station.name}
+    chaser = record.chaser
+    return {
+        "id": record.id,
+        "url": f"https://ll.sim/2.3.0/docking_events/{record.id}/",
+        "docking": iso(record.docking),
+        "departure": iso(record.departure),
+        "docking_location": {"id": record.port.id, "name": record.port.name, "spacestation": station},
+        "space_station_target": station,
+        "flight_vehicle_target": None,
+        "payload_flight_target": None,
+        "flight_vehicle_chaser": None
+        if chaser is None
+        else {"id": chaser.id, "spacecraft": {"id": chaser.id + 10_000, "name": chaser.name}},
+        "space_station_chaser": None,
+        "payload_flight_chaser": None,
+    }
+
+
+def wire_event(event: Event) -> dict[str, object]:
+    """An event as LL2 2.3.0's ``/events/upcoming/?mode=normal`` sends it."""
+    return {
+        "id": event.id,
+        "name": event.name,
+        "date": iso(event.date),
+        "webcast_live": event.webcast_live,
+        "type": {"id": 1, "name": event.type_name},
+        "location": event.location,
+        "vid_urls": [
+            {
+                "url": w.url,
+                "live": w.live,
+                "priority": w.priority,
+                "title": w.title,
+                "start_time": iso(w.start_time),
+                "end_time": iso(w.end_time),
+            }
+            for w in event.webcasts
+        ],
+    }
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def simulated_ll2(timeline: Timeline, ll2: RateLimitedLL2, now: Callable[[], datetime]) -> web.Application:
+    """LL2's HTTP for the timeline at the virtual ``now``, enforcing the rolling hourly limit."""
+
+    def page(results: list[dict[str, object]]) -> web.Response:
+        return web.json_response({"count": len(results), "next": None, "previous": None, "results": results})
+
+    def limited(request: web.Request) -> web.Response | None:
+        retry_at = ll2.call(now())
+        if retry_at is None:
+            return None
+        wait = max(1, math.ceil((retry_at - now()).total_seconds()))
+        return web.Response(status=429, headers={"Retry-After": str(wait)})
+
+    async def dockings(request: web.Request) -> web.Response:
+        return limited(request) or page([wire_docking(r) for r in timeline.docking_page(now())])
+
+    async def events(request: web.Request) -> web.Response:
+        return limited(request) or page([wire_event(e) for e in timeline.events_page(now())])
+
+    async def throttle(request: web.Request) -> web.Response:
+        moment = now()
+        used = [a for a in ll2.accepted if a > moment - HOUR]
+        wait = (used[0] + HOUR - moment).total_seconds() if len(used) >= ll2.limit else 0
+        return web.json_response(
+            {"your_request_limit": ll2.limit, "current_use": len(used), "next_use_secs": math.ceil(wait)}
         )
-        budget = BudgetView(per_hour, client.calls_since(now - HOUR), hold_until=hold)
-        planned = plan_next_poll(plan, budget, now)
-        moment, endpoints = planned.at, planned.endpoints
-    name = "planner" if per_hour == PER_HOUR else f"planner {per_hour}/h"
+
+    app = web.Application()
+    app.router.add_get("/2.3.0/docking_events/", dockings)
+    app.router.add_get("/2.3.0/events/upcoming/", events)
+    app.router.add_get("/2.3.0/api-throttle/", throttle)
+    return app
+
+
+def run_service(timeline: Timeline, seed: int, until: datetime, per_hour: int = PER_HOUR) -> RunResult:
+    """``dockwatch run``'s own loop (``bot/service.py``) over the timeline, on a virtual clock.
+
+    The real ``Service`` with the real store (a SQLite file), LL2 client, planner, detection and
+    corrections, against an LL2 on 127.0.0.1 that serves the timeline as it is at the virtual now
+    and answers a call over LL2's limit with 429. The clock moves to the next moment the service
+    sleeps until whenever its poll loop and lease loop are both asleep, so each poll is over before
+    time moves on; requests take no virtual time. No targets: what is measured is when each fact is
+    recorded, read back from the notification table afterwards.
+    """
+    del seed  # the service's own polling has no randomness: the timeline alone decides
+    ll2 = RateLimitedLL2(per_hour + LL2_LIMIT - PER_HOUR)
+    with tempfile.TemporaryDirectory() as directory:
+        database = Path(directory) / "state.db"
+        polls = asyncio.run(_serve_and_poll(timeline, ll2, until, per_hour, database))
+        with sqlite3.connect(database) as db:
+            rows = db.execute(
+                "SELECT key, kind, announced, payload, created_at FROM notification ORDER BY id"
+            ).fetchall()
+            failed = db.execute("SELECT count(*) FROM poll_log WHERE result != 'ok'").fetchone()[0]
+    watcher = Watcher(timeline.truths)
+    for key, created, announced, payload, kind in _cycles(rows):
+        watcher.record(key, kind, announced, payload, created)
+    name = "dockwatch" if per_hour == PER_HOUR else f"dockwatch {per_hour}/h"
     return result_of(name, watcher, polls, failed, ll2)
+
+
+def _cycles(
+    rows: Sequence[tuple[str, str, int, str, str]],
+) -> Iterable[tuple[str, datetime, bool, dict[str, object], str]]:
+    """Each notification row, a departure folded into a relocation announced in the same cycle
+    counted as announced (as ``Watcher.observe`` counts it)."""
+    by_cycle: dict[str, list[tuple[str, str, int, str, str]]] = {}
+    for row in rows:
+        by_cycle.setdefault(row[4], []).append(row)
+    baseline = rows[0][4] if rows else None
+    for created, cycle in by_cycle.items():
+        relocation = any(
+            kind == ChangeKind.RELOCATED.value and announced for _, kind, announced, _, _ in cycle
+        )
+        moment = datetime.fromisoformat(created).replace(tzinfo=UTC)
+        for key, kind, announced, payload, _ in cycle:
+            folded = relocation and kind == ChangeKind.DEPARTED.value and created != baseline
+            yield key, moment, bool(announced) or folded, json.loads(payload), kind
+
+
+async def _serve_and_poll(
+    timeline: Timeline, ll2: RateLimitedLL2, until: datetime, per_hour: int, database: Path
+) -> int:
+    clock = VirtualClock(START)
+    runner = web.AppRunner(simulated_ll2(timeline, ll2, clock.now), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    config = config_from_mapping(
+        {
+            "api": {"base_url": f"http://127.0.0.1:{port}/2.3.0", "requests_per_hour": per_hour},
+            "storage": {"url": f"sqlite:///{database}"},
+            "poll": {"interval": "10m", "min_interval": "1m"},
+            "run": {"failover": "3h"},  # one lease renewal an hour: the bench measures polls
+        },
+        source="bench",
+        environ={},
+    )
+    polls = 0
+    try:
+        async with open_runtime(config, clock=clock.now) as app:
+            service = Service(app, config, Metrics("bench"), timer=clock)
+            stop = asyncio.Event()
+            task = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
+            while True:
+                await clock.settled(2)  # the poll loop and the lease loop
+                wakeup = clock.next_wakeup()
+                if wakeup is None or wakeup > until:
+                    break
+                if wakeup == service.health.next_poll_at:
+                    polls += 1
+                clock.advance()
+            stop.set()
+            await task
+    finally:
+        await runner.cleanup()
+    return polls
 
 
 def run_fixed(
@@ -1093,6 +1244,16 @@ SEEDS_COLUMNS = (
 )
 
 
+POOLED_COLUMNS = (
+    "poller",
+    "scheduled p50 / p95",
+    "unsched. dockings from LL2 p50 / p95",
+    "webcasts w/o start from LL2 p50 / p95",
+    "violations",
+    "missed",
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
@@ -1106,21 +1267,46 @@ def main() -> None:
     )
     args = parser.parse_args()
     every: list[dict[str, str]] = []
+    pooled: dict[str, Summary] = {}
+    violations: dict[str, int] = {}
     for number, seed in enumerate(args.seed):
         if number:
             print("\n" + "=" * 100 + "\n")
         timeline = TimelineBuilder(seed, args.days).build()
         until = START + timedelta(days=args.days) + DRAIN
         results = [
-            *(run_planner(timeline, seed, until, budget) for budget in args.budget),
+            *(run_service(timeline, seed, until, budget) for budget in args.budget),
             run_fixed(timeline, seed, until, Fraction(7), "fixed 8.57m"),
             run_fixed(timeline, seed, until, Fraction(6), "fixed 10m"),
         ]
         rows = print_report(timeline, results, args.days, seed)
         every.extend({"seed": str(seed), **row} for row in rows)
+        for result in results:
+            summary = summarise(timeline, result)
+            pool = pooled.setdefault(result.name, Summary())
+            pool.scheduled += summary.scheduled
+            pool.dockings_after_ll2 += summary.dockings_after_ll2
+            pool.webcasts_after_ll2 += summary.webcasts_after_ll2
+            pool.missed += summary.missed
+            violations[result.name] = violations.get(result.name, 0) + result.rejected
     if len(args.seed) > 1:
         print(f"\nall seeds, {args.days} days:\n")
         print_table(every, SEEDS_COLUMNS)
+        print(f"\nissue 14 targets over all seeds' changes pooled ({args.days} days each):\n")
+        print_table(
+            [
+                {
+                    "poller": name,
+                    "scheduled p50 / p95": pair(pool.scheduled),
+                    "unsched. dockings from LL2 p50 / p95": pair(pool.dockings_after_ll2),
+                    "webcasts w/o start from LL2 p50 / p95": pair(pool.webcasts_after_ll2),
+                    "violations": str(violations[name]),
+                    "missed": str(len(pool.missed)),
+                }
+                for name, pool in pooled.items()
+            ],
+            POOLED_COLUMNS,
+        )
 
 
 if __name__ == "__main__":

@@ -213,9 +213,8 @@ def moments_from(
                         # A stream with a start time is polled for at that time; only if it is not
                         # live by then is the event late, and read densely from then on.
                         lead = min(starts, default=event.date - WEBCAST_LEAD)
-                        fringe_lead = min(starts, default=event.date - FRINGE_LEAD)
                         windows.add((lead, event.date + WEBCAST_TAIL))
-                        fringes.add((fringe_lead, event.date + FRINGE_TAIL))
+                        fringes.add((event.date - FRINGE_LEAD, event.date + FRINGE_TAIL))
             case None:
                 pass  # reminders are planned from the lead times in use, not from the kinds table
             case _:
