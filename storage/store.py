@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import String, Table, delete, exists, func, insert, or_, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as core_select
@@ -78,7 +77,13 @@ from dockwatch.storage.rows import (
     target_filter,
     target_preferences,
 )
-from dockwatch.storage.schema import SchemaState, require_current, schema_state, upgrade
+from dockwatch.storage.schema import (
+    MigrationFailed,
+    SchemaState,
+    require_current,
+    schema_state,
+    upgrade,
+)
 from dockwatch.storage.tables import (
     ApiCallRow,
     ApiHoldRow,
@@ -209,7 +214,7 @@ class Store:
             try:
                 async with engine.begin() as connection:
                     before, after = await connection.run_sync(upgrade, _safe_url(url))
-            except (SQLAlchemyError, AlembicError, OSError) as error:
+            except (SQLAlchemyError, MigrationFailed, OSError) as error:
                 raise StorageError(f"cannot open database {_safe_url(url)}: {_first_line(error)}") from None
             yield cls(engine, after, None if before == after else before)
         finally:

@@ -11,6 +11,8 @@ from pathlib import Path
 from tests.conftest import SECRET
 
 PLATFORM_SDKS = {"discord", "telegram", "nio"}
+MIGRATIONS = {"alembic", "mako", "pygments"}
+"""Only an upgrade runs migrations; every other start reads the revision without them."""
 
 # The CLI in a fresh interpreter; prints the top-level packages (and dockwatch modules) it loaded.
 WRAPPER = """
@@ -44,6 +46,17 @@ def webhook_only(tmp_path: Path) -> Path:
     return config
 
 
+def upgraded(config: Path) -> Path:
+    """The database of ``config`` created and at this version's schema, as after the first start."""
+    subprocess.run(
+        [sys.executable, "-m", "dockwatch", "db", "upgrade", "--config", str(config)],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return config
+
+
 def test_version_imports_no_asyncio_database_http_or_platform_library() -> None:
     loaded = imported("--version")
     heavy = {"asyncio", "aiohttp", "pydantic", "sqlalchemy", "sqlmodel", "alembic", "apscheduler"}
@@ -63,3 +76,23 @@ def test_poll_once_with_webhook_targets_only_imports_no_platform_sdk(tmp_path: P
     loaded = imported("-q", "poll-once", "--config", str(webhook_only(tmp_path)))
     assert "dockwatch.bot.pipeline" in loaded  # the command ran
     assert loaded & PLATFORM_SDKS == set()
+
+
+def test_check_config_on_a_current_database_imports_no_migrations_http_client_or_platform_sdk(
+    tmp_path: Path,
+) -> None:
+    loaded = imported("check-config", "--config", str(upgraded(webhook_only(tmp_path))))
+    assert "dockwatch.storage.store" in loaded  # it read the database
+    assert loaded & (MIGRATIONS | {"aiohttp", "dockwatch.bot.pipeline"} | PLATFORM_SDKS) == set()
+
+
+def test_poll_once_on_a_current_database_imports_no_migrations(tmp_path: Path) -> None:
+    loaded = imported("-q", "poll-once", "--config", str(upgraded(webhook_only(tmp_path))))
+    assert "dockwatch.bot.pipeline" in loaded  # the command ran
+    assert loaded & (MIGRATIONS | PLATFORM_SDKS) == set()
+
+
+def test_poll_once_on_a_new_database_upgrades_it(tmp_path: Path) -> None:
+    """The other side of the guard above: the upgrade path still loads alembic and runs it."""
+    loaded = imported("-q", "poll-once", "--config", str(webhook_only(tmp_path)))
+    assert "alembic" in loaded
