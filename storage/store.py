@@ -61,7 +61,7 @@ from dockwatch.bot.preferences import (
     QuietHours,
 )
 from dockwatch.storage import leases
-from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file, is_transient
+from dockwatch.storage.engine import READ_ONLY, create_engine, is_transient
 from dockwatch.storage.rows import (
     QUIET_OFF,
     docking_from_row,
@@ -99,6 +99,7 @@ from dockwatch.storage.tables import (
     TargetRow,
     UTCDateTime,
 )
+from dockwatch.storage.urls import existing_sqlite_file
 
 
 class Unset:
