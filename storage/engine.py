@@ -38,6 +38,18 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
 
 
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """``INSERT`` into ``table`` in the dialect's own form, which has ``ON CONFLICT`` (SQLite and
+    PostgreSQL alike); each dialect's module loads when first used, so SQLite never loads PostgreSQL's."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
 def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     """Create the engine; for SQLite: WAL, a busy timeout and ``BEGIN IMMEDIATE`` for every write
     (reads, marked with the ``READ_ONLY`` execution option, begin deferred: WAL lets them run beside

@@ -17,8 +17,6 @@ from typing import Any, cast
 from sqlalchemy import String, Table, delete, exists, func, insert, or_, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -61,7 +59,7 @@ from dockwatch.bot.preferences import (
     QuietHours,
 )
 from dockwatch.storage import leases
-from dockwatch.storage.engine import READ_ONLY, create_engine, is_transient
+from dockwatch.storage.engine import READ_ONLY, create_engine, dialect_insert, is_transient
 from dockwatch.storage.rows import (
     QUIET_OFF,
     docking_from_row,
@@ -1403,8 +1401,7 @@ async def _upsert_events(session: AsyncSession, events: Sequence[Event], now: da
 
 def _insert(session: AsyncSession, table: type[SQLModel]) -> Any:
     """``INSERT`` in the dialect's own form, which has ``ON CONFLICT`` (both SQLite and PostgreSQL)."""
-    dialect = session.sync_session.get_bind().dialect.name
-    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return dialect_insert(session.sync_session.get_bind().dialect.name, table)
 
 
 async def _insert_ignoring_duplicates(
