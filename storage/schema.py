@@ -7,8 +7,8 @@ here take a synchronous connection (run them with ``AsyncConnection.run_sync``) 
 transaction the caller opened, so one code path serves SQLite and PostgreSQL.
 
 Every start checks the revision, but few upgrade: the check reads ``alembic_version`` and the
-revision files' own ``revision``/``down_revision`` lines itself, and alembic (with mako and
-pygments, a third of a ``poll-once``'s imports) is imported only to upgrade.
+revision files' own ``revision``/``down_revision`` lines itself, and alembic (which brings mako and
+pygments, and runs every revision file to learn the graph) is imported only to upgrade.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def _recorded_revision(connection: Connection, where: str) -> str | None:
     return rows[0] if rows else None
 
 
-_ASSIGNMENT = re.compile(r'^(revision|down_revision)\b[^=\n]*= *(None|"([^"]+)")$', re.MULTILINE)
+_ASSIGNMENT = re.compile(r'^(revision|down_revision)\b[^=\n]*= *(None|"([^"]+)")[ \t\r]*$', re.MULTILINE)
 
 
 @cache
