@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import make_url
-
 from dockwatch import __version__
 from dockwatch.bot.config import Config
 from dockwatch.bot.durations import format_duration, humanize
@@ -33,6 +31,7 @@ from dockwatch.bot.errors import (
 from dockwatch.bot.preferences import QuietHours, describe_leads, parse_zone
 from dockwatch.notifiers import MovablePlatform, PlatformContext, Target, platforms
 from dockwatch.notifiers.base import Presentation, redact_urls
+from dockwatch.storage.urls import existing_sqlite_file, shown_url, sqlite_path
 
 # Each command imports what only it needs inside its function: cron starts a fresh process for every
 # command, and `check-config` on a new database must not pay for the store (SQLModel, alembic), the
@@ -54,7 +53,6 @@ async def run_service(config: Config) -> int:
     from dockwatch.bot.runtime import open_runtime
     from dockwatch.bot.service import Service
     from dockwatch.bot.web import create_web_app
-    from dockwatch.storage.engine import sqlite_path
 
     async with open_runtime(config) as app:
         service = Service(app, config, Metrics(app.instance))
@@ -179,8 +177,6 @@ def config_moves(config: Config, moves: Iterable[TargetMove]) -> list[str]:
 
 def _missing_sqlite_file(config: Config) -> bool:
     """A SQLite file that does not exist yet (a mistyped path must not create an empty one)."""
-    from dockwatch.storage.engine import existing_sqlite_file, sqlite_path
-
     return sqlite_path(config.storage.url) is not None and not existing_sqlite_file(config.storage.url)
 
 
@@ -194,7 +190,7 @@ def config_summary(
         f"  api.base_url           {config.api.base_url}",
         f"  api.api_key            {'set (hidden)' if api_key else 'not set (free tier)'}",
         f"  api.requests_per_hour  {config.api.requests_per_hour}",
-        f"  storage.url            {make_url(config.storage.url).render_as_string(hide_password=True)}",
+        f"  storage.url            {shown_url(config.storage.url)}",
         *([f"  database               {database}"] if database is not None else []),
         f"  detect.stale_after     {format_duration(config.detect.stale_after)}",
         f"  detect.webcast_window  {format_duration(config.detect.webcast_window)}",
@@ -261,8 +257,6 @@ def describe_choices(
 def _existing_database(config: Config) -> str:
     """``status`` and friends read a database; a mistyped path must not create an empty one."""
     if _missing_sqlite_file(config):
-        from dockwatch.storage.engine import sqlite_path
-
         path = sqlite_path(config.storage.url)
         raise StorageError(f"no database at {path} (has poll-once or run used this config yet?)")
     return config.storage.url

@@ -28,13 +28,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from dockwatch.bot.durations import format_duration, parse_duration
 from dockwatch.bot.errors import ConfigError, without_credentials
 from dockwatch.notifiers import Platform, platforms
 from dockwatch.notifiers.base import http_url
+from dockwatch.storage.urls import NotADatabaseUrl, parse_url, with_database
 
 ENV_PREFIX = "DOCKWATCH_"
 DEFAULT_BASE_URL = "https://ll.thespacedevs.com/2.3.0"
@@ -82,12 +81,13 @@ class StorageConfig(_Section):
     @classmethod
     def _database_url(cls, value: str) -> str:
         try:
-            backend = make_url(value).get_backend_name()
-        except ArgumentError:
+            parsed = parse_url(value)
+        except NotADatabaseUrl:
             raise ValueError(f"{without_credentials(value)!r} is not a database URL") from None
+        backend = parsed.backend
         if backend not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {backend!r}; use sqlite:/// or postgresql://")
-        if backend == "sqlite" and make_url(value).database in (None, "", ":memory:"):
+        if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
             raise ValueError(
                 "an in-memory database forgets everything when the process ends, so every poll would "
                 "be a first one and nothing would ever be announced: name a file (sqlite:///dockwatch.db)"
@@ -357,10 +357,10 @@ def _suggestion(word: str, choices: set[str], *, lower: bool = False) -> str:
 
 def _anchor_sqlite(url: str, base_dir: Path) -> str:
     """A relative SQLite path is relative to the config file, so cron's working directory is moot."""
-    parsed = make_url(url)
+    parsed = parse_url(url)
     database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+    if parsed.backend != "sqlite" or not database or database == ":memory:":
         return url
     if Path(database).is_absolute():
         return url
-    return parsed.set(database=str((base_dir / database).resolve())).render_as_string(hide_password=False)
+    return with_database(url, str((base_dir / database).resolve()))

@@ -14,9 +14,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dockwatch.bot.errors import StorageError, without_credentials
+from dockwatch.storage.urls import sqlite_path
 
-# The async engine (SQLAlchemy's ORM with it) and aiosqlite load when an engine is made: telling
-# whether a SQLite file exists, as `check-config` does first, must not pay for them.
+# The async engine (SQLAlchemy's ORM with it) and aiosqlite load when an engine is made (telling
+# whether a SQLite file exists, as `check-config` does first, is storage/urls.py's, without SQLAlchemy).
 if TYPE_CHECKING:
     import aiosqlite
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -35,6 +36,18 @@ def async_url(url: str) -> str:
     if backend not in _ASYNC_DRIVERS:
         raise StorageError(f"storage.url: unsupported database {backend!r} (use sqlite or postgresql)")
     return parsed.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """``INSERT`` into ``table`` in the dialect's own form, which has ``ON CONFLICT`` (SQLite and
+    PostgreSQL alike); each dialect's module loads when first used, so SQLite never loads PostgreSQL's."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
@@ -129,20 +142,6 @@ def _causes(error: BaseException) -> list[BaseException]:
         orig = getattr(current, "orig", None)
         pending += [orig if isinstance(orig, BaseException) else None, current.__cause__]
     return seen
-
-
-def sqlite_path(url: str) -> str | None:
-    """The file behind a SQLite URL; ``None`` for PostgreSQL and in-memory SQLite."""
-    parsed = make_url(async_url(url))
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return parsed.database
-
-
-def existing_sqlite_file(url: str) -> bool:
-    """Whether ``url`` names a SQLite file that already exists."""
-    path = sqlite_path(url)
-    return path is not None and Path(path).is_file()
 
 
 def _probe_sqlite(url: str) -> None:

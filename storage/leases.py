@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, delete, literal, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from dockwatch.storage.engine import dialect_insert
 from dockwatch.storage.tables import LeaseRow, UTCDateTime
 
 
@@ -39,10 +38,8 @@ class Lease:
 async def acquire(session: AsyncSession, name: str, holder: str, *, now: datetime, until: datetime) -> Lease:
     """Take or renew ``name`` for ``holder`` until ``until`` if it is free, lapsed (its expiry is
     before ``now``) or ``holder``'s already; otherwise leave it to its holder."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     inserted = await session.exec(
-        insert(LeaseRow)
+        dialect_insert(session.get_bind().dialect.name, LeaseRow)
         .values(name=name, holder=holder, expires_at=until, acquired_at=now)
         .on_conflict_do_nothing(index_elements=["name"])
     )

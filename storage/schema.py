@@ -5,23 +5,28 @@ A database is in one of five states: empty (a fresh file), 0.1.0 (every 0.1.0 ta
 knows, versioned at one it does not (a newer dockwatch upgraded it), or someone else's. The functions
 here take a synchronous connection (run them with ``AsyncConnection.run_sync``) already inside the
 transaction the caller opened, so one code path serves SQLite and PostgreSQL.
+
+Every start checks the revision, but few upgrade: the check reads ``alembic_version`` and the
+revision files' own ``revision``/``down_revision`` lines itself, and alembic (which brings mako and
+pygments, and runs every revision file to learn the graph) is imported only to upgrade.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from dockwatch.bot.errors import StorageError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,8 @@ VERSION_TABLE = "alembic_version"
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, made in code: users need no ``alembic.ini``."""
+    from alembic.config import Config
+
     config = Config()
     # Options go through ConfigParser interpolation, where a literal "%" must be doubled.
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
@@ -53,12 +60,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+class MigrationFailed(Exception):
+    """Alembic refused or failed an upgrade (its ``CommandError``, which callers catch as this one so
+    that only the upgrade path imports alembic)."""
+
+
 @cache
 def head() -> str:
     """The newest revision this code knows."""
-    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert revision is not None, f"no revisions under {MIGRATIONS}"
-    return revision
+    graph = revision_graph()
+    heads = set(graph) - set(graph.values())
+    assert len(heads) == 1, f"the revisions under {MIGRATIONS} have heads {sorted(heads)}, not one"
+    return heads.pop()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +97,9 @@ def schema_state(connection: Connection, where: str) -> SchemaState:
     newer dockwatch upgraded, is a ``StorageError`` naming ``where``."""
     tables = set(inspect(connection).get_table_names())
     ours = tables >= TABLES_0_1_0
-    revision = None
-    if VERSION_TABLE in tables:
-        revision = MigrationContext.configure(connection).get_current_revision()
+    revision = _recorded_revision(connection, where) if VERSION_TABLE in tables else None
     if revision is not None:
-        if revision in _revisions():
+        if revision in revision_graph():
             return SchemaState(revision)
         if ours:
             raise StorageError(
@@ -126,10 +137,16 @@ def upgrade(connection: Connection, where: str) -> tuple[SchemaState, SchemaStat
     before = schema_state(connection, where)
     if before.at_head:
         return before, before
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     config = alembic_config(connection)
-    if before.unversioned:
-        command.stamp(config, BASELINE)
-    command.upgrade(config, "head")
+    try:
+        if before.unversioned:
+            command.stamp(config, BASELINE)
+        command.upgrade(config, "head")
+    except CommandError as error:
+        raise MigrationFailed(str(error)) from error
     after = schema_state(connection, where)
     log.info("database upgraded from %s to %s", before.describe(), after.describe())
     return before, after
@@ -149,7 +166,31 @@ def _lock_for_migrations(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 
 
+def _recorded_revision(connection: Connection, where: str) -> str | None:
+    """What ``alembic_version`` records, as alembic's ``get_current_revision`` reads it; dockwatch's
+    history has no branches, so more than one row is a database dockwatch did not make."""
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        raise StorageError(
+            f"{where} records {len(rows)} schema revisions ({', '.join(sorted(rows))}); "
+            "dockwatch's have no branches"
+        )
+    return rows[0] if rows else None
+
+
+_ASSIGNMENT = re.compile(r'^(revision|down_revision)\b[^=\n]*= *(None|"([^"]+)")[ \t\r]*$', re.MULTILINE)
+
+
 @cache
-def _revisions() -> frozenset[str]:
-    script = ScriptDirectory.from_config(alembic_config())
-    return frozenset(r.revision for r in script.walk_revisions())
+def revision_graph() -> dict[str, str | None]:
+    """Each revision under ``migrations/versions`` and the one it revises, read from the files'
+    ``revision = "..."`` and ``down_revision = "..."`` lines without running them (alembic would
+    import each file, and itself); ``tests/test_migrations.py`` checks this against alembic's view."""
+    graph: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("[!_]*.py")):
+        found = {match[1]: match[3] for match in _ASSIGNMENT.finditer(path.read_text(encoding="utf-8"))}
+        assert "revision" in found and "down_revision" in found, f"{path} names no (down_)revision"
+        revision = found["revision"]
+        assert revision is not None, f"{path} has no revision id"
+        graph[revision] = found["down_revision"]
+    return graph

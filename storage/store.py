@@ -14,12 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import String, Table, delete, exists, func, insert, or_, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -62,7 +59,7 @@ from dockwatch.bot.preferences import (
     QuietHours,
 )
 from dockwatch.storage import leases
-from dockwatch.storage.engine import READ_ONLY, create_engine, existing_sqlite_file, is_transient
+from dockwatch.storage.engine import READ_ONLY, create_engine, dialect_insert, is_transient
 from dockwatch.storage.rows import (
     QUIET_OFF,
     docking_from_row,
@@ -78,7 +75,13 @@ from dockwatch.storage.rows import (
     target_filter,
     target_preferences,
 )
-from dockwatch.storage.schema import SchemaState, require_current, schema_state, upgrade
+from dockwatch.storage.schema import (
+    MigrationFailed,
+    SchemaState,
+    require_current,
+    schema_state,
+    upgrade,
+)
 from dockwatch.storage.tables import (
     ApiCallRow,
     ApiHoldRow,
@@ -94,6 +97,7 @@ from dockwatch.storage.tables import (
     TargetRow,
     UTCDateTime,
 )
+from dockwatch.storage.urls import existing_sqlite_file
 
 
 class Unset:
@@ -209,7 +213,7 @@ class Store:
             try:
                 async with engine.begin() as connection:
                     before, after = await connection.run_sync(upgrade, _safe_url(url))
-            except (SQLAlchemyError, AlembicError, OSError) as error:
+            except (SQLAlchemyError, MigrationFailed, OSError) as error:
                 raise StorageError(f"cannot open database {_safe_url(url)}: {_first_line(error)}") from None
             yield cls(engine, after, None if before == after else before)
         finally:
@@ -1397,8 +1401,7 @@ async def _upsert_events(session: AsyncSession, events: Sequence[Event], now: da
 
 def _insert(session: AsyncSession, table: type[SQLModel]) -> Any:
     """``INSERT`` in the dialect's own form, which has ``ON CONFLICT`` (both SQLite and PostgreSQL)."""
-    dialect = session.sync_session.get_bind().dialect.name
-    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return dialect_insert(session.sync_session.get_bind().dialect.name, table)
 
 
 async def _insert_ignoring_duplicates(

@@ -21,6 +21,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
@@ -31,7 +33,7 @@ from dockwatch.bot.errors import StorageError
 from dockwatch.bot.model import Receipt, TimeHistory
 from dockwatch.storage import Store, TargetInfo, TargetMove
 from dockwatch.storage.engine import async_url
-from dockwatch.storage.schema import BASELINE, alembic_config, head
+from dockwatch.storage.schema import BASELINE, alembic_config, head, revision_graph
 from tests.conftest import DATA, database_from_sql, file_digest
 
 
@@ -168,6 +170,41 @@ async def test_someone_elses_postgresql_database_is_refused(postgres_url: str) -
 
     with pytest.raises(StorageError, match="is not a dockwatch database"):
         async with Store.open(postgres_url):
+            pass
+
+
+def test_the_revisions_read_without_alembic_are_alembic_s_own() -> None:
+    """Every start reads the revision graph from the files' text; alembic reads it by running them."""
+    script = ScriptDirectory.from_config(alembic_config())
+    alembic_graph = {r.revision: r.down_revision for r in script.walk_revisions()}
+
+    assert revision_graph() == alembic_graph
+    assert head() == script.get_current_head()
+
+
+async def test_a_database_recording_two_revisions_is_refused_by_name(any_db_url: str) -> None:
+    async with Store.open(any_db_url):
+        pass
+    await run_sync_on(
+        any_db_url, lambda c: c.exec_driver_sql(f"INSERT INTO alembic_version VALUES ('{BASELINE}')")
+    )
+
+    for opening in (Store.open, Store.open_read_only):
+        with pytest.raises(StorageError, match=r"records 2 schema revisions \(0001_initial, "):
+            async with opening(any_db_url):
+                pass
+
+
+async def test_an_upgrade_alembic_refuses_is_a_storage_error_naming_the_database(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: object) -> None:
+        raise CommandError("Can't locate revision identified by '0002_delivery_receipt'")
+
+    monkeypatch.setattr(command, "upgrade", refuse)
+
+    with pytest.raises(StorageError, match=r"cannot open database sqlite:///.*: Can't locate revision"):
+        async with Store.open(db_url):
             pass
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 from tests.conftest import SECRET
 
 PLATFORM_SDKS = {"discord", "telegram", "nio"}
+MIGRATIONS = {"alembic", "mako", "pygments"}
+"""Only an upgrade runs migrations; every other start reads the revision without them."""
 
-# The CLI in a fresh interpreter; prints the top-level packages (and dockwatch modules) it loaded.
+# The CLI in a fresh interpreter; prints the modules it loaded.
 WRAPPER = """
 import json, sys
 from dockwatch.bot.cli import main
@@ -20,17 +22,18 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-loaded = {name if name.startswith("dockwatch.") else name.split(".")[0] for name in sys.modules}
-print(json.dumps(sorted(loaded)))
+print(json.dumps(sorted(sys.modules)))
 """
 
 
 def imported(*argv: str) -> set[str]:
+    """Every module the command loaded, and the top-level package of each (``sqlalchemy`` for
+    ``sqlalchemy.orm``)."""
     process = subprocess.run(
         [sys.executable, "-c", WRAPPER, *argv], capture_output=True, text=True, timeout=120, check=True
     )
     loaded: list[str] = json.loads(process.stdout.strip().splitlines()[-1])
-    return set(loaded)
+    return set(loaded) | {name.split(".")[0] for name in loaded}
 
 
 def webhook_only(tmp_path: Path) -> Path:
@@ -44,18 +47,31 @@ def webhook_only(tmp_path: Path) -> Path:
     return config
 
 
+def upgraded(config: Path) -> Path:
+    """The database of ``config`` created and at this version's schema, as after the first start."""
+    subprocess.run(
+        [sys.executable, "-m", "dockwatch", "db", "upgrade", "--config", str(config)],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return config
+
+
 def test_version_imports_no_asyncio_database_http_or_platform_library() -> None:
     loaded = imported("--version")
     heavy = {"asyncio", "aiohttp", "pydantic", "sqlalchemy", "sqlmodel", "alembic", "apscheduler"}
     assert loaded & (heavy | PLATFORM_SDKS) == set()
 
 
-def test_check_config_on_a_new_database_imports_no_store_http_client_or_platform_sdk(
+def test_check_config_on_a_new_database_imports_no_database_library_http_client_or_platform_sdk(
     tmp_path: Path,
 ) -> None:
+    """A plain ``sqlite:///`` URL is read without SQLAlchemy (storage/urls.py)."""
     loaded = imported("check-config", "--config", str(webhook_only(tmp_path)))
     assert "dockwatch.bot.config" in loaded  # the command ran
-    unused = {"aiohttp", "sqlmodel", "alembic", "dockwatch.storage.store", "dockwatch.bot.pipeline"}
+    unused = {"aiohttp", "sqlalchemy", "sqlmodel", "dockwatch.storage.store", "dockwatch.bot.pipeline"}
+    unused |= MIGRATIONS
     assert loaded & (unused | PLATFORM_SDKS) == set()
 
 
@@ -63,3 +79,25 @@ def test_poll_once_with_webhook_targets_only_imports_no_platform_sdk(tmp_path: P
     loaded = imported("-q", "poll-once", "--config", str(webhook_only(tmp_path)))
     assert "dockwatch.bot.pipeline" in loaded  # the command ran
     assert loaded & PLATFORM_SDKS == set()
+
+
+def test_check_config_on_a_current_database_imports_no_migrations_http_client_or_platform_sdk(
+    tmp_path: Path,
+) -> None:
+    loaded = imported("check-config", "--config", str(upgraded(webhook_only(tmp_path))))
+    assert "dockwatch.storage.store" in loaded  # it read the database
+    assert loaded & (MIGRATIONS | {"aiohttp", "dockwatch.bot.pipeline"} | PLATFORM_SDKS) == set()
+
+
+def test_poll_once_on_a_current_sqlite_database_imports_no_migrations_or_postgresql_dialect(
+    tmp_path: Path,
+) -> None:
+    loaded = imported("-q", "poll-once", "--config", str(upgraded(webhook_only(tmp_path))))
+    assert "dockwatch.bot.pipeline" in loaded  # the command ran
+    assert loaded & (MIGRATIONS | {"sqlalchemy.dialects.postgresql"} | PLATFORM_SDKS) == set()
+
+
+def test_poll_once_on_a_new_database_upgrades_it(tmp_path: Path) -> None:
+    """The other side of the guard above: the upgrade path still loads alembic and runs it."""
+    loaded = imported("-q", "poll-once", "--config", str(webhook_only(tmp_path)))
+    assert "alembic" in loaded
