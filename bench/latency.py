@@ -4,7 +4,8 @@ Run by hand:  python bench/latency.py [--days 30] [--seed 1 [2 ...]] [--budget 1
 (several seeds: a table per seed, then one of all seeds and one of all seeds' changes pooled)
 
 No sleeps: the same seed gives the same numbers. A synthetic LL2 timeline (stations, ports,
-visiting vehicles, events with webcasts) is generated for ``--days`` days. Each time field is shown by LL2 the way it really behaves:
+visiting vehicles, events with webcasts) is generated for ``--days`` days. Each time field is
+shown by LL2 the way it really behaves:
 
 * ``on_time``: announced hours or days ahead with the right time;
 * ``slip_later`` / ``slip_earlier``: announced with a wrong time that LL2 corrects before it
