@@ -71,6 +71,8 @@ async def healthz(request: web.Request) -> web.Response:
         "last_result": health.last_result,
         "last_success_at": _iso(health.last_success_at),
         "next_poll_at": _iso(health.next_poll_at),
+        # Which LL2 lists that poll reads: "dockings", "events" or both.
+        "next_poll_reads": sorted(health.next_endpoints) if health.next_poll_at else None,
         "database": {
             "deliveries": {
                 "queued": counts.get("queued", 0) + counts.get("sending", 0),

@@ -94,6 +94,24 @@ async def test_healthz_turns_503_while_ll2_fails_and_back_to_200_on_recovery(
     assert "poll failed" in err and "poll recovered" in err
 
 
+async def test_healthz_says_when_the_next_poll_comes_and_which_lists_it_reads(
+    start_run: StartRun, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver
+) -> None:
+    running = await start_run(fake_ll2, [webhook_receiver], poll='interval = "1h"\nmin_interval = "10m"')
+    await eventually(lambda: len(fake_ll2.counted_requests) >= 2)  # the baseline reads both
+
+    async def planned() -> bool:
+        return (await running.health())["next_poll_at"] is not None
+
+    await eventually(planned)
+    body = await running.health()
+    await running.stop()
+
+    # Ten minutes after the baseline the dockings are due; the events only after 50 minutes.
+    assert body["next_poll_reads"] == ["dockings"]
+    assert body["next_poll_at"] > body["last_poll_at"]
+
+
 async def test_metrics_are_prometheus_text(
     start_run: StartRun, fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver
 ) -> None:
