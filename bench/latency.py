@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import random
@@ -488,13 +489,16 @@ class RateLimitedLL2:
         self.limit = limit
         self.accepted: deque[datetime] = deque()
         self.arrivals: list[datetime] = []
+        self.docking_arrivals: list[datetime] = []
         self.rejected = 0
 
-    def call(self, arrival: datetime) -> datetime | None:
+    def call(self, arrival: datetime, endpoint: Endpoint | None = None) -> datetime | None:
         """Count a call; None if it is served, else the moment a call would be allowed again (429)."""
         while self.accepted and self.accepted[0] <= arrival - HOUR:
             self.accepted.popleft()
         self.arrivals.append(arrival)
+        if endpoint is Endpoint.DOCKINGS:
+            self.docking_arrivals.append(arrival)
         if len(self.accepted) >= self.limit:
             self.rejected += 1
             return self.accepted[len(self.accepted) - self.limit] + HOUR
@@ -529,7 +533,7 @@ class Client:
         for endpoint in sorted(endpoints):
             self.spent.append(clock)
             arrival = clock + self.latency(30, 300)
-            retry_at = self.ll2.call(arrival)
+            retry_at = self.ll2.call(arrival, endpoint)
             clock = arrival + self.latency(100, 900) + self.latency(30, 300)
             if retry_at is not None:
                 wait = max(1, math.ceil((retry_at - arrival).total_seconds()))
@@ -679,6 +683,7 @@ class RunResult:
     polls: int
     failed_polls: int
     arrivals: list[datetime]
+    docking_arrivals: list[datetime]
     rejected: int
     announcements: list[Announcement]
     notes: list[Note]
@@ -741,15 +746,17 @@ def simulated_ll2(timeline: Timeline, ll2: RateLimitedLL2, now: Callable[[], dat
     def page(results: list[dict[str, object]]) -> web.Response:
         return web.json_response({"count": len(results), "next": None, "previous": None, "results": results})
 
-    def limited(request: web.Request) -> web.Response | None:
-        retry_at = ll2.call(now())
+    def limited(request: web.Request, endpoint: Endpoint | None = None) -> web.Response | None:
+        retry_at = ll2.call(now(), endpoint)
         if retry_at is None:
             return None
         wait = max(1, math.ceil((retry_at - now()).total_seconds()))
         return web.Response(status=429, headers={"Retry-After": str(wait)})
 
     async def dockings(request: web.Request) -> web.Response:
-        return limited(request) or page([wire_docking(r) for r in timeline.docking_page(now())])
+        return limited(request, Endpoint.DOCKINGS) or page(
+            [wire_docking(r) for r in timeline.docking_page(now())]
+        )
 
     async def events(request: web.Request) -> web.Response:
         return limited(request) or page([wire_event(e) for e in timeline.events_page(now())])
@@ -841,7 +848,8 @@ async def _serve_and_poll(
             stop = asyncio.Event()
             task = asyncio.create_task(service.run(stop, stop_bound=timedelta(seconds=1)))
             while True:
-                await clock.settled(2)  # the poll loop and the lease loop
+                # The poll loop and the lease loop asleep again: everything woken has done its work.
+                await asyncio.wait_for(clock.settled(2), timeout=120)
                 wakeup = clock.next_wakeup()
                 if wakeup is None or wakeup > until:
                     break
@@ -884,6 +892,7 @@ def result_of(name: str, watcher: Watcher, polls: int, failed: int, ll2: RateLim
         polls,
         failed,
         ll2.arrivals,
+        ll2.docking_arrivals,
         ll2.rejected,
         watcher.announcements,
         watcher.notes,
@@ -1032,6 +1041,11 @@ def pair(values: Sequence[timedelta]) -> str:
     return f"{clock(percentile(values, 0.5))} / {clock(percentile(values, 0.95))}"
 
 
+def longest_gap(moments: Sequence[datetime]) -> timedelta | None:
+    """The longest time LL2's docking list went unread (after the baseline)."""
+    return max((b - a for a, b in itertools.pairwise(moments)), default=None)
+
+
 def peak_per_hour(arrivals: Sequence[datetime]) -> int:
     """The most calls LL2 saw in any rolling hour (a window ending at each call)."""
     peak = oldest = 0
@@ -1052,6 +1066,7 @@ def table_cells(result: RunResult, summary: Summary) -> dict[str, str]:
         "unsched. dockings from LL2 p50 / p95": pair(summary.dockings_after_ll2),
         "webcasts w/o start from LL2 p50 / p95": pair(summary.webcasts_after_ll2),
         "peak calls/h": str(peak_per_hour(result.arrivals)),
+        "longest dockings gap": clock(longest_gap(result.docking_arrivals)),
         "violations": str(result.rejected),
         "polls": str(result.polls),
         "too early": str(len(summary.false)),
@@ -1107,6 +1122,7 @@ MAIN_COLUMNS = (
     "#2 late p50 / p95",
     "refined",
     "wrong retractions",
+    "longest dockings gap",
 )
 
 
@@ -1252,6 +1268,7 @@ POOLED_COLUMNS = (
     "webcasts w/o start from LL2 p50 / p95",
     "violations",
     "missed",
+    "longest dockings gap",
 )
 
 
@@ -1270,6 +1287,7 @@ def main() -> None:
     every: list[dict[str, str]] = []
     pooled: dict[str, Summary] = {}
     violations: dict[str, int] = {}
+    gaps: dict[str, timedelta] = {}
     for number, seed in enumerate(args.seed):
         if number:
             print("\n" + "=" * 100 + "\n")
@@ -1290,6 +1308,8 @@ def main() -> None:
             pool.webcasts_after_ll2 += summary.webcasts_after_ll2
             pool.missed += summary.missed
             violations[result.name] = violations.get(result.name, 0) + result.rejected
+            gap = longest_gap(result.docking_arrivals) or timedelta(0)
+            gaps[result.name] = max(gaps.get(result.name, timedelta(0)), gap)
     if len(args.seed) > 1:
         print(f"\nall seeds, {args.days} days:\n")
         print_table(every, SEEDS_COLUMNS)
@@ -1303,6 +1323,7 @@ def main() -> None:
                     "webcasts w/o start from LL2 p50 / p95": pair(pool.webcasts_after_ll2),
                     "violations": str(violations[name]),
                     "missed": str(len(pool.missed)),
+                    "longest dockings gap": clock(gaps[name]),
                 }
                 for name, pool in pooled.items()
             ],

@@ -10,7 +10,9 @@ them can tell us anything new, so each has a schedule of its own inside the one 
   their endpoint a few seconds after they pass (reminders: shortly before).
 * A docking LL2 never announced can show up at any time, so dockings are also read at a *steady
   pace*: as densely as the budget sustains after the events' floor and a spare for exact moments
-  (6 minutes at the free tier's 14 calls an hour), never sparser than ``interval``.
+  (6 minutes at the free tier's 14 calls an hour), a pace never sparser than ``interval``; while
+  a webcast window or planned moments need the budget, the dockings wait for them (``bench/latency.py``
+  reports the longest gap).
 * A webcast without a start time goes live somewhere around its event's date: from
   ``WEBCAST_LEAD`` before it until ``WEBCAST_TAIL`` after it the events are read at the steady
   pace and dockings at half of it, so the two together stay near the budget; an hour either side
@@ -47,6 +49,10 @@ FRINGE_PACE = 1.5
 """Around the window, read at 1.5 times its pace: for dates LL2 corrects only after the event was
 early or late."""
 HORIZON = timedelta(days=8)
+LOOKBACK = timedelta(hours=1)
+"""Moments this recent are still handed to the planner, which drops those its endpoint's last poll
+already covered: a re-plan between a moment and its poll (after the other endpoint's poll, a
+restart, a poll the budget put off) must not lose that poll."""
 EVENTS_FLOOR = 5
 """Outside webcast windows, events are read once every this many steady paces."""
 SPARE_PER_HOUR = 2
@@ -185,9 +191,12 @@ def moments_from(
 
     Each kind's row in the kinds table names the moment that kind happens at; kinds sharing a
     moment (docked and relocated) share its polls. An event whose webcast was announced has no
-    window any more.
+    window any more. A stream with a start time is polled for at that time; only if it is not live
+    by then is its event late, and read densely from then on (the fringes still open an hour
+    before the date: LL2 moves start times earlier too).
     """
     dockings, events = tuple(dockings), tuple(events)
+    since = now - LOOKBACK
     docking_moments: set[datetime] = set()
     event_moments: set[datetime] = set()
     windows: set[tuple[datetime, datetime]] = set()
@@ -197,21 +206,21 @@ def moments_from(
         match spec.moment:
             case Moment.DOCKING:
                 docking_moments.update(
-                    r.docking for r in dockings if r.docking is not None and now < r.docking <= horizon
+                    r.docking for r in dockings if r.docking is not None and since < r.docking <= horizon
                 )
             case Moment.DEPARTURE:
                 docking_moments.update(
-                    r.departure for r in dockings if r.departure is not None and now < r.departure <= horizon
+                    r.departure
+                    for r in dockings
+                    if r.departure is not None and since < r.departure <= horizon
                 )
             case Moment.EVENT_WINDOW:
                 for event in events:
                     if spec.key(event.id) in recorded_keys:
                         continue
                     starts = [w.start_time for w in event.webcasts if w.start_time is not None]
-                    event_moments.update(start for start in starts if now < start <= horizon)
+                    event_moments.update(start for start in starts if since < start <= horizon)
                     if event.date is not None and now - FRINGE_TAIL < event.date <= horizon:
-                        # A stream with a start time is polled for at that time; only if it is not
-                        # live by then is the event late, and read densely from then on.
                         lead = min(starts, default=event.date - WEBCAST_LEAD)
                         windows.add((lead, event.date + WEBCAST_TAIL))
                         fringes.add((event.date - FRINGE_LEAD, event.date + FRINGE_TAIL))

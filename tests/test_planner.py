@@ -156,7 +156,7 @@ def test_a_steady_poll_yields_to_the_window_poll_it_would_starve() -> None:
 
 
 def test_when_both_are_overdue_and_only_one_fits_the_more_urgent_goes_first() -> None:
-    plan = state(windows=((-20, 60),), docked=-20, evented=-20)
+    plan = state(windows=((-20, 60),), docked=-15, evented=-20)
 
     assert plan_next_poll(plan, budget(*[-59] * 13), NOW) == PlannedPoll(NOW, EVENTS)
 
@@ -202,9 +202,9 @@ def test_moments_come_from_planned_dockings_departures_and_webcast_starts() -> N
 
     assert moments.dockings == (minutes(30), minutes(90))
     assert moments.events == (minutes(95),)
-    # A stream with a start time: dense only from that time on.
+    # A stream with a start time: dense only from that time on; the fringes as for any event.
     assert moments.windows == ((minutes(95), minutes(120) + WEBCAST_TAIL),)
-    assert moments.fringes == ((minutes(95), minutes(120) + FRINGE_TAIL),)
+    assert moments.fringes == ((minutes(120) - FRINGE_LEAD, minutes(120) + FRINGE_TAIL),)
 
 
 def test_an_event_flagged_live_but_not_announced_still_gets_its_window() -> None:
@@ -215,3 +215,17 @@ def test_an_event_flagged_live_but_not_announced_still_gets_its_window() -> None
 
     assert moments.windows == ((minutes(300) - WEBCAST_LEAD, minutes(300) + WEBCAST_TAIL),)
     assert moments.fringes == ((minutes(300) - FRINGE_LEAD, minutes(300) + FRINGE_TAIL),)
+
+
+def test_a_planned_moment_that_just_passed_is_still_polled_for_after_a_re_plan() -> None:
+    """The events were read 5 s after a planned docking: the dockings' poll 20 s after it stays."""
+    docking = DockingRecord(1, minutes(-5 / 60), None, Port(1, "a"), None, None, None)
+    moments = moments_from([docking], [], frozenset(), NOW)
+    plan = PlanState(
+        interval=INTERVAL,
+        min_interval=timedelta(seconds=10),
+        dockings=Watch(minutes(-3), moments.dockings),
+        events=Watch(NOW, moments.events),
+    )
+
+    assert plan_next_poll(plan, budget(-3, 0), NOW) == PlannedPoll(minutes(-5 / 60) + SETTLE, DOCKINGS)
