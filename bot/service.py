@@ -186,7 +186,10 @@ class Service:
         self._poll_started: datetime | None = None
         self._overran: datetime | None = None  # start of the first of the slow polls in a row
         self._last_polls: dict[Endpoint, datetime] = {}
+        self._succeeded: dict[Endpoint, datetime] = {}  # the last successful read of each endpoint
+        self._failing: dict[Endpoint, datetime] = {}  # since when each failing endpoint fails
         self._wake = asyncio.Event()
+        self._asked: frozenset[Endpoint] | None = None  # endpoints poll_soon asked for
         app.budget.on_spend = lambda _path: metrics.count_ll2_call()
         app.dispatcher.observer = self._observe_delivery
 
@@ -247,10 +250,13 @@ class Service:
             self.health = await self._polls_recorded()
         except DockwatchError as error:
             log.warning("could not read the last poll error=%s", error)
-        last = self.health.last_poll_at
-        # Which endpoints the last poll read is not recorded: count it for both, so a restart
-        # neither repeats nor skips anything the planner wanted.
-        self._last_polls = dict.fromkeys(Endpoint, last) if last is not None else {}
+        # Which endpoints the last poll read is not recorded, so the first poll of a new poller
+        # reads both (two calls per start or takeover): counting an old poll for the endpoint it
+        # did not read would put that endpoint's next read off, and drop its moments since.
+        self._last_polls = {}
+        succeeded = self.health.last_success_at
+        self._succeeded = dict.fromkeys(Endpoint, succeeded) if succeeded is not None else {}
+        self._failing = {}
         await self._plan_or_interval()
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.create_task(self._poll_loop(), name="poll")
@@ -266,18 +272,20 @@ class Service:
     async def _poll_loop(self) -> None:
         """Sleep until the planned poll, poll, plan the next: re-armed after every poll."""
         while True:
-            at = self.health.next_poll_at
-            if at is None:
-                return
-            self._wake.clear()
-            sleeping = asyncio.create_task(self._timer.sleep_until(at))
-            woken = asyncio.create_task(self._wake.wait())
-            try:
-                await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeping.cancel()
-                woken.cancel()
-            await self._poll(self.health.next_endpoints)
+            if self._asked is None:
+                at = self.health.next_poll_at
+                if at is None:
+                    return
+                self._wake.clear()
+                sleeping = asyncio.create_task(self._timer.sleep_until(at))
+                woken = asyncio.create_task(self._wake.wait())
+                try:
+                    await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    sleeping.cancel()
+                    woken.cancel()
+            endpoints, self._asked = self._asked or self.health.next_endpoints, None
+            await self._poll(endpoints)
 
     @property
     def polling(self) -> bool:
@@ -285,9 +293,10 @@ class Service:
         return self._loop_task is not None and not self._loop_task.done()
 
     def poll_soon(self, endpoints: frozenset[Endpoint] = ALL_ENDPOINTS) -> None:
-        """Poll ``endpoints`` now instead of at the planned time (when this instance polls)."""
+        """Poll ``endpoints`` now instead of at the planned time (when this instance polls); asked
+        during a poll, right after it."""
         if self.polling:
-            self.health.next_poll_at, self.health.next_endpoints = self._app.clock(), endpoints
+            self._asked = (self._asked or frozenset()) | endpoints
             self._wake.set()
 
     async def polling_health(self) -> Health:
@@ -328,11 +337,11 @@ class Service:
                 log.warning("poll discarded instance=%s error=%s", self._app.instance, error)
             except DockwatchError as error:
                 self._last_polls.update(dict.fromkeys(endpoints, started))
-                self._record_failure(started, str(error), "error")
+                self._record_failure(started, str(error), "error", endpoints)
             except Exception as error:  # the loop boundary: a crashed cycle is logged, never fatal
                 log.exception("poll crashed")
                 self._last_polls.update(dict.fromkeys(endpoints, started))
-                self._record_failure(started, f"{type(error).__name__}: {error}", "error")
+                self._record_failure(started, f"{type(error).__name__}: {error}", "error", endpoints)
             await self._plan_or_interval()
             self._note_overrun(started)
 
@@ -360,17 +369,23 @@ class Service:
     def _record(self, outcome: CycleOutcome, started: datetime) -> None:
         if outcome.error is not None:
             result = "budget_refused" if isinstance(outcome.error, BudgetExhausted) else "upstream_error"
-            self._record_failure(started, str(outcome.error), result)
+            self._record_failure(started, str(outcome.error), result, outcome.endpoints)
             return
         health = self.health
-        if health.failing_since is not None:
+        for endpoint in outcome.endpoints:
+            self._succeeded[endpoint] = started
+            self._failing.pop(endpoint, None)
+        # Healthy only as of the older of the two lists' last good read: one that keeps failing
+        # while the other is read fine must not pass for a working poller.
+        health.last_success_at = min(self._succeeded.get(e, started) for e in Endpoint)
+        health.last_poll_at, health.last_result = started, "ok"
+        if health.failing_since is not None and not self._failing:
             log.info(
                 "poll recovered failed_polls=%d failing_since=%s",
                 health.consecutive_failures,
                 _hms(health.failing_since),
             )
-        health.last_poll_at, health.last_result, health.last_success_at = started, "ok", started
-        health.failing_since, health.consecutive_failures = None, 0
+            health.failing_since, health.consecutive_failures = None, 0
         self.metrics.count_poll("ok")
         recorded = outcome.recorded
         if recorded is not None:
@@ -379,7 +394,11 @@ class Service:
             if recorded.deliveries:
                 self._live.wake()
 
-    def _record_failure(self, started: datetime, detail: str, result: str) -> None:
+    def _record_failure(
+        self, started: datetime, detail: str, result: str, endpoints: frozenset[Endpoint] = ALL_ENDPOINTS
+    ) -> None:
+        for endpoint in endpoints:
+            self._failing.setdefault(endpoint, started)
         health = self.health
         if health.failing_since is None:
             log.warning("poll failed result=%s error=%s", result, detail)

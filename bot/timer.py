@@ -34,9 +34,16 @@ class WallTimer:
         self._recheck = recheck
 
     async def sleep_until(self, moment: datetime) -> None:
+        """Return when the clock reads ``moment``, or when as long as it was away then has passed
+        on the monotonic clock: a wall clock stepped back (NTP) must not make a lease renewal late."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, (moment - self._clock()).total_seconds())
         # Polling the clock is the point: no event fires when the wall clock reaches a moment.
-        while (left := moment - self._clock()) > timedelta(0):  # noqa: ASYNC110
-            await asyncio.sleep(min(left, self._recheck).total_seconds())
+        while (left := moment - self._clock()) > timedelta(0):
+            monotonic_left = deadline - loop.time()
+            if monotonic_left <= 0:
+                break
+            await asyncio.sleep(min(left.total_seconds(), monotonic_left, self._recheck.total_seconds()))
         await asyncio.sleep(0)  # a moment already past still yields, so a loop cannot spin
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import signal
 import sqlite3
@@ -248,16 +249,20 @@ SLOW_POLLS = 'interval = "10s"\nmin_interval = "3s"'
 """Polls 3 s apart at the most (the budget would allow more): one waiting 5 s for a lock is slow."""
 
 
-def polls_since(fake_ll2: FakeLL2, moment: float) -> list[float]:
-    """When each poll after ``moment`` started: requests less than 0.5 s apart are one poll's."""
-    starts: list[float] = []
-    last = -1.0
-    for request in fake_ll2.counted_requests:
-        if request.at >= moment:
-            if request.at - last > 0.5:
-                starts.append(request.at)
-            last = request.at
-    return starts
+def polls_logged(database: Path) -> list[tuple[datetime, datetime]]:
+    """(started, finished) of every poll in the database's poll log, oldest first."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT started_at, finished_at FROM poll_log ORDER BY id").fetchall()
+    return [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in rows]
+
+
+def slow_and_next(database: Path) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]] | None:
+    """The first poll that took longer than 3 s and the poll after it, once both are logged."""
+    polls = polls_logged(database)
+    for slow, following in itertools.pairwise(polls):
+        if slow[1] - slow[0] > timedelta(seconds=3):
+            return slow, following
+    return None
 
 
 async def test_a_poll_overrunning_its_interval_is_logged_when_it_starts_and_when_it_ends_not_per_poll(
@@ -267,8 +272,9 @@ async def test_a_poll_overrunning_its_interval_is_logged_when_it_starts_and_when
     await eventually(lambda: healthy(running))  # the first poll is committed
     with write_lock_held(tmp_path / "state.db"):
         await asyncio.sleep(7)  # the next poll waits for the lock far longer than min_interval
-    released = time.monotonic()
-    await eventually(lambda: len(polls_since(fake_ll2, released)) >= 4, within=30)
+    await eventually(lambda: slow_and_next(tmp_path / "state.db") is not None, within=30)
+    polled = len(polls_logged(tmp_path / "state.db"))
+    await eventually(lambda: len(polls_logged(tmp_path / "state.db")) >= polled + 2, within=30)
     code, err = await running.stop()
 
     assert code == 0
@@ -283,10 +289,12 @@ async def test_a_poll_that_fell_due_while_the_last_one_overran_runs_as_soon_as_t
     running = await start_run(fake_ll2, [webhook_receiver], poll=SLOW_POLLS)
     await eventually(lambda: healthy(running))  # the first poll is committed
     with write_lock_held(tmp_path / "state.db"):
-        await asyncio.sleep(5)  # the next poll waits for the lock before asking LL2, and overruns
-    released = time.monotonic()
-    await eventually(lambda: len(polls_since(fake_ll2, released)) >= 2, within=30)
+        await asyncio.sleep(8)  # the next poll (3 s after) waits for the lock: about 5 s, it overruns
+    await eventually(lambda: slow_and_next(tmp_path / "state.db") is not None, within=30)
     await running.stop()
 
-    overran, next_poll = polls_since(fake_ll2, released)[:2]
-    assert next_poll - overran < 1, next_poll - overran  # at once, not min_interval (3 s) later
+    found = slow_and_next(tmp_path / "state.db")
+    assert found is not None
+    (_, overran_until), (next_started, _) = found
+    waited = next_started - overran_until
+    assert waited < timedelta(seconds=1), waited  # at once, not min_interval (3 s) later

@@ -13,8 +13,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from dockwatch.bot.config import Config, config_from_mapping
 from dockwatch.bot.metrics import Metrics
+from dockwatch.bot.model import ALL_ENDPOINTS, Endpoint, Snapshot
 from dockwatch.bot.runtime import Runtime, open_runtime
 from dockwatch.bot.service import Service
 from dockwatch.bot.timer import VirtualClock
@@ -111,3 +114,68 @@ async def test_a_webcast_without_a_start_time_is_announced_within_the_steady_pac
         await eventually(lambda: len(webhook_receiver.accepted) == 1)
 
     assert [r.id for r in webhook_receiver.accepted] == ["webcast:77"]
+
+
+async def test_a_list_that_keeps_failing_while_the_other_is_read_fine_leaves_the_poller_unhealthy(
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str
+) -> None:
+    fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
+    clock = VirtualClock(START)
+    async with running(free_tier(fake_ll2, webhook_receiver, db_url), clock) as (service, _):
+        await run_until(clock, START + timedelta(minutes=1))  # the baseline reads both
+        fake_ll2.events = [{"id": 77, "name": "no webcast_live flag"}]  # every events read fails
+        await run_until(clock, START + timedelta(hours=2))
+        health = service.health
+
+    assert reads(fake_ll2)["docking_events"] > 15  # the dockings were read fine all along
+    assert health.last_success_at == START  # as of the events' last good read
+    assert health.failing_since is not None
+
+
+async def test_a_new_poller_reads_both_lists_first_whatever_the_last_poll_read(
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str
+) -> None:
+    fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
+    config = free_tier(fake_ll2, webhook_receiver, db_url)
+    clock = VirtualClock(START)
+    async with running(config, clock):
+        await run_until(clock, START + timedelta(minutes=7))  # the baseline, then the dockings
+    before = len(fake_ll2.counted_requests)
+
+    async with running(config, clock):
+        await run_until(clock, clock.now() + timedelta(minutes=1, seconds=30))
+
+    assert [r.path.rsplit("/", 2)[-2] for r in fake_ll2.counted_requests[before:]] == [
+        "docking_events",
+        "upcoming",
+    ]
+
+
+async def test_a_poll_asked_for_while_one_runs_comes_right_after_it(
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
+    clock = VirtualClock(START)
+    async with running(free_tier(fake_ll2, webhook_receiver, db_url), clock) as (service, app):
+        await run_until(clock, START + timedelta(minutes=1))  # the baseline
+        real_fetch, fetching, go_on = app.ll2.fetch_snapshot, asyncio.Event(), asyncio.Event()
+
+        async def held_fetch(endpoints: frozenset[Endpoint] = ALL_ENDPOINTS) -> Snapshot:
+            fetching.set()
+            await go_on.wait()
+            return await real_fetch(endpoints)
+
+        monkeypatch.setattr(app.ll2, "fetch_snapshot", held_fetch)
+        before, asked_at = len(fake_ll2.counted_requests), clock.now()
+        service.poll_soon(frozenset({Endpoint.EVENTS}))
+        await asyncio.wait_for(fetching.wait(), timeout=10)
+        service.poll_soon()  # asked while that poll runs
+        go_on.set()
+        await asyncio.wait_for(clock.settled(SLEEPERS), timeout=20)
+
+    assert clock.now() == asked_at  # no time passed: both polls came at once
+    assert [r.path.rsplit("/", 2)[-2] for r in fake_ll2.counted_requests[before:]] == [
+        "upcoming",
+        "docking_events",
+        "upcoming",
+    ]
