@@ -63,3 +63,12 @@ def test_poll_once_with_webhook_targets_only_imports_no_platform_sdk(tmp_path: P
     loaded = imported("-q", "poll-once", "--config", str(webhook_only(tmp_path)))
     assert "dockwatch.bot.pipeline" in loaded  # the command ran
     assert loaded & PLATFORM_SDKS == set()
+
+
+def test_the_web_app_loads_the_calendar_and_feed_writers_only_when_one_is_served() -> None:
+    # What `run` imports for its web endpoint; icalendar and feedgen (with lxml) come with a request.
+    probe = "import json, sys, dockwatch.bot.web; print(json.dumps(sorted(sys.modules)))"
+    process = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = {name.split(".")[0] for name in json.loads(process.stdout)}
+    assert "dockwatch" in loaded
+    assert loaded & {"icalendar", "feedgen", "lxml"} == set()
