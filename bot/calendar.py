@@ -14,10 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from icalendar import Calendar, vDuration
-from icalendar import Event as VEvent
-from icalendar.enums import STATUS
+from enum import StrEnum
 
 from dockwatch.bot.model import (
     ChangeKind,
@@ -50,6 +47,16 @@ SHORT_PLACES = {"international space station": "ISS"}
 DOCKING_KINDS = frozenset({ChangeKind.DOCKED, ChangeKind.RELOCATED})
 
 
+class Status(StrEnum):
+    """An entry's ``STATUS`` (RFC 5545, 3.8.1.11). Ours rather than icalendar's ``STATUS``: icalendar
+    (with its hundred modules, some 6 MB with feedgen's) loads only when a calendar is rendered,
+    not in every ``dockwatch run`` that never serves one."""
+
+    TENTATIVE = "TENTATIVE"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One VEVENT, before icalendar writes it."""
@@ -57,7 +64,7 @@ class Entry:
     uid: str
     start: datetime
     summary: str
-    status: STATUS
+    status: Status
     sequence: int
     created: datetime
     modified: datetime
@@ -117,6 +124,10 @@ def render_calendar(entries: Iterable[Entry], *, scope: str | None = None) -> by
     """The iCalendar text. No ``METHOD``: it is a published calendar, not a scheduling message, so
     each ``DTSTAMP`` is when the entry last changed (RFC 5545, 3.8.7.2), like ``LAST-MODIFIED``,
     and the same state gives the same bytes (an ETag clients can poll cheaply)."""
+    from icalendar import Calendar, vDuration
+    from icalendar import Event as VEvent
+    from icalendar.enums import STATUS
+
     calendar = Calendar.new(
         prodid=PRODID,
         uid="calendar@dockwatch",
@@ -134,7 +145,7 @@ def render_calendar(entries: Iterable[Entry], *, scope: str | None = None) -> by
                 uid=entry.uid,
                 start=entry.start.astimezone(UTC),
                 summary=entry.summary,
-                status=entry.status,
+                status=STATUS(entry.status),
                 sequence=entry.sequence,
                 stamp=entry.modified.astimezone(UTC),
                 last_modified=entry.modified.astimezone(UTC),
@@ -231,13 +242,13 @@ def _entry(moment: _Moment, happened: Mapping[str, datetime], now: datetime) -> 
         return None
     recorded = [happened[fact] for fact in moment.facts if fact in happened]
     if moment.at is None:
-        status, note = STATUS.CANCELLED, "Cancelled: LL2 no longer gives a time for it."
+        status, note = Status.CANCELLED, "Cancelled: LL2 no longer gives a time for it."
     elif moment.at <= now and recorded:
-        status, note = STATUS.CONFIRMED, "Happened, as LL2 reported it."
+        status, note = Status.CONFIRMED, "Happened, as LL2 reported it."
     elif moment.at <= now:
-        status, note = STATUS.TENTATIVE, "Planned for this time; dockwatch has not seen it happen yet."
+        status, note = Status.TENTATIVE, "Planned for this time; dockwatch has not seen it happen yet."
     else:
-        status, note = STATUS.TENTATIVE, "Planned: LL2 may still move it."
+        status, note = Status.TENTATIVE, "Planned: LL2 may still move it."
     if moment.time.revision:
         note += f" LL2 has changed this time {_times(moment.time.revision)}."
     webcast = web_link(moment.webcast)  # LL2's URLs are claims: a CR/LF in one broke the whole calendar

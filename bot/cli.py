@@ -156,6 +156,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(commands.config_summary(config, args.config, database=database, moves=moves))
         return EXIT_OK
     if args.command == "run":
+        from dockwatch.bot.malloc import limit_arenas
+
+        limit_arenas()  # before the store's and the executor's threads make arenas of their own
         return asyncio.run(commands.run_service(config))
     outcome = asyncio.run(commands.poll_once(config))
     if outcome.error is not None:

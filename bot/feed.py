@@ -12,8 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from feedgen.feed import FeedGenerator
-
 from dockwatch.bot.model import KINDS, ChangeKind, Message, SubscriptionFilter, web_link
 from dockwatch.notifiers.text import correction_line, details, headline
 
@@ -52,6 +50,8 @@ def build_feed(
     scope: str | None = None,
 ) -> bytes:
     """The feed document; ``now`` is its ``updated`` only while it has no entry."""
+    from feedgen.feed import FeedGenerator  # with lxml: loaded when a feed is served, not at start
+
     wanted = wanted or SubscriptionFilter()
     entries = feed_entries(announcements, wanted)
     feed = FeedGenerator()

@@ -41,7 +41,8 @@ class SlidingWindow:
         return min(box[0] for box in self._stamps) + self.period - now
 
     def idle(self) -> bool:
-        """No request in the current window: the window can be forgotten."""
+        """No request in the current window and none waiting for it: the window can be forgotten (a
+        new one for the same key starts empty, which is then the truth)."""
         self.delay()
         return not self._stamps and not self._lock.locked()
 
@@ -70,21 +71,40 @@ class SlidingWindow:
 
 
 class KeyedWindows:
-    """One ``SlidingWindow`` per key (a chat), created on first use and dropped when idle."""
+    """One ``SlidingWindow`` per key (a chat), created on first use and forgotten soon after it is idle.
 
-    def __init__(self, factory: Callable[[], SlidingWindow], *, max_idle: int = 10_000) -> None:
+    A fan-out to 100,000 chats touches each chat once: kept until some count piles up, their
+    windows (each with a lock) would grow with the audience instead of with the traffic. Windows
+    are kept in order of last use (or last look), the least recent at the front: each use looks at
+    a few of those, drops the idle ones and moves the others to the back. What is held is then about
+    the windows used within one ``period`` (30 a second for Telegram's chats), whatever the number
+    of keys.
+    """
+
+    SWEEP = 2
+    """Least recently used windows looked at per use: more than one, so the idle ones shrink even
+    while new keys keep coming."""
+
+    def __init__(self, factory: Callable[[], SlidingWindow]) -> None:
         self._factory = factory
         self._windows: dict[Hashable, SlidingWindow] = {}
-        self._max_idle = max_idle
 
     def __getitem__(self, key: Hashable) -> SlidingWindow:
-        window = self._windows.get(key)
+        window = self._windows.pop(key, None)  # re-inserted at the end: the most recently used
+        self._forget_idle()
         if window is None:
-            if len(self._windows) >= self._max_idle:
-                self._forget_idle()
-            window = self._windows[key] = self._factory()
+            window = self._factory()
+        self._windows[key] = window
         return window
 
+    def __len__(self) -> int:
+        return len(self._windows)
+
     def _forget_idle(self) -> None:
-        for key in [k for k, w in self._windows.items() if w.idle()]:
-            del self._windows[key]
+        for _ in range(self.SWEEP):
+            oldest = next(iter(self._windows), None)
+            if oldest is None:
+                return
+            window = self._windows.pop(oldest)
+            if not window.idle():  # still limiting its key, or waited for: looked at again later
+                self._windows[oldest] = window

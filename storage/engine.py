@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 BUSY_TIMEOUT_MS = 10_000
+SQLITE_POOL_SIZE = 2
+"""SQLite connections kept open, and never more: SQLite runs one writer at a time, so a second
+connection (a read beside a write, WAL) is all concurrency buys. Each aiosqlite connection is a
+thread with its own page cache; SQLAlchemy's default (5, plus 10 opened and closed again under
+load) made a fan-out start and stop a thread and a connection for most of its writes."""
 
 
 def async_url(url: str) -> str:
@@ -88,7 +93,10 @@ def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
         return engine.execution_options(postgresql_readonly=True) if read_only else engine
     connect_args, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
     engine = create_async_engine(
-        parsed, async_creator=partial(_connect_sqlite, *connect_args, **connect_kwargs)
+        parsed,
+        async_creator=partial(_connect_sqlite, *connect_args, **connect_kwargs),
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=0,
     )
     event.listen(engine.sync_engine, "connect", _sqlite_reader if read_only else _sqlite_on_connect)
     event.listen(

@@ -101,3 +101,12 @@ def test_poll_once_on_a_new_database_upgrades_it(tmp_path: Path) -> None:
     """The other side of the guard above: the upgrade path still loads alembic and runs it."""
     loaded = imported("-q", "poll-once", "--config", str(webhook_only(tmp_path)))
     assert "alembic" in loaded
+
+
+def test_the_web_app_loads_the_calendar_and_feed_writers_only_when_one_is_served() -> None:
+    # What `run` imports for its web endpoint; icalendar and feedgen (with lxml) come with a request.
+    probe = "import json, sys, dockwatch.bot.web; print(json.dumps(sorted(sys.modules)))"
+    process = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = {name.split(".")[0] for name in json.loads(process.stdout)}
+    assert "dockwatch" in loaded
+    assert loaded & {"icalendar", "feedgen", "lxml"} == set()

@@ -16,7 +16,7 @@ the original was a photo) and replies to it with a short correction, since an ed
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, timedelta, tzinfo
 from html import escape
@@ -159,14 +159,25 @@ class TelegramPacing:
 
     @asynccontextmanager
     async def slot(self, chat: int | str) -> AsyncIterator[None]:
-        # The slowest window first, so a place in the overall window is never held while waiting.
-        windows = ([self.groups[chat]] if _is_group(chat) else []) + [self.chats[chat], self.overall]
-        boxes = [await window.acquire() for window in windows]
+        taken: list[tuple[SlidingWindow, list[float]]] = []
         try:
+            for window in self._windows(chat):
+                # Finished below even when the send is cancelled while waiting for the next window.
+                taken.append((window, await window.acquire()))
             yield
         finally:
-            for window, box in zip(windows, boxes, strict=True):
+            for window, box in taken:
                 window.finish(box)
+
+    def _windows(self, chat: int | str) -> Iterator[SlidingWindow]:
+        """The windows a message to ``chat`` takes, the slowest first, so a place in the overall
+        window is never held while waiting. Each is looked up only when it is its turn: a chat's
+        window looked up before waiting for the group's could be forgotten as idle meanwhile, and a
+        second one made for the same chat."""
+        if _is_group(chat):
+            yield self.groups[chat]
+        yield self.chats[chat]
+        yield self.overall
 
 
 def _is_group(chat: int | str) -> bool:
