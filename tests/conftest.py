@@ -289,6 +289,12 @@ def config(fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str) ->
     )
 
 
+def free_tier(config: Config) -> Config:
+    """``config`` with the free tier's budget (14 calls an hour), whose steady pace (the dockings
+    every 6 minutes) plans can be told from."""
+    return config.model_copy(update={"api": config.api.model_copy(update={"requests_per_hour": 14})})
+
+
 @pytest.fixture
 def open_app(config: Config, clock: Clock) -> OpenApp:
     """Opens the real runtime (store, HTTP session, LL2 client, notifiers) on the test clock."""

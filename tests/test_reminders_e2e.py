@@ -24,7 +24,7 @@ from dockwatch.bot.runtime import Runtime, open_runtime
 from dockwatch.bot.service import Service
 from dockwatch.storage import TargetInfo
 from tests.builders import ll2_docking, ll2_event
-from tests.conftest import SECRET, Clock, ReceiverFactory
+from tests.conftest import SECRET, Clock, ReceiverFactory, free_tier
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
 
@@ -53,11 +53,6 @@ def config(
         source="test",
         environ={},
     )
-
-
-def free_tier(config: Config) -> Config:
-    """``config`` with the free tier's budget, whose steady pace (6 minutes) the plan can be told from."""
-    return config.model_copy(update={"api": config.api.model_copy(update={"requests_per_hour": 14})})
 
 
 async def cycle(app: Runtime) -> CycleOutcome:

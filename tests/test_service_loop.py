@@ -15,14 +15,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dockwatch.bot.config import Config, config_from_mapping
+from dockwatch.bot.config import Config
 from dockwatch.bot.metrics import Metrics
 from dockwatch.bot.model import ALL_ENDPOINTS, Endpoint, Snapshot
 from dockwatch.bot.runtime import Runtime, open_runtime
 from dockwatch.bot.service import Service
 from dockwatch.bot.timer import VirtualClock
 from tests.builders import ll2_docking, ll2_event
-from tests.conftest import SECRET
+from tests.conftest import free_tier
 from tests.fakes.ll2 import FakeLL2
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.service_harness import eventually
@@ -30,18 +30,6 @@ from tests.service_harness import eventually
 START = datetime(2026, 1, 1, 12, tzinfo=UTC)
 SLEEPERS = 2
 """The poll loop and the lease loop."""
-
-
-def free_tier(fake_ll2: FakeLL2, receiver: WebhookReceiver, db_url: str) -> Config:
-    return config_from_mapping(
-        {
-            "api": {"base_url": fake_ll2.base_url, "requests_per_hour": 14},
-            "storage": {"url": db_url},
-            "webhooks": [{"url": receiver.url, "secret": SECRET}],
-        },
-        source="test",
-        environ={},
-    )
 
 
 @asynccontextmanager
@@ -72,11 +60,11 @@ def reads(fake_ll2: FakeLL2) -> Counter[str]:
 
 
 async def test_with_nothing_planned_an_hour_reads_the_dockings_every_6_minutes_and_the_events_twice(
-    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, config: Config
 ) -> None:
     fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
     clock = VirtualClock(START)
-    async with running(free_tier(fake_ll2, webhook_receiver, db_url), clock):
+    async with running(free_tier(config), clock):
         await run_until(clock, START + timedelta(hours=1))
 
     # The baseline reads both; then the dockings at +6, +12, ... +60 and the events at +30, +60.
@@ -84,12 +72,12 @@ async def test_with_nothing_planned_an_hour_reads_the_dockings_every_6_minutes_a
 
 
 async def test_a_planned_docking_is_read_20_s_after_its_time_and_announced_once(
-    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, config: Config
 ) -> None:
     docking_at = START + timedelta(minutes=17, seconds=10)
     fake_ll2.dockings = [ll2_docking(630, docking=docking_at)]
     clock = VirtualClock(START)
-    async with running(free_tier(fake_ll2, webhook_receiver, db_url), clock) as (service, _):
+    async with running(free_tier(config), clock) as (service, _):
         await run_until(clock, docking_at + timedelta(seconds=20))
         await eventually(lambda: len(webhook_receiver.accepted) == 1)
         await run_until(clock, START + timedelta(hours=2))
@@ -100,14 +88,14 @@ async def test_a_planned_docking_is_read_20_s_after_its_time_and_announced_once(
 
 
 async def test_a_webcast_without_a_start_time_is_announced_within_the_steady_pace_inside_its_window(
-    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, config: Config
 ) -> None:
     event_at = START + timedelta(hours=3)
     fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
     fake_ll2.events = [ll2_event(77, date=event_at, video_url="https://youtu.be/walk")]
     live_at = event_at - timedelta(minutes=12)
     clock = VirtualClock(START)
-    async with running(free_tier(fake_ll2, webhook_receiver, db_url), clock):
+    async with running(free_tier(config), clock):
         await run_until(clock, live_at)
         fake_ll2.events = [ll2_event(77, date=event_at, video_url="https://youtu.be/walk", live=True)]
         await run_until(clock, live_at + timedelta(minutes=6))
@@ -117,11 +105,11 @@ async def test_a_webcast_without_a_start_time_is_announced_within_the_steady_pac
 
 
 async def test_a_list_that_keeps_failing_while_the_other_is_read_fine_leaves_the_poller_unhealthy(
-    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, config: Config
 ) -> None:
     fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
     clock = VirtualClock(START)
-    async with running(free_tier(fake_ll2, webhook_receiver, db_url), clock) as (service, _):
+    async with running(free_tier(config), clock) as (service, _):
         await run_until(clock, START + timedelta(minutes=1))  # the baseline reads both
         fake_ll2.events = [{"id": 77, "name": "no webcast_live flag"}]  # every events read fails
         await run_until(clock, START + timedelta(hours=2))
@@ -133,10 +121,10 @@ async def test_a_list_that_keeps_failing_while_the_other_is_read_fine_leaves_the
 
 
 async def test_a_new_poller_reads_both_lists_first_whatever_the_last_poll_read(
-    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, config: Config
 ) -> None:
     fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
-    config = free_tier(fake_ll2, webhook_receiver, db_url)
+    config = free_tier(config)
     clock = VirtualClock(START)
     async with running(config, clock):
         await run_until(clock, START + timedelta(minutes=7))  # the baseline, then the dockings
@@ -152,11 +140,11 @@ async def test_a_new_poller_reads_both_lists_first_whatever_the_last_poll_read(
 
 
 async def test_a_poll_asked_for_while_one_runs_comes_right_after_it(
-    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, db_url: str, monkeypatch: pytest.MonkeyPatch
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
     clock = VirtualClock(START)
-    async with running(free_tier(fake_ll2, webhook_receiver, db_url), clock) as (service, app):
+    async with running(free_tier(config), clock) as (service, app):
         await run_until(clock, START + timedelta(minutes=1))  # the baseline
         real_fetch, fetching, go_on = app.ll2.fetch_snapshot, asyncio.Event(), asyncio.Event()
 
