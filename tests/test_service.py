@@ -101,10 +101,11 @@ async def test_healthz_says_when_the_next_poll_comes_and_which_lists_it_reads(
     running = await start_run(fake_ll2, [webhook_receiver], poll='interval = "1h"\nmin_interval = "10m"')
     await eventually(lambda: len(fake_ll2.counted_requests) >= 2)  # the baseline reads both
 
-    async def planned() -> bool:
-        return (await running.health())["next_poll_at"] is not None
+    async def planned_after_the_baseline() -> bool:
+        body = await running.health()
+        return body["last_poll_at"] is not None and (body["next_poll_at"] or "") > body["last_poll_at"]
 
-    await eventually(planned)
+    await eventually(planned_after_the_baseline)
     body = await running.health()
     await running.stop()
 
