@@ -186,7 +186,6 @@ class Service:
         self._poll_started: datetime | None = None
         self._overran: datetime | None = None  # start of the first of the slow polls in a row
         self._last_polls: dict[Endpoint, datetime] = {}
-        self._succeeded: dict[Endpoint, datetime] = {}  # the last successful read of each endpoint
         self._failing: dict[Endpoint, datetime] = {}  # since when each failing endpoint fails
         self._wake = asyncio.Event()
         self._asked: frozenset[Endpoint] | None = None  # endpoints poll_soon asked for
@@ -254,9 +253,7 @@ class Service:
         # reads both (two calls per start or takeover): counting an old poll for the endpoint it
         # did not read would put that endpoint's next read off, and drop its moments since.
         self._last_polls = {}
-        succeeded = self.health.last_success_at
-        self._succeeded = dict.fromkeys(Endpoint, succeeded) if succeeded is not None else {}
-        self._failing = {}
+        self._failing, self._asked = {}, None
         await self._plan_or_interval()
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.create_task(self._poll_loop(), name="poll")
@@ -264,6 +261,7 @@ class Service:
     def _stop_polling(self) -> None:
         """Another instance polls now: no further poll here, and the one running is cancelled (its
         transaction rolls back, so it records nothing beside the new poller)."""
+        self._asked = None
         if self._loop_task is not None:
             self._loop_task.cancel()
             self._loop_task = None
@@ -373,12 +371,11 @@ class Service:
             return
         health = self.health
         for endpoint in outcome.endpoints:
-            self._succeeded[endpoint] = started
             self._failing.pop(endpoint, None)
-        # Healthy only as of the older of the two lists' last good read: one that keeps failing
-        # while the other is read fine must not pass for a working poller.
-        health.last_success_at = min(self._succeeded.get(e, started) for e in Endpoint)
-        health.last_poll_at, health.last_result = started, "ok"
+        health.last_success_at, health.last_poll_at, health.last_result = started, started, "ok"
+        # A list that keeps failing while the other is read fine keeps the poller failing (and
+        # /healthz stale once that lasts): it must not pass for a working poller.
+        health.failing_since = min(self._failing.values(), default=health.failing_since)
         if health.failing_since is not None and not self._failing:
             log.info(
                 "poll recovered failed_polls=%d failing_since=%s",
@@ -397,12 +394,14 @@ class Service:
     def _record_failure(
         self, started: datetime, detail: str, result: str, endpoints: frozenset[Endpoint] = ALL_ENDPOINTS
     ) -> None:
-        for endpoint in endpoints:
-            self._failing.setdefault(endpoint, started)
         health = self.health
-        if health.failing_since is None:
-            log.warning("poll failed result=%s error=%s", result, detail)
-            health.failing_since = started
+        newly = [e for e in Endpoint if e in endpoints and e not in self._failing]
+        for endpoint in newly:
+            self._failing[endpoint] = started
+        if newly:
+            lists = ",".join(sorted(e.value for e in newly))
+            log.warning("poll failed lists=%s result=%s error=%s", lists, result, detail)
+        health.failing_since = min(self._failing.values())
         health.consecutive_failures += 1
         health.last_poll_at, health.last_result = started, f"{result}: {detail}"
         self.metrics.count_poll(result)

@@ -41,9 +41,17 @@ def create_web_app(service: Service, app: Runtime, config: Config) -> web.Applic
     return web_app
 
 
-def is_healthy(last_success_at: datetime | None, now: datetime, interval: timedelta) -> bool:
-    """Healthy while the last successful poll is younger than three base intervals."""
-    return last_success_at is not None and now - last_success_at < STALE_AFTER_INTERVALS * interval
+def is_healthy(
+    last_success_at: datetime | None,
+    now: datetime,
+    interval: timedelta,
+    failing_since: datetime | None = None,
+) -> bool:
+    """Healthy while the last successful poll is younger than three base intervals, and no LL2
+    list has kept failing for that long (one list failing while the other is read fine)."""
+    stale = STALE_AFTER_INTERVALS * interval
+    fresh = last_success_at is not None and now - last_success_at < stale
+    return fresh and (failing_since is None or now - failing_since < stale)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -61,7 +69,9 @@ async def healthz(request: web.Request) -> web.Response:
         health_error: str | None = str(error)
     else:
         health_error = None
-    healthy = health_error is None and is_healthy(health.last_success_at, now, config.poll.interval)
+    healthy = health_error is None and is_healthy(
+        health.last_success_at, now, config.poll.interval, health.failing_since
+    )
     body = {
         "status": "ok" if healthy else "stale",
         "instance": app.instance,
@@ -124,7 +134,7 @@ async def gather_status(service: Service, app: Runtime, config: Config) -> Statu
     ][:15]
     return StatusView(
         now=now,
-        healthy=is_healthy(health.last_success_at, now, config.poll.interval),
+        healthy=is_healthy(health.last_success_at, now, config.poll.interval, health.failing_since),
         last_poll_at=health.last_poll_at,
         last_result=health.last_result,
         next_poll_at=health.next_poll_at,

@@ -87,8 +87,16 @@ async def test_healthz_turns_503_while_ll2_fails_and_back_to_200_on_recovery(
     await eventually(lambda: status_is(200))
     fake_ll2.fail_next.extend(["http_500"] * 1000)
     await eventually(lambda: status_is(503), within=30)
+    cleared = len(fake_ll2.counted_requests)
     fake_ll2.fail_next.clear()
     await eventually(lambda: status_is(200), within=30)
+
+    def both_lists_read_again_and_recorded() -> bool:
+        since = [r.path for r in fake_ll2.counted_requests[cleared:]]
+        events = [i for i, path in enumerate(since) if "upcoming" in path]
+        return bool(events) and len(since) > events[0] + 1 and any("docking" in path for path in since)
+
+    await eventually(both_lists_read_again_and_recorded, within=30)
 
     code, err = await running.stop(signal.SIGINT)
     assert code == 0

@@ -21,6 +21,7 @@ from dockwatch.bot.model import ALL_ENDPOINTS, Endpoint, Snapshot
 from dockwatch.bot.runtime import Runtime, open_runtime
 from dockwatch.bot.service import Service
 from dockwatch.bot.timer import VirtualClock
+from dockwatch.bot.web import is_healthy
 from tests.builders import ll2_docking, ll2_event
 from tests.conftest import free_tier
 from tests.fakes.ll2 import FakeLL2
@@ -109,15 +110,42 @@ async def test_a_list_that_keeps_failing_while_the_other_is_read_fine_leaves_the
 ) -> None:
     fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
     clock = VirtualClock(START)
-    async with running(free_tier(config), clock) as (service, _):
+    config = free_tier(config)
+    async with running(config, clock) as (service, _):
         await run_until(clock, START + timedelta(minutes=1))  # the baseline reads both
         fake_ll2.events = [{"id": 77, "name": "no webcast_live flag"}]  # every events read fails
+        await run_until(clock, START + timedelta(minutes=45))
+        failing_soon = service.health.failing_since
+        soon = is_healthy(service.health.last_success_at, clock.now(), config.poll.interval, failing_soon)
         await run_until(clock, START + timedelta(hours=2))
-        health = service.health
+        health, now = service.health, clock.now()
 
     assert reads(fake_ll2)["docking_events"] > 15  # the dockings were read fine all along
-    assert health.last_success_at == START  # as of the events' last good read
-    assert health.failing_since is not None
+    assert health.last_success_at is not None and now - health.last_success_at < timedelta(minutes=7)
+    assert failing_soon == health.failing_since == START + timedelta(minutes=30)  # the first events read
+    assert soon  # 15 minutes of one list failing: not yet stale
+    assert not is_healthy(health.last_success_at, now, config.poll.interval, health.failing_since)
+
+
+async def test_at_the_defaults_a_poller_reading_both_lists_fine_stays_healthy(
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, config: Config
+) -> None:
+    """The events are read only every 30 minutes, three base intervals: that must not look stale."""
+    fake_ll2.dockings = [ll2_docking(600, docking=START - timedelta(days=3))]
+    clock = VirtualClock(START)
+    config = free_tier(config)
+    healthy: list[bool] = []
+    async with running(config, clock) as (service, _):
+        while clock.now() < START + timedelta(hours=3):
+            await run_until(clock, clock.now() + timedelta(minutes=1))
+            health = service.health
+            healthy.append(
+                is_healthy(health.last_success_at, clock.now(), config.poll.interval, health.failing_since)
+            )
+            if clock.next_wakeup() is not None and clock.next_wakeup() > clock.now() + timedelta(minutes=1):
+                clock.advance(clock.now() + timedelta(minutes=1))
+
+    assert all(healthy)
 
 
 async def test_a_new_poller_reads_both_lists_first_whatever_the_last_poll_read(
