@@ -78,7 +78,6 @@ from dockwatch.bot.corrections import corrections  # noqa: E402
 from dockwatch.bot.detect import DEFAULT_STALE_AFTER, DEFAULT_WEBCAST_WINDOW, detect  # noqa: E402
 from dockwatch.bot.metrics import Metrics  # noqa: E402
 from dockwatch.bot.model import (  # noqa: E402  # noqa: E402
-    ALL_ENDPOINTS,
     Change,
     ChangeKind,
     DockingRecord,
@@ -515,23 +514,21 @@ class PollOutcome:
 
 
 class Client:
-    """Two counted calls per poll with a little network time; the budget records each before sending."""
+    """Two calls per poll (the docking page, then the events page), each with a little network time."""
 
     def __init__(self, timeline: Timeline, ll2: RateLimitedLL2, rng: random.Random) -> None:
         self.timeline = timeline
         self.ll2 = ll2
         self.rng = rng
-        self.spent: list[datetime] = []
 
     def latency(self, low_ms: int, high_ms: int) -> timedelta:
         return timedelta(milliseconds=self.rng.randint(low_ms, high_ms))
 
-    def poll(self, started: datetime, endpoints: frozenset[Endpoint] = ALL_ENDPOINTS) -> PollOutcome:
-        """Fetch the docking page, then the events page (those asked for); a 429 on either fails the poll."""
+    def poll(self, started: datetime) -> PollOutcome:
+        """Fetch the docking page, then the events page; a 429 on either fails the poll."""
         clock = started
         pages: dict[Endpoint, datetime] = {}
-        for endpoint in sorted(endpoints):
-            self.spent.append(clock)
+        for endpoint in (Endpoint.DOCKINGS, Endpoint.EVENTS):
             arrival = clock + self.latency(30, 300)
             retry_at = self.ll2.call(arrival, endpoint)
             clock = arrival + self.latency(100, 900) + self.latency(30, 300)
@@ -539,22 +536,11 @@ class Client:
                 wait = max(1, math.ceil((retry_at - arrival).total_seconds()))
                 return PollOutcome(started, clock, None, clock + timedelta(seconds=wait))
             pages[endpoint] = arrival
-        docking_at, events_at = pages.get(Endpoint.DOCKINGS), pages.get(Endpoint.EVENTS)
         snapshot = Snapshot(
-            self.timeline.docking_page(docking_at) if docking_at else (),
-            self.timeline.events_page(events_at) if events_at else (),
-            frozenset(endpoints),
+            self.timeline.docking_page(pages[Endpoint.DOCKINGS]),
+            self.timeline.events_page(pages[Endpoint.EVENTS]),
         )
         return PollOutcome(started, clock, snapshot)
-
-    def calls_since(self, moment: datetime) -> tuple[datetime, ...]:
-        """The budget ledger's calls after ``moment`` (older ones cannot affect the plan)."""
-        recent: list[datetime] = []
-        for call in reversed(self.spent):
-            if call <= moment:
-                break
-            recent.append(call)
-        return tuple(reversed(recent))
 
 
 @dataclass(frozen=True, slots=True)
@@ -1195,34 +1181,30 @@ def print_report(
         "\ntargets (issue 14): scheduled p95 <= 0:45; from LL2 showing them, unscheduled docking changes"
         " p95 <= 6:00 and webcasts without a start time p95 <= 6:00; 0 violations; nothing missed"
     )
-    for result in results:
-        summary = summaries[result.name]
-        checks = [
-            meets(summary.scheduled, SCHEDULED_TARGET_14),
-            meets(summary.dockings_after_ll2, UNSCHEDULED_TARGET_14),
-            meets(summary.webcasts_after_ll2, UNSCHEDULED_TARGET_14),
-            "met" if result.rejected == 0 else "MISSED",
-            "met" if not summary.missed else "MISSED",
-        ]
-        print(
-            f"  {result.name:<12} scheduled {checks[0]}; unscheduled dockings {checks[1]}; webcasts without"
-            f" a start time {checks[2]}; violations {checks[3]}; nothing missed {checks[4]}"
-        )
+    print_verdicts(
+        results,
+        summaries,
+        lambda result, summary: [
+            ("scheduled", meets(summary.scheduled, SCHEDULED_TARGET_14)),
+            ("unscheduled dockings", meets(summary.dockings_after_ll2, UNSCHEDULED_TARGET_14)),
+            ("webcasts without a start time", meets(summary.webcasts_after_ll2, UNSCHEDULED_TARGET_14)),
+            ("violations", "met" if result.rejected == 0 else "MISSED"),
+            ("nothing missed", "met" if not summary.missed else "MISSED"),
+        ],
+    )
     print("\ntargets (issue 3): scheduled p95 <= 2:00, unscheduled p95 <= 10:00 (base interval), no 429")
     print("target (issue 10): no uncorrected false announcement")
-    for result in results:
-        summary = summaries[result.name]
-        checks = [
-            meets(summary.scheduled, SCHEDULED_TARGET),
-            meets(summary.unscheduled, UNSCHEDULED_TARGET),
-            meets(summary.unscheduled_after_ll2, UNSCHEDULED_TARGET),
-            "met" if result.rejected == 0 else "MISSED",
-            "met" if not summary.uncorrected else "MISSED",
-        ]
-        print(
-            f"  {result.name:<12} scheduled {checks[0]}; unscheduled from the real change {checks[1]}, "
-            f"from LL2 showing it {checks[2]}; violations {checks[3]}; uncorrected false {checks[4]}"
-        )
+    print_verdicts(
+        results,
+        summaries,
+        lambda result, summary: [
+            ("scheduled", meets(summary.scheduled, SCHEDULED_TARGET)),
+            ("unscheduled from the real change", meets(summary.unscheduled, UNSCHEDULED_TARGET)),
+            ("from LL2 showing it", meets(summary.unscheduled_after_ll2, UNSCHEDULED_TARGET)),
+            ("violations", "met" if result.rejected == 0 else "MISSED"),
+            ("uncorrected false", "met" if not summary.uncorrected else "MISSED"),
+        ],
+    )
     return rows
 
 
@@ -1243,6 +1225,17 @@ def describe_false(false: FalseAnnouncement) -> str:
         real = false.refinement.at - truth.happened
         text += f"; time refined after {clock(after)} (real +{clock(real)})"
     return text
+
+
+def print_verdicts(
+    results: Sequence[RunResult],
+    summaries: Mapping[str, Summary],
+    checks: Callable[[RunResult, Summary], list[tuple[str, str]]],
+) -> None:
+    """One line per poller: each target's name and whether it was met."""
+    for result in results:
+        verdicts = checks(result, summaries[result.name])
+        print(f"  {result.name:<12} " + "; ".join(f"{name} {verdict}" for name, verdict in verdicts))
 
 
 def meets(values: Sequence[timedelta], target: timedelta) -> str:
