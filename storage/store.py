@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import String, Table, delete, exists, func, insert, or_, update
+from sqlalchemy import String, Table, delete, exists, func, insert, literal, or_, tuple_, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import make_url
@@ -327,7 +327,9 @@ class Store:
                     )
                 ).all()
             )
-            recipients: _Recipients | None = None  # read at the first announcement: most cycles have none
+            choices: dict[tuple[str, ...], _Choice] | None = (
+                None  # read at the first announcement: most cycles have none
+            )
             deliveries = 0
             fresh: list[Change] = []
             for change in changes:
@@ -346,9 +348,9 @@ class Store:
                     owed = await _queue_correction(session, notification_id, change.message.correction, now)
                     deliveries += owed
                     continue
-                if recipients is None:
-                    recipients = await _recipients(session)
-                deliveries += await _owe(session, notification_id, recipients.of(change.message), now)
+                if choices is None:
+                    choices = await _choices(session)
+                deliveries += await _owe(session, notification_id, choices, change.message, now)
             announced = tuple(c.key for c in fresh if c.announce)
             session.add(
                 PollRow(
@@ -488,14 +490,9 @@ class Store:
         Every poll and every planning asks, so only the distinct choices come back (as text: JSON
         has no equality on PostgreSQL), a handful whatever the number of chats.
         """
-        chosen = (
-            select(_as_text(col(TargetRow.reminders)), _as_text(col(TargetRow.config_reminders)))
-            .where(col(TargetRow.enabled))
-            .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
-            .distinct()
-        )
+        _kinds, _stations, own, config = _CHOSEN
         async with self._reading() as session:
-            rows = (await session.exec(chosen)).all()
+            rows = (await session.exec(_receives(select(own, config)).distinct())).all()
         seconds = set().union(*(reminder_leads_of(_json(own), _json(config)) for own, config in rows))
         return frozenset(timedelta(seconds=s) for s in seconds)
 
@@ -1179,73 +1176,74 @@ class _Choice:
         return self.filter.accepts(message)
 
 
-@dataclass(frozen=True, slots=True)
-class _Recipients:
-    """The enabled targets, each as its key and the index of its choice in ``choices``."""
-
-    keys: list[str]
-    choice_of: list[int]
-    choices: list[_Choice]
-
-    def of(self, message: Message) -> list[str]:
-        wanted = [choice.wants(message) for choice in self.choices]
-        return [key for key, index in zip(self.keys, self.choice_of, strict=True) if wanted[index]]
+_CHOSEN = tuple(
+    func.coalesce(sql_cast(col(column), String), "")
+    for column in (TargetRow.kinds, TargetRow.stations, TargetRow.reminders, TargetRow.config_reminders)
+)
+"""What a target chose, as text (JSON has no equality on PostgreSQL; '' for SQL NULL, which is
+never equal to itself): the same text read back by ``_choices`` is matched by ``_owe``."""
 
 
-async def _recipients(session: AsyncSession) -> _Recipients:
-    """Only the columns a fan-out checks: whole rows of 100,000 chats cost seconds to load."""
-    connection = await session.connection()  # Core: sqlmodel's select takes at most four columns
-    rows = await connection.execute(
-        core_select(
-            col(TargetRow.key),
-            col(TargetRow.kinds),
-            col(TargetRow.stations),
-            col(TargetRow.reminders),
-            col(TargetRow.config_reminders),
-        )
-        .where(col(TargetRow.enabled))
-        .where(col(TargetRow.configured) | (col(TargetRow.source) == "chat"))
+def _json(text: str) -> Any:
+    return json.loads(text) if text else None
+
+
+def _receives(query: Any) -> Any:
+    """Only the targets that receive messages: enabled, and configured or subscribed from a chat."""
+    return query.where(col(TargetRow.enabled)).where(
+        col(TargetRow.configured) | (col(TargetRow.source) == "chat")
     )
-    recipients = _Recipients([], [], [])
-    index_of: dict[str, int] = {}
-    for key, kinds, stations, reminders, config_reminders in rows:
-        chosen = repr((kinds, stations, reminders, config_reminders))  # hashable whatever the JSON holds
-        index = index_of.get(chosen)
-        if index is None:
-            choice = _Choice(
-                subscription_filter(kinds, stations), reminder_leads_of(reminders, config_reminders)
-            )
-            index = index_of[chosen] = len(recipients.choices)
-            recipients.choices.append(choice)
-        recipients.keys.append(key)
-        recipients.choice_of.append(index)
-    return recipients
 
 
-def _as_text(column: Any) -> ColumnElement[str]:
-    return sql_cast(column, String)
+_Choices = dict[tuple[str, ...], _Choice]
+"""Each distinct choice of the targets that receive messages, by its text in ``_CHOSEN``."""
 
 
-def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+async def _choices(session: AsyncSession) -> _Choices:
+    """The distinct choices of the targets that receive messages: a handful, whatever the number
+    of chats, so a message is checked once per choice and the fan-out itself stays in SQL."""
+    rows = await session.exec(_receives(select(*_CHOSEN)).distinct())
+    return {
+        (kinds, stations, reminders, config_reminders): _Choice(
+            subscription_filter(_json(kinds), _json(stations)),
+            reminder_leads_of(_json(reminders), _json(config_reminders)),
+        )
+        for kinds, stations, reminders, config_reminders in rows.all()
+    }
 
 
-_DELIVERY_CHUNK = 5_000
-"""Deliveries per executemany: the parameters of 100,000 at once would be tens of megabytes."""
+_CHOICES_PER_STATEMENT = 200
+"""Choices matched by one ``INSERT ... SELECT``: four parameters each, well inside every backend's
+limit on a statement's parameters."""
 
 
-async def _owe(session: AsyncSession, notification_id: int, keys: Sequence[str], now: datetime) -> int:
-    """Queue one delivery of the notification to each of ``keys``, as one Core executemany per few
-    thousand: one ORM object per target cost 30 s of CPU for 100,000 targets, and a multi-row
-    ``VALUES`` is compiled afresh for every chunk (seconds more)."""
-    template = _new_delivery(notification_id, "", now).model_dump(exclude={"id"})
-    # The Core table, not the entity: the ORM's bulk path does work of its own per row.
+async def _owe(
+    session: AsyncSession,
+    notification_id: int,
+    choices: _Choices,
+    message: Message,
+    now: datetime,
+) -> int:
+    """Queue one delivery of the notification to every target whose choice wants ``message``.
+
+    One ``INSERT ... SELECT`` per few hundred wanted choices: the database copies the target keys
+    itself, so 100,000 deliveries never pass through Python (row-by-row ORM objects cost 30 s of
+    CPU, a Core executemany still 3-4 s on SQLite). A target that subscribed after ``choices`` was
+    read is owed the message only when it chose like one who wants it, never otherwise.
+    """
+    wanted = [chosen for chosen, choice in choices.items() if choice.wants(message)]
     table = cast(Table, DeliveryRow.__table__)  # type: ignore[attr-defined]
+    delivery = _new_delivery(notification_id, "", now).model_dump(exclude={"id", "target_key"})
+    template = {name: value for name, value in delivery.items() if value is not None}
+    values = [literal(value, table.c[name].type) for name, value in template.items()]
     connection = await session.connection()
-    for start in range(0, len(keys), _DELIVERY_CHUNK):
-        rows = [{**template, "target_key": key} for key in keys[start : start + _DELIVERY_CHUNK]]
-        await connection.execute(insert(table), rows)
-    return len(keys)
+    owed = 0
+    for start in range(0, len(wanted), _CHOICES_PER_STATEMENT):
+        chosen = wanted[start : start + _CHOICES_PER_STATEMENT]
+        targets = _receives(core_select(*values, col(TargetRow.key))).where(tuple_(*_CHOSEN).in_(chosen))
+        result = await connection.execute(insert(table).from_select([*template, "target_key"], targets))
+        owed += result.rowcount
+    return owed
 
 
 def _new_delivery(
