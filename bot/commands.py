@@ -141,13 +141,21 @@ async def database_summary(config: Config) -> tuple[str, list[str]]:
     it like ``status`` does."""
     if _missing_sqlite_file(config):
         return "new (created by the first poll-once or run)", []
-    from dockwatch.storage import Store
-    from dockwatch.storage.schema import head as schema_head
+    from dockwatch.storage.revisions import head as schema_head
 
-    async with Store.open_read_only(config.storage.url, require_head=False) as store:
-        state = store.schema
-        # An older schema has no moves table yet; its upgrade reads the moves back from the receipts.
-        moves = await store.target_moves() if state.at_head else []
+    path = sqlite_path(config.storage.url)
+    if path is not None:  # the standard library's sqlite3: the store's libraries cost more than all else
+        from dockwatch.storage.peek import peek_sqlite
+
+        peeked = peek_sqlite(path, shown_url(config.storage.url))
+        state, moves = peeked.state, peeked.moves
+    else:
+        from dockwatch.storage import Store
+
+        async with Store.open_read_only(config.storage.url, require_head=False) as store:
+            state = store.schema
+            # An older schema has no moves table yet; its upgrade reads the moves back from the receipts.
+            moves = await store.target_moves() if state.at_head else []
     if state.at_head:
         return f"at revision {state.describe()} (current)", config_moves(config, moves)
     return f"at revision {state.describe()}; upgraded to {schema_head()} at the next start", []

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dockwatch.storage.leases import Lease
+    from dockwatch.storage.moves import TargetMove
     from dockwatch.storage.store import (
         UNSET,
         ApiReservation,
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
         RecordedCycle,
         Store,
         TargetInfo,
-        TargetMove,
     )
 
 _HOMES = {
@@ -30,7 +30,7 @@ _HOMES = {
     "RecordedCycle": "store",
     "Store": "store",
     "TargetInfo": "store",
-    "TargetMove": "store",
+    "TargetMove": "moves",
 }
 
 

@@ -14,39 +14,42 @@ pygments, and runs every revision file to learn the graph) is imported only to u
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from dockwatch.bot.errors import StorageError
+from dockwatch.storage.revisions import (
+    BASELINE,
+    MIGRATIONS,
+    TABLES_0_1_0,
+    VERSION_TABLE,
+    SchemaState,
+    classify,
+    head,
+    revision_graph,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).with_name("migrations")
-BASELINE = "0001_initial"
-"""The revision that reproduces the 0.1.0 schema; an unversioned 0.1.0 database is stamped with it."""
-
-TABLES_0_1_0 = frozenset(
-    {
-        "docking_record",
-        "event_record",
-        "notification",
-        "delivery",
-        "target",
-        "poll_log",
-        "api_call",
-        "api_hold",
-    }
-)
-VERSION_TABLE = "alembic_version"
+__all__ = [
+    "BASELINE",
+    "MIGRATIONS",
+    "TABLES_0_1_0",
+    "VERSION_TABLE",
+    "MigrationFailed",
+    "SchemaState",
+    "alembic_config",
+    "head",
+    "require_current",
+    "revision_graph",
+    "schema_state",
+    "upgrade",
+]
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -65,54 +68,14 @@ class MigrationFailed(Exception):
     that only the upgrade path imports alembic)."""
 
 
-@cache
-def head() -> str:
-    """The newest revision this code knows."""
-    graph = revision_graph()
-    heads = set(graph) - set(graph.values())
-    assert len(heads) == 1, f"the revisions under {MIGRATIONS} have heads {sorted(heads)}, not one"
-    return heads.pop()
-
-
-@dataclass(frozen=True, slots=True)
-class SchemaState:
-    """Where a dockwatch database stands: ``revision`` is ``None`` for an empty database and for a
-    0.1.0 one (``unversioned``), which predates Alembic."""
-
-    revision: str | None
-    unversioned: bool = False
-
-    @property
-    def at_head(self) -> bool:
-        return self.revision == head()
-
-    def describe(self) -> str:
-        if self.unversioned:
-            return "0.1.0 (no revision recorded)"
-        return self.revision or "empty"
-
-
 def schema_state(connection: Connection, where: str) -> SchemaState:
     """Read the database's revision without writing anything; someone else's database, or one a
     newer dockwatch upgraded, is a ``StorageError`` naming ``where``."""
     tables = set(inspect(connection).get_table_names())
-    ours = tables >= TABLES_0_1_0
-    revision = _recorded_revision(connection, where) if VERSION_TABLE in tables else None
-    if revision is not None:
-        if revision in revision_graph():
-            return SchemaState(revision)
-        if ours:
-            raise StorageError(
-                f"{where} was upgraded by a newer dockwatch (schema revision {revision}, this one "
-                f"knows up to {head()}): upgrade dockwatch"
-            )
-    elif ours:
-        return SchemaState(None, unversioned=True)
-    elif not tables - {VERSION_TABLE}:
-        return SchemaState(None)
-    others = ", ".join(sorted(tables - TABLES_0_1_0 - {VERSION_TABLE})[:5])
-    detail = f" (it has other tables: {others})" if others else ""
-    raise StorageError(f"{where} is not a dockwatch database{detail}")
+    versions = None
+    if VERSION_TABLE in tables:
+        versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return classify(tables, versions, where)
 
 
 def require_current(connection: Connection, where: str) -> SchemaState:
@@ -164,33 +127,3 @@ def _lock_for_migrations(connection: Connection) -> None:
     """
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-
-
-def _recorded_revision(connection: Connection, where: str) -> str | None:
-    """What ``alembic_version`` records, as alembic's ``get_current_revision`` reads it; dockwatch's
-    history has no branches, so more than one row is a database dockwatch did not make."""
-    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-    if len(rows) > 1:
-        raise StorageError(
-            f"{where} records {len(rows)} schema revisions ({', '.join(sorted(rows))}); "
-            "dockwatch's have no branches"
-        )
-    return rows[0] if rows else None
-
-
-_ASSIGNMENT = re.compile(r'^(revision|down_revision)\b[^=\n]*= *(None|"([^"]+)")[ \t\r]*$', re.MULTILINE)
-
-
-@cache
-def revision_graph() -> dict[str, str | None]:
-    """Each revision under ``migrations/versions`` and the one it revises, read from the files'
-    ``revision = "..."`` and ``down_revision = "..."`` lines without running them (alembic would
-    import each file, and itself); ``tests/test_migrations.py`` checks this against alembic's view."""
-    graph: dict[str, str | None] = {}
-    for path in sorted((MIGRATIONS / "versions").glob("[!_]*.py")):
-        found = {match[1]: match[3] for match in _ASSIGNMENT.finditer(path.read_text(encoding="utf-8"))}
-        assert "revision" in found and "down_revision" in found, f"{path} names no (down_)revision"
-        revision = found["revision"]
-        assert revision is not None, f"{path} has no revision id"
-        graph[revision] = found["down_revision"]
-    return graph

@@ -60,6 +60,7 @@ from dockwatch.bot.preferences import (
 )
 from dockwatch.storage import leases
 from dockwatch.storage.engine import READ_ONLY, create_engine, dialect_insert, is_transient
+from dockwatch.storage.moves import TargetMove
 from dockwatch.storage.rows import (
     QUIET_OFF,
     docking_from_row,
@@ -117,16 +118,6 @@ class TargetInfo:
     preferences: ConfiguredPreferences = NOT_CONFIGURED
     """The config's choices; each one set replaces the target's at every start, each one unset
     leaves what the chat chose with its commands."""
-
-
-@dataclass(frozen=True, slots=True)
-class TargetMove:
-    """A target that changed address (a group that became a supergroup): ``old_key`` is sent to as
-    ``new_key``, its newest address, since ``moved_at``."""
-
-    old_key: str
-    new_key: str
-    moved_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,12 +81,21 @@ def test_poll_once_with_webhook_targets_only_imports_no_platform_sdk(tmp_path: P
     assert loaded & PLATFORM_SDKS == set()
 
 
-def test_check_config_on_a_current_database_imports_no_migrations_http_client_or_platform_sdk(
+def test_check_config_on_a_current_sqlite_database_imports_no_database_library_http_client_or_sdk(
     tmp_path: Path,
 ) -> None:
+    """The revision and the moves are read with the standard library's sqlite3 (storage/peek.py)."""
     loaded = imported("check-config", "--config", str(upgraded(webhook_only(tmp_path))))
-    assert "dockwatch.storage.store" in loaded  # it read the database
-    assert loaded & (MIGRATIONS | {"aiohttp", "dockwatch.bot.pipeline"} | PLATFORM_SDKS) == set()
+    assert "dockwatch.storage.peek" in loaded  # it read the database
+    unused = {
+        "aiohttp",
+        "sqlalchemy",
+        "sqlmodel",
+        "aiosqlite",
+        "dockwatch.storage.store",
+        "dockwatch.bot.pipeline",
+    }
+    assert loaded & (unused | MIGRATIONS | PLATFORM_SDKS) == set()
 
 
 def test_poll_once_on_a_current_sqlite_database_imports_no_migrations_or_postgresql_dialect(
