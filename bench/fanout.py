@@ -48,8 +48,10 @@ from tests.builders import ll2_docking  # noqa: E402
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
-async def add_chats(url: str, count: int) -> None:
-    """Insert ``count`` chat subscriptions as ``save_subscription`` would leave them, in bulk."""
+async def add_chats(url: str, count: int, choices: int = 1) -> None:
+    """Insert ``count`` chat subscriptions as ``save_subscription`` would leave them, in bulk; with
+    ``choices`` > 1, spread over that many distinct reminder choices (``/remind``), all of which
+    want an announcement: how many *different* choices there are is what a fan-out's cost follows."""
     engine = create_engine(url)
     try:
         rows = [
@@ -60,6 +62,7 @@ async def add_chats(url: str, count: int) -> None:
                 "source": "chat",
                 "configured": True,
                 "enabled": True,
+                "reminders": [3600 + index % choices] if choices > 1 else None,
             }
             for index in range(count)
         ]
@@ -77,9 +80,9 @@ def snapshot_of(count: int) -> Snapshot:
     return Snapshot(tuple(parse_dockings(raw, "bench", legacy=False)), ())
 
 
-async def measure(url: str, targets: int, steady_rounds: int) -> dict[str, Any]:
+async def measure(url: str, targets: int, steady_rounds: int, choices: int) -> dict[str, Any]:
     async with Store.open(url) as store:
-        await add_chats(url, targets)
+        await add_chats(url, targets, choices)
         old = snapshot_of(3)
         await store.record_cycle(old, detect(KnownState(), old, NOW), started_at=NOW, now=NOW)
         now = NOW + timedelta(minutes=10)
@@ -125,10 +128,12 @@ async def measure(url: str, targets: int, steady_rounds: int) -> dict[str, Any]:
     }
 
 
-async def child(backend: str, server: str | None, targets: int, steady_rounds: int) -> dict[str, Any]:
+async def child(
+    backend: str, server: str | None, targets: int, steady_rounds: int, choices: int
+) -> dict[str, Any]:
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as directory:
-            return await measure(f"sqlite:///{directory}/bench.db", targets, steady_rounds)
+            return await measure(f"sqlite:///{directory}/bench.db", targets, steady_rounds, choices)
     assert server is not None
     admin = create_async_engine(async_url(server), isolation_level="AUTOCOMMIT")
     name = f"dockwatch_bench_{uuid.uuid4().hex[:12]}"
@@ -137,7 +142,7 @@ async def child(backend: str, server: str | None, targets: int, steady_rounds: i
             await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
         try:
             url = make_url(server).set(database=name).render_as_string(hide_password=False)
-            return await measure(url, targets, steady_rounds)
+            return await measure(url, targets, steady_rounds, choices)
         finally:
             async with admin.connect() as connection:
                 await connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -150,14 +155,17 @@ def main() -> None:
     parser.add_argument("--targets", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--steady", type=int, default=5, help="steady cycles to take the median of")
     parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL"), help="server URL")
+    parser.add_argument(
+        "--choices", type=int, default=1, help="distinct reminder choices among the chats (all want it)"
+    )
     parser.add_argument("--child", nargs=2, metavar=("BACKEND", "TARGETS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         backend, targets = args.child[0], int(args.child[1])
-        print(json.dumps(asyncio.run(child(backend, args.postgres, targets, args.steady))))
+        print(json.dumps(asyncio.run(child(backend, args.postgres, targets, args.steady, args.choices))))
         return
     backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
-    print(f"CPU seconds of Store.record_cycle, steady = median of {args.steady}")
+    print(f"CPU seconds of Store.record_cycle, steady = median of {args.steady}, {args.choices} choice(s)")
     print(f"{'backend':<11} {'targets':>8} {'announce s':>11} {'steady s':>9} {'leads s':>8} {'RSS MB':>7}")
     for backend in backends:
         for targets in args.targets:
@@ -169,6 +177,8 @@ def main() -> None:
                 str(targets),
                 "--steady",
                 str(args.steady),
+                "--choices",
+                str(args.choices),
             ]
             if args.postgres:
                 command += ["--postgres", args.postgres]

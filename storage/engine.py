@@ -76,10 +76,11 @@ def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
         if not Path(path).is_file():
             raise StorageError(f"no database at {path}")
         query = {"mode": "ro", "uri": "true"}
-        if not Path(f"{path}-wal").exists():
+        if not Path(f"{path}-wal").exists() and not Path(f"{path}-journal").exists():
             # No writer has the file open (the last one checkpointed and removed its WAL): read it as
             # immutable, or SQLite would create -wal and -shm files beside it (and fail where only
-            # reading is allowed). With a WAL present, a writer is live: read through it as usual.
+            # reading is allowed). With a WAL present, a writer is live: read through it as usual;
+            # a rollback journal may be a crashed writer's, which immutable would skip (a torn read).
             query["immutable"] = "1"
         target = URL.create(
             "sqlite+aiosqlite", database=Path(path).absolute().as_uri(), query=query

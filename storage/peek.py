@@ -33,11 +33,13 @@ class Peek:
 
 
 def peek_sqlite(path: str, where: str) -> Peek:
-    """What ``path`` holds, opened read-only (``mode=ro``; ``immutable`` when no writer has a WAL
-    beside it, as the store's read-only engine does, so no file is created next to it)."""
+    """What ``path`` holds, opened read-only (``mode=ro``; ``immutable`` when no WAL or rollback
+    journal lies beside it, as the store's read-only engine does, so no file is created next to it).
+    """
     if not Path(path).is_file():
         raise StorageError(f"no database at {path}")
-    immutable = "" if Path(f"{path}-wal").exists() else "&immutable=1"
+    live = Path(f"{path}-wal").exists() or Path(f"{path}-journal").exists()
+    immutable = "" if live else "&immutable=1"  # a journal may be a crashed writer's: never skip it
     uri = f"{Path(path).absolute().as_uri()}?mode=ro{immutable}"
     try:
         with closing(sqlite3.connect(uri, uri=True, isolation_level=None)) as connection:

@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequen
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import reduce
 from typing import Any, cast
 
-from sqlalchemy import String, Table, delete, exists, func, insert, literal, or_, tuple_, update
+from sqlalchemy import String, Table, delete, exists, func, insert, literal, or_, text, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import make_url
@@ -305,6 +306,13 @@ class Store:
         async with self._transaction() as session:
             if self._engine.dialect.name == "postgresql":
                 await session.exec(select(func.pg_advisory_xact_lock(CYCLE_LOCK)))
+                if any(change.announce for change in changes):
+                    # The fan-out reads the targets' choices, then owes the message with statements
+                    # that read the targets again: a chat changing its choice in between (READ
+                    # COMMITTED) would be owed nothing, or twice. Target writes wait for this commit;
+                    # taken before any other lock but the cycle's, so no writer waits the other way.
+                    connection = await session.connection()
+                    await connection.execute(text(f"LOCK TABLE {TargetRow.__tablename__} IN SHARE MODE"))
             if fence is not None:
                 await _hold_fence(session, *fence, now=now)
             await _upsert_dockings(session, snapshot.dockings, now)
@@ -318,9 +326,7 @@ class Store:
                     )
                 ).all()
             )
-            choices: dict[tuple[str, ...], _Choice] | None = (
-                None  # read at the first announcement: most cycles have none
-            )
+            choices: _Choices | None = None  # read at the first announcement: most cycles have none
             deliveries = 0
             fresh: list[Change] = []
             for change in changes:
@@ -481,7 +487,7 @@ class Store:
         Every poll and every planning asks, so only the distinct choices come back (as text: JSON
         has no equality on PostgreSQL), a handful whatever the number of chats.
         """
-        _kinds, _stations, own, config = _CHOSEN
+        _kinds, _stations, own, config = _CHOICE_TEXTS
         async with self._reading() as session:
             rows = (await session.exec(_receives(select(own, config)).distinct())).all()
         seconds = set().union(*(reminder_leads_of(_json(own), _json(config)) for own, config in rows))
@@ -1167,12 +1173,18 @@ class _Choice:
         return self.filter.accepts(message)
 
 
-_CHOSEN = tuple(
+_CHOICE_TEXTS = tuple(
     func.coalesce(sql_cast(col(column), String), "")
     for column in (TargetRow.kinds, TargetRow.stations, TargetRow.reminders, TargetRow.config_reminders)
 )
-"""What a target chose, as text (JSON has no equality on PostgreSQL; '' for SQL NULL, which is
-never equal to itself): the same text read back by ``_choices`` is matched by ``_owe``."""
+_SEPARATOR = "\x1f"
+"""Between the fields of a choice: JSON text never holds a raw control character."""
+_CHOSEN: ColumnElement[str] = reduce(
+    lambda joined, field: joined + literal(_SEPARATOR, String) + field, _CHOICE_TEXTS[1:], _CHOICE_TEXTS[0]
+)
+"""What a target chose, as one text: its JSON columns as stored ('' for SQL NULL, which is never
+equal to itself; JSON has no equality on PostgreSQL), so one ``IN`` of plain strings finds every
+target that chose alike, and the database can look them up in a hash or an index, not row by row."""
 
 
 def _json(text: str) -> Any:
@@ -1186,26 +1198,28 @@ def _receives(query: Any) -> Any:
     )
 
 
-_Choices = dict[tuple[str, ...], _Choice]
+_Choices = dict[str, _Choice]
 """Each distinct choice of the targets that receive messages, by its text in ``_CHOSEN``."""
 
 
 async def _choices(session: AsyncSession) -> _Choices:
-    """The distinct choices of the targets that receive messages: a handful, whatever the number
-    of chats, so a message is checked once per choice and the fan-out itself stays in SQL."""
-    rows = await session.exec(_receives(select(*_CHOSEN)).distinct())
-    return {
-        (kinds, stations, reminders, config_reminders): _Choice(
+    """The distinct choices of the targets that receive messages: a handful in practice, so a
+    message is checked once per choice and the fan-out itself stays in SQL."""
+    rows = await session.exec(_receives(select(_CHOSEN)).distinct())
+    choices: _Choices = {}
+    for chosen in rows.all():
+        kinds, stations, reminders, config_reminders = chosen.split(_SEPARATOR)
+        choices[chosen] = _Choice(
             subscription_filter(_json(kinds), _json(stations)),
             reminder_leads_of(_json(reminders), _json(config_reminders)),
         )
-        for kinds, stations, reminders, config_reminders in rows.all()
-    }
+    return choices
 
 
-_CHOICES_PER_STATEMENT = 200
-"""Choices matched by one ``INSERT ... SELECT``: four parameters each, well inside every backend's
-limit on a statement's parameters."""
+_CHOICES_PER_STATEMENT = 30_000
+"""Choices matched by one ``INSERT ... SELECT``: one parameter each, inside every backend's limit
+on a statement's parameters (SQLite 32,766, asyncpg 32,767) with room for the few others, so even a
+choice of its own for each of 100,000 chats is four statements (four scans of the targets)."""
 
 
 async def _owe(
@@ -1217,10 +1231,11 @@ async def _owe(
 ) -> int:
     """Queue one delivery of the notification to every target whose choice wants ``message``.
 
-    One ``INSERT ... SELECT`` per few hundred wanted choices: the database copies the target keys
+    One ``INSERT ... SELECT`` per few thousand wanted choices: the database copies the target keys
     itself, so 100,000 deliveries never pass through Python (row-by-row ORM objects cost 30 s of
-    CPU, a Core executemany still 3-4 s on SQLite). A target that subscribed after ``choices`` was
-    read is owed the message only when it chose like one who wants it, never otherwise.
+    CPU, a Core executemany still 3-4 s on SQLite). The targets cannot change between reading
+    ``choices`` and these statements: SQLite's cycle holds the write lock, PostgreSQL's a share lock
+    on the target table (``record_cycle``).
     """
     wanted = [chosen for chosen, choice in choices.items() if choice.wants(message)]
     table = cast(Table, DeliveryRow.__table__)  # type: ignore[attr-defined]
@@ -1231,7 +1246,7 @@ async def _owe(
     owed = 0
     for start in range(0, len(wanted), _CHOICES_PER_STATEMENT):
         chosen = wanted[start : start + _CHOICES_PER_STATEMENT]
-        targets = _receives(core_select(*values, col(TargetRow.key))).where(tuple_(*_CHOSEN).in_(chosen))
+        targets = _receives(core_select(*values, col(TargetRow.key))).where(_CHOSEN.in_(chosen))
         result = await connection.execute(insert(table).from_select([*template, "target_key"], targets))
         owed += result.rowcount
     return owed

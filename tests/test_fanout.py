@@ -7,14 +7,16 @@ Every spec runs on SQLite and on PostgreSQL (``any_db_url``). Statements are cou
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, null, select, text, update
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from dockwatch.bot.detect import detect
 from dockwatch.bot.ll2.wire import parse_dockings
@@ -248,3 +250,103 @@ async def test_a_chat_with_a_kind_this_version_does_not_know_never_stops_an_anno
     await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
 
     assert await deliveries_per_target(any_db_url) == {chat(2)["key"]: 1}
+
+
+async def test_chats_stored_with_sql_null_choices_are_reached_like_json_null_ones(
+    store: Store, any_db_url: str
+) -> None:
+    """Rows written before a column existed, or by a migration, hold SQL NULL, not JSON ``null``."""
+    await add_chats(any_db_url, [chat(1), chat(2), chat(3, stations=["tiangong"])])
+    await set_columns(any_db_url, chat(2)["key"], kinds=null(), stations=null(), reminders=null())
+    await record_baseline(store)
+    now = NOW + timedelta(minutes=10)
+    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
+    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+
+    await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+
+    assert await deliveries_per_target(any_db_url) == {chat(1)["key"]: 1, chat(2)["key"]: 1}
+
+
+async def set_columns(url: str, key: str, **values: Any) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(update(TargetRow).where(col(TargetRow.key) == key).values(**values))
+    finally:
+        await engine.dispose()
+
+
+async def waiting_on_a_lock(url: str, writer: asyncio.Task[None]) -> bool:
+    """Whether ``writer`` is blocked on a PostgreSQL lock (``False`` once it finished instead)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            for _ in range(500):
+                if writer.done():
+                    return False
+                waiting = await connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                )
+                if waiting:
+                    return True
+                await asyncio.sleep(0.01)
+    finally:
+        await engine.dispose()
+    raise AssertionError("the writer neither finished nor waited on a lock")
+
+
+async def test_a_chat_changing_its_choice_during_a_fan_out_is_owed_the_message_once_on_postgresql(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads each statement afresh (READ COMMITTED): a ``/remind 10m`` committed between
+    reading the choices and owing the message would leave the chat out, or match it twice. Target
+    writes wait for the cycle instead."""
+    import dockwatch.storage.store as store_module
+
+    wanting, changing = chat(1), chat(2)
+    async with Store.open(postgres_url) as store:
+        await add_chats(postgres_url, [wanting, changing])
+        await record_baseline(store)
+        read_choices = store_module._choices
+        writers: list[asyncio.Task[None]] = []
+
+        async def choices_then_a_chat_changes(session: Any) -> Any:
+            choices = await read_choices(session)
+            writer = asyncio.create_task(set_columns(postgres_url, changing["key"], reminders=[600]))
+            writers.append(writer)
+            assert await waiting_on_a_lock(postgres_url, writer), "the change landed inside the fan-out"
+            return choices
+
+        monkeypatch.setattr(store_module, "_choices", choices_then_a_chat_changes)
+        now = NOW + timedelta(minutes=10)
+        snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
+        known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+        await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+        await writers[0]
+
+        assert await deliveries_per_target(postgres_url) == {wanting["key"]: 1, changing["key"]: 1}
+        preferences = await store.preferences(changing["key"])
+        assert preferences is not None and preferences.reminders == (timedelta(minutes=10),)  # landed after
+
+
+async def test_a_choice_of_its_own_for_each_of_thousands_of_chats_stays_inside_the_parameter_limits(
+    store: Store, any_db_url: str
+) -> None:
+    """A full statement of distinct choices and one more: SQLite and asyncpg refuse more than about
+    32,767 parameters in one statement."""
+    from dockwatch.storage.store import _CHOICES_PER_STATEMENT
+
+    count = _CHOICES_PER_STATEMENT + 1
+    await add_chats(any_db_url, [chat(i, reminders=[3600 + i]) for i in range(count)])
+    await record_baseline(store)
+    now = NOW + timedelta(minutes=10)
+    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
+    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+
+    recorded = await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+
+    assert recorded.deliveries == count

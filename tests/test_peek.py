@@ -146,3 +146,21 @@ async def test_peeking_leaves_the_file_byte_identical_and_creates_nothing_beside
 def test_a_missing_file_is_no_database(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match=r"no database at .*missing\.db"):
         peek_sqlite(str(tmp_path / "missing.db"), "here")
+
+
+def test_a_crashed_writer_s_rollback_journal_is_refused_not_read_around(tmp_path: Path) -> None:
+    """A hot journal means the file holds half a transaction: reading it as immutable would tear."""
+    live, crashed = tmp_path / "live", tmp_path / "crashed"
+    live.mkdir()
+    crashed.mkdir()
+    with closing(sqlite3.connect(live / "dockwatch.db", isolation_level=None)) as database:
+        database.execute("CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT)")
+        database.execute("PRAGMA cache_size=1")  # spill the transaction into the file before commit
+        database.execute("BEGIN")
+        database.executemany("INSERT INTO foo (name) VALUES (?)", [("x" * 500,)] * 2_000)
+        for name in ("dockwatch.db", "dockwatch.db-journal"):  # what a crash at this moment leaves
+            (crashed / name).write_bytes((live / name).read_bytes())
+        database.execute("ROLLBACK")
+
+    with pytest.raises(StorageError, match="cannot open database here: "):
+        peek_sqlite(str(crashed / "dockwatch.db"), "here")
