@@ -106,11 +106,12 @@ def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     return engine
 
 
-TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01", "53300"})
+TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01", "53300", "55P03"})
 """PostgreSQL errors after which the same transaction may well succeed: the server shutting down or
 not yet accepting connections (57P0x: also what ``pg_terminate_backend`` sends), a serialization
-failure or deadlock (40001, 40P01: the documented remedy is to retry) and too many connections
-(53300); with every connection exception (class 08)."""
+failure or deadlock (40001, 40P01: the documented remedy is to retry), too many connections
+(53300) and a lock not granted in time (55P03: another transaction held it); with every connection
+exception (class 08)."""
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6
 
 

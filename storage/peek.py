@@ -20,6 +20,13 @@ from dockwatch.bot.errors import StorageError
 from dockwatch.storage.moves import TargetMove
 from dockwatch.storage.revisions import VERSION_TABLE, SchemaState, classify
 
+HOT_JOURNAL = (
+    "a writer stopped mid-transaction and left its rollback journal beside it, which only a "
+    "read-write open rolls back: run `dockwatch db upgrade` once"
+)
+"""Why a read-only open fails (SQLite: "attempt to write a readonly database") with a journal beside."""
+
+
 _TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~'"
 """SQLAlchemy's ``get_table_names`` for SQLite: SQLite's own tables are no part of the schema."""
 
@@ -56,7 +63,8 @@ def peek_sqlite(path: str, where: str) -> Peek:
                 "SELECT old_key, new_key, moved_at FROM target_move ORDER BY old_key"
             ).fetchall()
     except sqlite3.Error as error:
-        raise StorageError(f"cannot open database {where}: {_first_line(error)}") from None
+        reason = HOT_JOURNAL if live and "readonly" in str(error) else _first_line(error)
+        raise StorageError(f"cannot open database {where}: {reason}") from None
     return Peek(state, [TargetMove(old, new, _utc(moved_at)) for old, new, moved_at in rows])
 
 

@@ -62,6 +62,7 @@ from dockwatch.bot.preferences import (
 from dockwatch.storage import leases
 from dockwatch.storage.engine import READ_ONLY, create_engine, dialect_insert, is_transient
 from dockwatch.storage.moves import TargetMove
+from dockwatch.storage.peek import HOT_JOURNAL
 from dockwatch.storage.rows import (
     QUIET_OFF,
     docking_from_row,
@@ -99,7 +100,7 @@ from dockwatch.storage.tables import (
     TargetRow,
     UTCDateTime,
 )
-from dockwatch.storage.urls import existing_sqlite_file
+from dockwatch.storage.urls import existing_sqlite_file, rollback_journal_beside
 
 
 class Unset:
@@ -165,6 +166,9 @@ class ApiReservation:
 DOCKING_KINDS = [kind.value for kind in CORRECTABLE_KINDS]
 BUDGET_LOCK = 0x646F636B  # "dock": PostgreSQL advisory lock serialising budget reservations
 CYCLE_LOCK = 0x64637963  # "dcyc": PostgreSQL advisory lock serialising recorded cycles
+TARGETS_LOCK_TIMEOUT = "30s"
+"""How long an announcing cycle waits for the target table on PostgreSQL: a chat's own write takes
+milliseconds, so only a transaction someone left open waits this long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +199,11 @@ class Store:
     @asynccontextmanager
     async def open(cls, url: str) -> AsyncIterator[Store]:
         """Open for reading and writing, first upgrading the schema to this code's (under a lock)."""
-        if existing_sqlite_file(url):
+        if existing_sqlite_file(url) and not rollback_journal_beside(url):
             # Look before writing: connecting switches SQLite to WAL, which rewrites the file header
-            # of whatever database a mistyped storage.url points at.
+            # of whatever database a mistyped storage.url points at. A rollback journal beside it
+            # may be a crashed writer's, which only a read-write connection can roll back: then the
+            # upgrade's own check, under the write lock, is the look.
             async with cls.open_read_only(url, require_head=False):
                 pass
         engine = create_engine(url)
@@ -226,7 +232,9 @@ class Store:
                 async with engine.connect() as connection:
                     state = await connection.run_sync(check, _safe_url(url))
             except (SQLAlchemyError, OSError) as error:
-                raise StorageError(f"cannot open database {_safe_url(url)}: {_first_line(error)}") from None
+                hot = rollback_journal_beside(url) and "readonly" in _first_line(error)
+                reason = HOT_JOURNAL if hot else _first_line(error)
+                raise StorageError(f"cannot open database {_safe_url(url)}: {reason}") from None
             yield cls(engine, state)
         finally:
             await engine.dispose()
@@ -311,8 +319,12 @@ class Store:
                     # that read the targets again: a chat changing its choice in between (READ
                     # COMMITTED) would be owed nothing, or twice. Target writes wait for this commit;
                     # taken before any other lock but the cycle's, so no writer waits the other way.
+                    # A transaction left open on the table (an operator's psql) must not hold every
+                    # instance's cycles for good: past TARGETS_LOCK_TIMEOUT the poll fails, and retries.
                     connection = await session.connection()
+                    await connection.execute(text(f"SET LOCAL lock_timeout = '{TARGETS_LOCK_TIMEOUT}'"))
                     await connection.execute(text(f"LOCK TABLE {TargetRow.__tablename__} IN SHARE MODE"))
+                    await connection.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
             if fence is not None:
                 await _hold_fence(session, *fence, now=now)
             await _upsert_dockings(session, snapshot.dockings, now)

@@ -85,5 +85,12 @@ def existing_sqlite_file(url: str) -> bool:
     return path is not None and Path(path).is_file()
 
 
+def rollback_journal_beside(url: str) -> bool:
+    """Whether a SQLite rollback journal lies beside the file of ``url``: a writer outside WAL mode
+    is in a transaction, or crashed in one (a *hot* journal, which a read-only open cannot roll back)."""
+    path = sqlite_path(url)
+    return path is not None and Path(f"{path}-journal").exists()
+
+
 def _render_plain(drivername: str, database: str) -> str:
     return f"{drivername}:///{quote(database, safe=' +/')}"

@@ -58,6 +58,22 @@ def load_data(name: str) -> Any:
     return json.loads((DATA / name).read_text(encoding="utf-8"))
 
 
+def crashed_writer_copy(database: Path, directory: Path) -> Path:
+    """A copy of ``database`` in ``directory`` as a writer outside WAL mode leaves it when it dies
+    mid-transaction: the file with half the transaction spilled into it, and a *hot* journal."""
+    directory.mkdir()
+    with closing(sqlite3.connect(database, isolation_level=None)) as connection:
+        connection.execute("PRAGMA journal_mode=DELETE")
+        connection.execute("PRAGMA cache_size=1")  # spill the transaction into the file before commit
+        connection.execute("BEGIN")
+        connection.execute("CREATE TABLE spill (payload TEXT)")
+        connection.executemany("INSERT INTO spill VALUES (?)", [("x" * 500,)] * 2_000)
+        for name in (database.name, f"{database.name}-journal"):
+            (directory / name).write_bytes((database.parent / name).read_bytes())
+        connection.execute("ROLLBACK")
+    return directory / database.name
+
+
 def database_from_sql(path: Path, name: str, replacements: Mapping[str, str] | None = None) -> Path:
     """A SQLite database at ``path`` from a dump under ``tests/data``, in WAL mode as dockwatch leaves
     its databases; ``replacements`` rewrite strings in the dump first (e.g. target keys, which are

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from dockwatch.bot.detect import detect
+from dockwatch.bot.errors import StorageUnavailable
 from dockwatch.bot.ll2.wire import parse_dockings
 from dockwatch.bot.model import ChangeKind, KnownState, Snapshot
 from dockwatch.storage import Store
@@ -350,3 +351,33 @@ async def test_a_choice_of_its_own_for_each_of_thousands_of_chats_stays_inside_t
     recorded = await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
 
     assert recorded.deliveries == count
+
+
+async def test_a_transaction_left_open_on_the_targets_fails_the_announcing_cycle_in_time_on_postgresql(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator's psql session that wrote a label and never committed must not hold every
+    instance's cycles for good: the cycle gives up (a poll failure, retried), records nothing, and
+    records it all once the session ends."""
+    monkeypatch.setattr("dockwatch.storage.store.TARGETS_LOCK_TIMEOUT", "200ms")
+    async with Store.open(postgres_url) as store:
+        await add_chats(postgres_url, [chat(1)])
+        await record_baseline(store)
+        now = NOW + timedelta(minutes=10)
+        snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
+        known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+        changes = detect(known, snapshot, now)
+        operator = create_engine(postgres_url)
+        try:
+            async with operator.connect() as session:
+                await session.execute(update(TargetRow).values(label="left open"))
+
+                with pytest.raises(StorageUnavailable, match="lock timeout"):
+                    await store.record_cycle(snapshot, changes, started_at=now, now=now)
+                await session.rollback()
+        finally:
+            await operator.dispose()
+
+        assert await deliveries_per_target(postgres_url) == {}
+        recorded = await store.record_cycle(snapshot, changes, started_at=now, now=now)
+        assert recorded.deliveries == 1

@@ -17,7 +17,7 @@ from dockwatch.bot.errors import StorageError
 from dockwatch.storage import Store, TargetInfo
 from dockwatch.storage.peek import Peek, peek_sqlite
 from dockwatch.storage.schema import BASELINE, alembic_config
-from tests.conftest import database_from_sql, file_digest
+from tests.conftest import crashed_writer_copy, database_from_sql, file_digest
 from tests.test_migrations import run_sync_on
 
 MOVED_AT = datetime(2026, 11, 22, 9, 30, 15, 123456, tzinfo=UTC)
@@ -148,19 +148,16 @@ def test_a_missing_file_is_no_database(tmp_path: Path) -> None:
         peek_sqlite(str(tmp_path / "missing.db"), "here")
 
 
-def test_a_crashed_writer_s_rollback_journal_is_refused_not_read_around(tmp_path: Path) -> None:
-    """A hot journal means the file holds half a transaction: reading it as immutable would tear."""
-    live, crashed = tmp_path / "live", tmp_path / "crashed"
-    live.mkdir()
-    crashed.mkdir()
-    with closing(sqlite3.connect(live / "dockwatch.db", isolation_level=None)) as database:
-        database.execute("CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT)")
-        database.execute("PRAGMA cache_size=1")  # spill the transaction into the file before commit
-        database.execute("BEGIN")
-        database.executemany("INSERT INTO foo (name) VALUES (?)", [("x" * 500,)] * 2_000)
-        for name in ("dockwatch.db", "dockwatch.db-journal"):  # what a crash at this moment leaves
-            (crashed / name).write_bytes((live / name).read_bytes())
-        database.execute("ROLLBACK")
+async def test_a_crashed_writer_s_rollback_journal_is_refused_with_what_to_run(tmp_path: Path) -> None:
+    """A hot journal means the file may hold half a transaction: reading around it could tear."""
+    database = tmp_path / "dockwatch.db"
+    await current_with_moves(database)
 
-    with pytest.raises(StorageError, match="cannot open database here: "):
-        peek_sqlite(str(crashed / "dockwatch.db"), "here")
+    crashed = crashed_writer_copy(database, tmp_path / "crashed")
+
+    with pytest.raises(
+        StorageError,
+        match=r"^cannot open database here: a writer stopped mid-transaction.*"
+        r"run `dockwatch db upgrade` once$",
+    ):
+        peek_sqlite(str(crashed), "here")

@@ -21,7 +21,7 @@ from dockwatch.bot.model import KnownState, Receipt, Snapshot
 from dockwatch.storage import Store, TargetInfo
 from dockwatch.storage.schema import head
 from tests.builders import ll2_docking
-from tests.conftest import SECRET, database_from_sql, file_digest
+from tests.conftest import SECRET, crashed_writer_copy, database_from_sql, file_digest
 from tests.test_cli import assert_one_line_error, dockwatch
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -223,3 +223,29 @@ async def test_status_shows_an_ll2_hold_and_when_it_ends(ours: Path) -> None:
         in shown
     ), shown
     assert "LL2 asked us to wait" not in later
+
+
+async def test_a_crashed_writer_s_rollback_journal_is_rolled_back_by_the_next_read_write_open(
+    tmp_path: Path, ours: Path
+) -> None:
+    """Only a read-write open can roll a hot journal back: the look before writing must not stop it."""
+    crashed = crashed_writer_copy(ours, tmp_path / "crashed")
+
+    async with Store.open(f"sqlite:///{crashed}") as store:
+        assert store.schema.at_head
+        assert [t.key for t in await store.targets()] == ["telegram:7"]
+
+    assert not crashed.with_name("dockwatch.db-journal").exists()
+
+
+async def test_status_on_a_crashed_writer_s_database_says_what_to_run_and_changes_nothing(
+    tmp_path: Path, ours: Path
+) -> None:
+    crashed = crashed_writer_copy(ours, tmp_path / "crashed")
+    before = file_digest(crashed)
+
+    run = await dockwatch("status", "--config", str(write_config(tmp_path, crashed)))
+
+    assert run.code == 3
+    assert_one_line_error(run, "a writer stopped mid-transaction", "run `dockwatch db upgrade` once")
+    assert file_digest(crashed) == before
