@@ -195,3 +195,26 @@ async def test_a_poll_asked_for_while_one_runs_comes_right_after_it(
         "docking_events",
         "upcoming",
     ]
+
+
+async def test_a_crowded_day_never_costs_more_calls_in_any_hour_than_the_budget(
+    fake_ll2: FakeLL2, webhook_receiver: WebhookReceiver, config: Config
+) -> None:
+    """Planned dockings two minutes apart, overlapping webcast windows and the steady paces all want
+    the same hours: each rolling hour still sees at most ``requests_per_hour`` calls."""
+    fake_ll2.dockings = [
+        ll2_docking(700 + i, docking=START + timedelta(hours=1, minutes=2 * i)) for i in range(12)
+    ]
+    fake_ll2.events = [ll2_event(80 + i, date=START + timedelta(hours=1, minutes=20 * i)) for i in range(6)]
+    clock = VirtualClock(START)
+    calls_at: list[datetime] = []
+    async with running(free_tier(config), clock):
+        while clock.now() < START + timedelta(hours=5):
+            await asyncio.wait_for(clock.settled(SLEEPERS), timeout=20)
+            calls_at += [clock.now()] * (len(fake_ll2.counted_requests) - len(calls_at))
+            clock.advance()
+        await eventually(lambda: len(webhook_receiver.accepted) == 12)
+
+    busiest = max(sum(1 for t in calls_at if start <= t < start + timedelta(hours=1)) for start in calls_at)
+    assert 12 <= busiest <= 14  # crowded enough to press on the budget, and never past it
+    assert sorted(r.id for r in webhook_receiver.accepted) == [f"docked:{700 + i}" for i in range(12)]
