@@ -21,7 +21,7 @@ from sqlmodel import col
 from dockwatch.bot.detect import detect
 from dockwatch.bot.errors import StorageUnavailable
 from dockwatch.bot.ll2.wire import parse_dockings
-from dockwatch.bot.model import ChangeKind, KnownState, Snapshot
+from dockwatch.bot.model import Change, ChangeKind, KnownState, Snapshot
 from dockwatch.storage import Store
 from dockwatch.storage.engine import create_engine
 from dockwatch.storage.tables import DeliveryRow, TargetRow
@@ -116,6 +116,14 @@ def snapshot_of(*raw: dict[str, Any]) -> Snapshot:
 OLD = ll2_docking(1, docking=NOW - timedelta(days=2))
 
 
+def docking_2_docked() -> tuple[Snapshot, list[Change], datetime]:
+    """Ten minutes after the baseline, docking 2 shows up docked: one announcement."""
+    now = NOW + timedelta(minutes=10)
+    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
+    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+    return snapshot, detect(known, snapshot, now), now
+
+
 async def record_baseline(store: Store) -> None:
     snapshot = snapshot_of(OLD)
     await store.record_cycle(snapshot, detect(KnownState(), snapshot, NOW), started_at=NOW, now=NOW)
@@ -149,10 +157,7 @@ async def test_one_announcement_to_thousands_of_chats_is_a_bulk_insert_one_deliv
     chats, reached = mixed_chats(CHATS)
     await add_chats(any_db_url, chats)
     await record_baseline(store)
-    now = NOW + timedelta(minutes=10)
-    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
-    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
-    changes = detect(known, snapshot, now)
+    snapshot, changes, now = docking_2_docked()
     assert [c.kind for c in changes if c.announce] == [ChangeKind.DOCKED]
     statements.clear()
 
@@ -169,12 +174,10 @@ async def test_the_targets_of_an_announcement_are_read_without_their_other_colum
     """Labels, quiet hours and zones of 100,000 chats are no part of deciding who is owed what."""
     await add_chats(any_db_url, mixed_chats(12)[0])
     await record_baseline(store)
-    now = NOW + timedelta(minutes=10)
-    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
-    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+    snapshot, changes, now = docking_2_docked()
     statements.clear()
 
-    await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+    await store.record_cycle(snapshot, changes, started_at=now, now=now)
 
     read = reading_targets(statements)
     assert read, "the listener saw the targets read"
@@ -188,12 +191,10 @@ async def test_the_target_keys_of_an_announcement_never_leave_the_database(
     SELECT``): 100,000 keys through Python cost seconds of CPU on SQLite."""
     await add_chats(any_db_url, mixed_chats(60)[0])
     await record_baseline(store)
-    now = NOW + timedelta(minutes=10)
-    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
-    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+    snapshot, changes, now = docking_2_docked()
     statements.clear()
 
-    await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+    await store.record_cycle(snapshot, changes, started_at=now, now=now)
 
     (inserting,) = inserting_deliveries(statements)
     assert re.search(r"\)\s*SELECT\b", inserting, re.IGNORECASE), inserting
@@ -227,12 +228,10 @@ async def test_more_wanted_choices_than_one_statement_matches_reach_every_chat_o
     reached |= {chat(100 + i)["key"] for i in range(8)}
     await add_chats(any_db_url, chats)
     await record_baseline(store)
-    now = NOW + timedelta(minutes=10)
-    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
-    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+    snapshot, changes, now = docking_2_docked()
     statements.clear()
 
-    recorded = await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+    recorded = await store.record_cycle(snapshot, changes, started_at=now, now=now)
 
     assert recorded.deliveries == len(reached) == 38
     assert len(inserting_deliveries(statements)) == 4  # 10 wanted choices, 3 a statement
@@ -244,11 +243,9 @@ async def test_a_chat_with_a_kind_this_version_does_not_know_never_stops_an_anno
 ) -> None:
     await add_chats(any_db_url, [chat(1, kinds=["docking.teleported"]), chat(2)])
     await record_baseline(store)
-    now = NOW + timedelta(minutes=10)
-    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
-    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+    snapshot, changes, now = docking_2_docked()
 
-    await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+    await store.record_cycle(snapshot, changes, started_at=now, now=now)
 
     assert await deliveries_per_target(any_db_url) == {chat(2)["key"]: 1}
 
@@ -260,11 +257,9 @@ async def test_chats_stored_with_sql_null_choices_are_reached_like_json_null_one
     await add_chats(any_db_url, [chat(1), chat(2), chat(3, stations=["tiangong"])])
     await set_columns(any_db_url, chat(2)["key"], kinds=null(), stations=null(), reminders=null())
     await record_baseline(store)
-    now = NOW + timedelta(minutes=10)
-    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
-    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+    snapshot, changes, now = docking_2_docked()
 
-    await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+    await store.record_cycle(snapshot, changes, started_at=now, now=now)
 
     assert await deliveries_per_target(any_db_url) == {chat(1)["key"]: 1, chat(2)["key"]: 1}
 
@@ -323,10 +318,8 @@ async def test_a_chat_changing_its_choice_during_a_fan_out_is_owed_the_message_o
             return choices
 
         monkeypatch.setattr(store_module, "_choices", choices_then_a_chat_changes)
-        now = NOW + timedelta(minutes=10)
-        snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
-        known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
-        await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+        snapshot, changes, now = docking_2_docked()
+        await store.record_cycle(snapshot, changes, started_at=now, now=now)
         await writers[0]
 
         assert await deliveries_per_target(postgres_url) == {wanting["key"]: 1, changing["key"]: 1}
@@ -344,11 +337,9 @@ async def test_a_choice_of_its_own_for_each_of_thousands_of_chats_stays_inside_t
     count = _CHOICES_PER_STATEMENT + 1
     await add_chats(any_db_url, [chat(i, reminders=[3600 + i]) for i in range(count)])
     await record_baseline(store)
-    now = NOW + timedelta(minutes=10)
-    snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
-    known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
+    snapshot, changes, now = docking_2_docked()
 
-    recorded = await store.record_cycle(snapshot, detect(known, snapshot, now), started_at=now, now=now)
+    recorded = await store.record_cycle(snapshot, changes, started_at=now, now=now)
 
     assert recorded.deliveries == count
 
@@ -363,10 +354,7 @@ async def test_a_transaction_left_open_on_the_targets_fails_the_announcing_cycle
     async with Store.open(postgres_url) as store:
         await add_chats(postgres_url, [chat(1)])
         await record_baseline(store)
-        now = NOW + timedelta(minutes=10)
-        snapshot = snapshot_of(OLD, ll2_docking(2, docking=now - timedelta(minutes=1)))
-        known = KnownState(dockings={d.id: d for d in snapshot_of(OLD).dockings}, baseline_done=True)
-        changes = detect(known, snapshot, now)
+        snapshot, changes, now = docking_2_docked()
         operator = create_engine(postgres_url)
         try:
             async with operator.connect() as session:
