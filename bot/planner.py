@@ -7,7 +7,9 @@ them can tell us anything new, so each has a schedule of its own inside the one 
 
 * LL2 says ahead of time when most changes will happen: planned docking and departure times,
   webcast start times, and the moments reminders are due. Those *exact moments* get a poll of
-  their endpoint a few seconds after they pass (reminders: shortly before).
+  their endpoint a few seconds after they pass (reminders: shortly before). A paced read that
+  would fall less than ``min_interval`` before one waits for it instead: read just before, it
+  would hold the exact poll back by ``min_interval``.
 * A docking LL2 never announced can show up at any time, so dockings are also read at a *steady
   pace*: as densely as the budget sustains after the events' floor and a spare for exact moments
   (6 minutes at the free tier's 14 calls an hour), a pace never sparser than ``interval``; while
@@ -16,14 +18,18 @@ them can tell us anything new, so each has a schedule of its own inside the one 
 * A webcast without a start time goes live somewhere around its event's date: from
   ``WEBCAST_LEAD`` before it until ``WEBCAST_TAIL`` after it the events are read at the steady
   pace and dockings at half of it, so the two together stay near the budget; an hour either side
-  (``FRINGE_*``) at 1.5 steady paces, for dates LL2 corrects only after the event. A stream with a
-  start time is polled for at that time, and its event read densely only once that passed.
+  (``FRINGE_*``) at two steady paces, for dates LL2 corrects only after the event. Fringe reads
+  rank with the steady ones: webcasts rarely go live there, and ranked above the dockings they
+  took the budget the dockings' pace needs. A stream with a start time is polled for at that
+  time, and its event read densely only once that passed (it has no fringe: the start time is
+  polled for exactly).
 * Outside windows, events are read at a *floor* pace (five steady paces: 30 minutes at the free
   tier) for dates that move and webcasts LL2 flags live where no date said they would be.
 
 A poll is never planned where it would break the rolling hourly budget. When the budget is short,
 exact moments go first, then window polls, then steady ones; a poll is put off when it would leave
-no budget for an exact moment within the hour, or (a steady one) for the next window poll.
+no budget for an exact moment within the hour, or (a steady one) for the window polls of the
+hour: the next one, and every later one at the window's pace while a window already open lasts.
 The constants were tuned with ``bench/latency.py`` (see bench/README.md).
 """
 
@@ -45,8 +51,8 @@ WEBCAST_TAIL = timedelta(minutes=30)
 """Webcasts go live up to half an hour before their event's date: the window is read densely."""
 FRINGE_LEAD = timedelta(minutes=60)
 FRINGE_TAIL = timedelta(minutes=60)
-FRINGE_PACE = 1.5
-"""Around the window, read at 1.5 times its pace: for dates LL2 corrects only after the event was
+FRINGE_PACE = 2.0
+"""Around the window, read at twice its pace: for dates LL2 corrects only after the event was
 early or late."""
 HORIZON = timedelta(days=8)
 LOOKBACK = timedelta(hours=1)
@@ -192,8 +198,9 @@ def moments_from(
     Each kind's row in the kinds table names the moment that kind happens at; kinds sharing a
     moment (docked and relocated) share its polls. An event whose webcast was announced has no
     window any more. A stream with a start time is polled for at that time; only if it is not live
-    by then is its event late, and read densely from then on (the fringes still open an hour
-    before the date: LL2 moves start times earlier too).
+    by then is its event late, and read densely from then on. Only an event without a start time
+    has fringes: a start time is polled for exactly, and its fringe reads took the budget the
+    dockings' pace needs.
     """
     dockings, events = tuple(dockings), tuple(events)
     since = now - LOOKBACK
@@ -223,7 +230,8 @@ def moments_from(
                     if event.date is not None and now - FRINGE_TAIL < event.date <= horizon:
                         lead = min(starts, default=event.date - WEBCAST_LEAD)
                         windows.add((lead, event.date + WEBCAST_TAIL))
-                        fringes.add((event.date - FRINGE_LEAD, event.date + FRINGE_TAIL))
+                        if not starts:
+                            fringes.add((event.date - FRINGE_LEAD, event.date + FRINGE_TAIL))
             case None:
                 pass  # reminders are planned from the lead times in use, not from the kinds table
             case _:
@@ -258,8 +266,9 @@ def plan_next_poll(state: PlanState, budget: BudgetView, now: datetime) -> Plann
         endpoints = frozenset(w.endpoint for w in due)
     else:
         endpoints = frozenset({due[0].endpoint})
-    # Keep enough budget for every exact moment in the coming hour, and for the next window poll
-    # when this one is only a steady one; if this poll would starve one, poll for that instead.
+    # Keep enough budget for every exact moment in the coming hour, and for the window polls of
+    # the hour when this one is only a steady one; if this poll would starve one, poll for that
+    # instead.
     urgency = min(w.why for w in wants if w.endpoint in endpoints)
     reserved = sorted(
         {
@@ -268,7 +277,13 @@ def plan_next_poll(state: PlanState, budget: BudgetView, now: datetime) -> Plann
             for moment in want.exact
             if chosen < moment <= chosen + WINDOW
         }
-        | {(w.at, w.endpoint) for w in wants if w.why < urgency and chosen < w.at <= chosen + WINDOW}
+        | {
+            (at, w.endpoint)
+            for w in wants
+            if w.why < urgency
+            for at in _window_reads(state, w, pace, chosen)
+            if chosen < at <= chosen + WINDOW
+        }
     )
     if reserved and not _leaves_room(budget, chosen, len(endpoints), [m for m, _ in reserved]):
         moment, endpoint = reserved[0]
@@ -297,20 +312,37 @@ def _wanted(state: PlanState, endpoint: Endpoint, pace: Paces, now: datetime) ->
             want = _Want(endpoint, max(floor, steady), _Why.STEADY, tuple(exact))
         case Endpoint.EVENTS:
             want = _Want(endpoint, max(floor, last + pace.events), _Why.STEADY, tuple(exact))
-            for spans, every in (
-                (state.windows, pace.events_in_window),
-                (state.fringes, FRINGE_PACE * pace.events_in_window),
+            for spans, every, why in (
+                (state.windows, pace.events_in_window, _Why.WINDOW),
+                (state.fringes, FRINGE_PACE * pace.events_in_window, _Why.STEADY),
             ):
                 paced = max(floor, last + every)
                 for start, end in spans:
                     at = max(paced, start)
                     if at <= end and at < want.at:
-                        want = _Want(endpoint, at, _Why.WINDOW, tuple(exact))
+                        want = _Want(endpoint, at, why, tuple(exact))
         case _:
             assert_never(endpoint)
-    if exact and exact[0] <= want.at:
+    if exact and exact[0] < want.at + state.min_interval:
         return _Want(endpoint, exact[0], _Why.EXACT, tuple(exact))
     return want
+
+
+def _window_reads(state: PlanState, want: _Want, pace: Paces, now: datetime) -> list[datetime]:
+    """The poll ``want`` asks for and, for a window poll, the window's later reads within the hour.
+
+    Only windows open at ``now`` are projected: one still to open may close at its first read (a
+    webcast start time that comes true).
+    """
+    reads = [want.at]
+    if want.why is not _Why.WINDOW:
+        return reads
+    open_now = [(start, end) for start, end in state.windows if start <= now]
+    at = want.at + pace.events_in_window
+    while at <= now + WINDOW and any(start <= at <= end for start, end in open_now):
+        reads.append(at)
+        at += pace.events_in_window
+    return reads
 
 
 def _leaves_room(budget: BudgetView, poll: datetime, calls: int, moments: Sequence[datetime]) -> bool:

@@ -39,9 +39,10 @@ def state(
     exact: tuple[float, ...] = (),
     webcasts: tuple[float, ...] = (),
     windows: tuple[tuple[float, float], ...] = (),
+    fringes: tuple[tuple[float, float], ...] = (),
     poll_at: tuple[float, ...] = (),
 ) -> PlanState:
-    """Last polls of the dockings and the events, docking moments, webcast starts, windows."""
+    """Last polls of the dockings and the events, docking moments, webcast starts, windows, fringes."""
     return PlanState(
         interval=INTERVAL,
         min_interval=MIN,
@@ -52,6 +53,7 @@ def state(
         ),
         events=Watch(None if evented is None else minutes(evented), tuple(minutes(m) for m in webcasts)),
         windows=tuple((minutes(a), minutes(b)) for a, b in windows),
+        fringes=tuple((minutes(a), minutes(b)) for a, b in fringes),
     )
 
 
@@ -131,6 +133,21 @@ def test_inside_a_window_the_dockings_slow_to_half_pace() -> None:
     assert plan_next_poll(later, budget(0, 5, 11), minutes(11)) == PlannedPoll(minutes(12), DOCKINGS)
 
 
+def test_a_steady_read_due_just_before_an_exact_moment_waits_for_it() -> None:
+    """Read at +6 the dockings could not be read again before +7 (min_interval): the planned
+    docking at +5:50 would be seen a minute late. One read at +6:10 serves both."""
+    plan = state(exact=(5 + 50 / 60,))
+
+    assert plan_next_poll(plan, budget(0, 0), NOW) == PlannedPoll(minutes(5 + 50 / 60) + SETTLE, DOCKINGS)
+
+
+def test_a_fringe_read_ranks_with_the_dockings_steady_read() -> None:
+    """Both are due when the one call left comes free at +5: the dockings, due first at +1, get it."""
+    plan = state(docked=-5, evented=-8, fringes=((-30, 60),))
+
+    assert plan_next_poll(plan, budget(-55, *[-10] * 13), NOW) == PlannedPoll(minutes(5), DOCKINGS)
+
+
 def test_a_poll_waits_until_the_oldest_calls_leave_the_hour() -> None:
     calls = budget(*range(-55, 1, 4), per_hour=14)  # 14 calls, oldest at -55
 
@@ -153,6 +170,14 @@ def test_a_steady_poll_yields_to_the_window_poll_it_would_starve() -> None:
     plan = state(windows=((4, 60),), docked=-5, evented=-10)
 
     assert plan_next_poll(plan, budget(*[-5] * 13), NOW) == PlannedPoll(minutes(4), EVENTS)
+
+
+def test_a_steady_poll_yields_to_the_later_window_polls_of_an_open_window() -> None:
+    """Room for two calls until +20: the dockings' read at +2 would leave the events' window reads
+    at +6 and +12 only one of them."""
+    plan = state(windows=((-10, 60),), docked=-10, evented=0)
+
+    assert plan_next_poll(plan, budget(*[-40] * 10, -10, 0), NOW) == PlannedPoll(minutes(6), EVENTS)
 
 
 def test_when_both_are_overdue_and_only_one_fits_the_more_urgent_goes_first() -> None:
@@ -202,9 +227,18 @@ def test_moments_come_from_planned_dockings_departures_and_webcast_starts() -> N
 
     assert moments.dockings == (minutes(30), minutes(90))
     assert moments.events == (minutes(95),)
-    # A stream with a start time: dense only from that time on; the fringes as for any event.
+    # A stream with a start time: dense only from that time on.
     assert moments.windows == ((minutes(95), minutes(120) + WEBCAST_TAIL),)
-    assert moments.fringes == ((minutes(120) - FRINGE_LEAD, minutes(120) + FRINGE_TAIL),)
+
+
+def test_an_event_whose_stream_has_a_start_time_has_no_fringes() -> None:
+    """The start time is polled for exactly; reads around the date would only take the dockings' budget."""
+    with_start = Event(7, "Spacewalk", minutes(120), webcasts=(Webcast("https://v", start_time=minutes(95)),))
+    without = Event(8, "Briefing", minutes(300), webcasts=(Webcast("https://w"),))
+
+    moments = moments_from([], [with_start, without], frozenset(), NOW)
+
+    assert moments.fringes == ((minutes(300) - FRINGE_LEAD, minutes(300) + FRINGE_TAIL),)
 
 
 def test_an_event_flagged_live_but_not_announced_still_gets_its_window() -> None:
