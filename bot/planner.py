@@ -21,15 +21,19 @@ them can tell us anything new, so each has a schedule of its own inside the one 
   (``FRINGE_*``) at two steady paces, for dates LL2 corrects only after the event. Fringe reads
   rank with the steady ones: webcasts rarely go live there, and ranked above the dockings they
   took the budget the dockings' pace needs. A stream with a start time is polled for at that
-  time, and its event read densely only once that passed (it has no fringe: the start time is
-  polled for exactly).
+  time, and its event read densely from then until ``WEBCAST_TAIL`` after the event's date (it
+  has no fringe: the start time is polled for exactly; a start time later than that gets no
+  dense reads at all, only the floor).
 * Outside windows, events are read at a *floor* pace (five steady paces: 30 minutes at the free
   tier) for dates that move and webcasts LL2 flags live where no date said they would be.
 
 A poll is never planned where it would break the rolling hourly budget. When the budget is short,
 exact moments go first, then window polls, then steady ones; a poll is put off when it would leave
 no budget for an exact moment within the hour, or (a steady one) for the window polls of the
-hour: the next one, and every later one at the window's pace while a window already open lasts.
+hour: the next one, and every later one at the window's pace while a window already open lasts
+(when the next events read is itself an exact one, only that one). Nothing bounds how long the
+dockings' steady reads then wait: two overlapping windows and a cluster of planned dockings can
+hold them off for over an hour (the planned dockings themselves are still read).
 The constants were tuned with ``bench/latency.py`` (see bench/README.md).
 """
 
@@ -81,7 +85,10 @@ class PlanState:
     """What the planner needs to know about LL2's data and our own polling."""
 
     interval: timedelta
-    """The longest the dockings go unread, whatever the budget would allow."""
+    """The sparsest steady pace of the dockings, whatever the budget would allow. Not a bound on
+    their gaps: planned moments and open webcast windows go first when the budget is short, and a
+    read due less than ``min_interval`` before a planned moment waits for it (bench/latency.py
+    reports the longest gap)."""
     min_interval: timedelta
     """The shortest time between two reads of one endpoint."""
     dockings: Watch = Watch()
