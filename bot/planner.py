@@ -21,9 +21,9 @@ them can tell us anything new, so each has a schedule of its own inside the one 
   (``FRINGE_*``) at two steady paces, for dates LL2 corrects only after the event. Fringe reads
   rank with the steady ones: webcasts rarely go live there, and ranked above the dockings they
   took the budget the dockings' pace needs. A stream with a start time is polled for at that
-  time, and its event read densely from then until ``WEBCAST_TAIL`` after the event's date (it
-  has no fringe: the start time is polled for exactly; a start time later than that gets no
-  dense reads at all, only the floor).
+  time, and its event read densely from then until ``WEBCAST_TAIL`` after the event's date, or
+  after the start time when that is the later (it has no fringe: the start time is polled for
+  exactly).
 * Outside windows, events are read at a *floor* pace (five steady paces: 30 minutes at the free
   tier) for dates that move and webcasts LL2 flags live where no date said they would be.
 
@@ -234,11 +234,13 @@ def moments_from(
                         continue
                     starts = [w.start_time for w in event.webcasts if w.start_time is not None]
                     event_moments.update(start for start in starts if since < start <= horizon)
-                    if event.date is not None and now - FRINGE_TAIL < event.date <= horizon:
+                    if event.date is not None and event.date <= horizon:
                         lead = min(starts, default=event.date - WEBCAST_LEAD)
-                        windows.add((lead, event.date + WEBCAST_TAIL))
-                        if not starts:
-                            fringes.add((event.date - FRINGE_LEAD, event.date + FRINGE_TAIL))
+                        settles = max(event.date, lead)  # a stream starting late is late after its start
+                        if now - FRINGE_TAIL < settles:
+                            windows.add((lead, settles + WEBCAST_TAIL))
+                            if not starts:
+                                fringes.add((event.date - FRINGE_LEAD, event.date + FRINGE_TAIL))
             case None:
                 pass  # reminders are planned from the lead times in use, not from the kinds table
             case _:

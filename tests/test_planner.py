@@ -241,6 +241,15 @@ def test_an_event_whose_stream_has_a_start_time_has_no_fringes() -> None:
     assert moments.fringes == ((minutes(300) - FRINGE_LEAD, minutes(300) + FRINGE_TAIL),)
 
 
+def test_a_stream_starting_after_its_event_s_date_is_read_densely_after_its_start_time() -> None:
+    """Its window is not the date's: a start 40 minutes late would give an empty one, and no reads."""
+    late = Event(7, "Spacewalk", minutes(120), webcasts=(Webcast("https://v", start_time=minutes(160)),))
+
+    moments = moments_from([], [late], frozenset(), minutes(185))
+
+    assert moments.windows == ((minutes(160), minutes(160) + WEBCAST_TAIL),)
+
+
 def test_an_event_flagged_live_but_not_announced_still_gets_its_window() -> None:
     """LL2 leaves webcast_live on for years and after scrubs: only an announced webcast is done."""
     stale_flag = Event(9, "Scrubbed, flag left on", minutes(300), webcast_live=True)
