@@ -31,9 +31,10 @@ A poll is never planned where it would break the rolling hourly budget. When the
 exact moments go first, then window polls, then steady ones; a poll is put off when it would leave
 no budget for an exact moment within the hour, or (a steady one) for the window polls of the
 hour: the next one, and every later one at the window's pace while a window already open lasts
-(when the next events read is itself an exact one, only that one). Nothing bounds how long the
-dockings' steady reads then wait: two overlapping windows and a cluster of planned dockings can
-hold them off for over an hour (the planned dockings themselves are still read).
+(when the next events read is itself an exact one, only that one). Once the dockings are unread
+for ``STARVED`` of their in-window paces, a dockings read keeps room for the next window read only:
+two overlapping windows and a cluster of planned dockings would otherwise hold their steady reads
+off for over an hour.
 The constants were tuned with ``bench/latency.py`` (see bench/README.md).
 """
 
@@ -65,6 +66,9 @@ already covered: a re-plan between a moment and its poll (after the other endpoi
 restart, a poll the budget put off) must not lose that poll."""
 EVENTS_FLOOR = 5
 """Outside webcast windows, events are read once every this many steady paces."""
+STARVED = 2
+"""Dockings unread for this many of their in-window paces (24 minutes at the free tier) stop making
+room for every later window read of the hour, only for the next one."""
 SPARE_PER_HOUR = 2
 """Calls an hour the steady paces leave unspent, for exact moments and webcast windows."""
 
@@ -279,6 +283,13 @@ def plan_next_poll(state: PlanState, budget: BudgetView, now: datetime) -> Plann
     # the hour when this one is only a steady one; if this poll would starve one, poll for that
     # instead.
     urgency = min(w.why for w in wants if w.endpoint in endpoints)
+    # ... all of them while the dockings are read at all: once ``STARVED`` window paces late, a
+    # dockings read keeps room for the next window read only, or windows and planned moments
+    # together could hold the dockings off for over an hour.
+    starved = (
+        Endpoint.DOCKINGS in endpoints
+        and chosen - state.dockings.last_poll > STARVED * pace.dockings_in_window
+    )
     reserved = sorted(
         {
             (moment, want.endpoint)
@@ -290,7 +301,7 @@ def plan_next_poll(state: PlanState, budget: BudgetView, now: datetime) -> Plann
             (at, w.endpoint)
             for w in wants
             if w.why < urgency
-            for at in _window_reads(state, w, pace, chosen)
+            for at in ((w.at,) if starved else _window_reads(state, w, pace, chosen))
             if chosen < at <= chosen + WINDOW
         }
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -210,6 +211,35 @@ def test_polling_as_planned_never_exceeds_the_budget(per_hour: int) -> None:
 
     worst = max(sum(1 for c in calls if t - timedelta(hours=1) < c <= t) for t in calls)
     assert worst <= per_hour
+
+
+def test_overlapping_windows_and_a_cluster_of_planned_dockings_never_starve_the_dockings_for_long() -> None:
+    """Once the dockings are overdue by ``interval``, a steady read keeps room for the next window
+    read only, not for all of them: two windows and four planned dockings within the hour would
+    otherwise take every call (the dockings went unread for 75 minutes)."""
+    docking_moments = tuple(minutes(m) for m in (225.5, 226.5, 227.5, 228.5))
+    calls: list[datetime] = []
+    last: dict[Endpoint, datetime] = {}
+    dockings_read: list[datetime] = []
+    now = NOW
+    while now < minutes(300):
+        plan = PlanState(
+            interval=INTERVAL,
+            min_interval=MIN,
+            dockings=Watch(last.get(Endpoint.DOCKINGS), docking_moments),
+            events=Watch(last.get(Endpoint.EVENTS)),
+            windows=((minutes(130), minutes(205)), (minutes(167), minutes(242))),
+        )
+        planned = plan_next_poll(plan, BudgetView(14, tuple(calls)), now)
+        now = planned.at
+        calls += [now] * len(planned.endpoints)
+        last.update(dict.fromkeys(planned.endpoints, now))
+        if Endpoint.DOCKINGS in planned.endpoints:
+            dockings_read.append(now)
+
+    longest = max(b - a for a, b in itertools.pairwise(dockings_read))
+    assert longest <= timedelta(minutes=35), longest
+    assert max(sum(1 for c in calls if t - timedelta(hours=1) < c <= t) for t in calls) <= 14
 
 
 def test_moments_come_from_planned_dockings_departures_and_webcast_starts() -> None:
