@@ -30,8 +30,8 @@ them can tell us anything new, so each has a schedule of its own inside the one 
 A poll is never planned where it would break the rolling hourly budget. When the budget is short,
 exact moments go first, then window polls, then steady ones; a poll is put off when it would leave
 no budget for an exact moment within the hour, or (a steady one) for the window polls of the
-hour: the next one, and every later one at the window's pace while a window already open lasts
-(when the next events read is itself an exact one, only that one). Once the dockings are unread
+hour: the next one (a window read, or the exact one that took its place), and every later one at
+the window's pace while a window already open lasts. Once the dockings are unread
 for ``STARVED`` of their in-window paces, a dockings read keeps room for the next window read only:
 two overlapping windows and a cluster of planned dockings would otherwise hold their steady reads
 off for over an hour.
@@ -349,13 +349,14 @@ def _wanted(state: PlanState, endpoint: Endpoint, pace: Paces, now: datetime) ->
 
 
 def _window_reads(state: PlanState, want: _Want, pace: Paces, now: datetime) -> list[datetime]:
-    """The poll ``want`` asks for and, for a window poll, the window's later reads within the hour.
+    """The poll ``want`` asks for and, for an events poll inside an open window (a window read, or
+    an exact one that took its place), the window's later reads within the hour.
 
     Only windows open at ``now`` are projected: one still to open may close at its first read (a
     webcast start time that comes true).
     """
     reads = [want.at]
-    if want.why is not _Why.WINDOW:
+    if want.endpoint is not Endpoint.EVENTS or want.why is _Why.STEADY:
         return reads
     open_now = [(start, end) for start, end in state.windows if start <= now]
     at = want.at + pace.events_in_window

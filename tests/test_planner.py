@@ -181,6 +181,16 @@ def test_a_steady_poll_yields_to_the_later_window_polls_of_an_open_window() -> N
     assert plan_next_poll(plan, budget(*[-40] * 10, -10, 0), NOW) == PlannedPoll(minutes(6), EVENTS)
 
 
+def test_a_steady_poll_yields_to_the_later_window_polls_when_the_next_one_is_a_webcast_start() -> None:
+    """As above, with a start time at +6:30 taking the place of the +6 window read: the window's
+    reads after it still need their room."""
+    plan = state(windows=((-10, 60),), docked=-10, evented=0, webcasts=(6.5,))
+
+    assert plan_next_poll(plan, budget(*[-40] * 10, -10, 0), NOW) == PlannedPoll(
+        minutes(6.5) + timedelta(seconds=20), EVENTS
+    )
+
+
 def test_when_both_are_overdue_and_only_one_fits_the_more_urgent_goes_first() -> None:
     plan = state(windows=((-20, 60),), docked=-15, evented=-20)
 
