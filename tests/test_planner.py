@@ -197,59 +197,66 @@ def test_when_both_are_overdue_and_only_one_fits_the_more_urgent_goes_first() ->
     assert plan_next_poll(plan, budget(*[-59] * 13), NOW) == PlannedPoll(NOW, EVENTS)
 
 
+def follow(
+    per_hour: int,
+    until: float,
+    *,
+    docking_moments: tuple[float, ...] = (),
+    webcast_starts: tuple[float, ...] = (),
+    windows: tuple[tuple[float, float], ...] = (),
+) -> list[PlannedPoll]:
+    """Every poll the planner asks for from ``NOW`` to ``until``, each made when it was planned."""
+    polls: list[PlannedPoll] = []
+    calls: list[datetime] = []
+    last: dict[Endpoint, datetime] = {}
+    now = NOW
+    while now < minutes(until):
+        plan = PlanState(
+            interval=INTERVAL,
+            min_interval=MIN,
+            dockings=Watch(last.get(Endpoint.DOCKINGS), tuple(minutes(m) for m in docking_moments)),
+            events=Watch(last.get(Endpoint.EVENTS), tuple(minutes(m) for m in webcast_starts)),
+            windows=tuple((minutes(a), minutes(b)) for a, b in windows),
+        )
+        planned = plan_next_poll(plan, BudgetView(per_hour, tuple(calls)), now)
+        polls.append(planned)
+        now = planned.at
+        calls += [now] * len(planned.endpoints)
+        last.update(dict.fromkeys(planned.endpoints, now))
+    return polls
+
+
+def busiest_hour(polls: list[PlannedPoll]) -> int:
+    """The most calls any rolling hour saw."""
+    calls = [p.at for p in polls for _ in p.endpoints]
+    return max(sum(1 for c in calls if t - timedelta(hours=1) < c <= t) for t in calls)
+
+
 @pytest.mark.parametrize("per_hour", [2, 4, 14, 30, 60], ids=lambda n: f"{n} calls/hour")
 def test_polling_as_planned_never_exceeds_the_budget(per_hour: int) -> None:
     """Follow the planner for six hours of windows and moments on both endpoints; count calls per
     rolling hour."""
-    docking_moments = tuple(minutes(m) for m in range(3, 360, 7))
-    webcast_starts = tuple(minutes(m) for m in range(5, 360, 11))
-    calls: list[datetime] = []
-    last: dict[Endpoint, datetime] = {}
-    now = NOW
-    while now < minutes(360):
-        plan = PlanState(
-            interval=INTERVAL,
-            min_interval=MIN,
-            dockings=Watch(last.get(Endpoint.DOCKINGS), docking_moments),
-            events=Watch(last.get(Endpoint.EVENTS), webcast_starts),
-            windows=((minutes(0), minutes(120)), (minutes(200), minutes(360))),
-        )
-        planned = plan_next_poll(plan, BudgetView(per_hour, tuple(calls)), now)
-        now = planned.at
-        calls += [now] * len(planned.endpoints)
-        last.update(dict.fromkeys(planned.endpoints, now))
+    polls = follow(
+        per_hour,
+        360,
+        docking_moments=tuple(range(3, 360, 7)),
+        webcast_starts=tuple(range(5, 360, 11)),
+        windows=((0, 120), (200, 360)),
+    )
 
-    worst = max(sum(1 for c in calls if t - timedelta(hours=1) < c <= t) for t in calls)
-    assert worst <= per_hour
+    assert busiest_hour(polls) <= per_hour
 
 
 def test_overlapping_windows_and_a_cluster_of_planned_dockings_never_starve_the_dockings_for_long() -> None:
-    """Once the dockings are overdue by ``interval``, a steady read keeps room for the next window
-    read only, not for all of them: two windows and four planned dockings within the hour would
-    otherwise take every call (the dockings went unread for 75 minutes)."""
-    docking_moments = tuple(minutes(m) for m in (225.5, 226.5, 227.5, 228.5))
-    calls: list[datetime] = []
-    last: dict[Endpoint, datetime] = {}
-    dockings_read: list[datetime] = []
-    now = NOW
-    while now < minutes(300):
-        plan = PlanState(
-            interval=INTERVAL,
-            min_interval=MIN,
-            dockings=Watch(last.get(Endpoint.DOCKINGS), docking_moments),
-            events=Watch(last.get(Endpoint.EVENTS)),
-            windows=((minutes(130), minutes(205)), (minutes(167), minutes(242))),
-        )
-        planned = plan_next_poll(plan, BudgetView(14, tuple(calls)), now)
-        now = planned.at
-        calls += [now] * len(planned.endpoints)
-        last.update(dict.fromkeys(planned.endpoints, now))
-        if Endpoint.DOCKINGS in planned.endpoints:
-            dockings_read.append(now)
+    """Once the dockings are ``STARVED`` window paces late, a steady read keeps room for the next
+    window read only, not for all of them: two windows and four planned dockings within the hour
+    would otherwise take every call (the dockings went unread for 75 minutes)."""
+    polls = follow(14, 300, docking_moments=(225.5, 226.5, 227.5, 228.5), windows=((130, 205), (167, 242)))
+    dockings_read = [p.at for p in polls if Endpoint.DOCKINGS in p.endpoints]
 
     longest = max(b - a for a, b in itertools.pairwise(dockings_read))
     assert longest <= timedelta(minutes=35), longest
-    assert max(sum(1 for c in calls if t - timedelta(hours=1) < c <= t) for t in calls) <= 14
+    assert busiest_hour(polls) <= 14
 
 
 def test_moments_come_from_planned_dockings_departures_and_webcast_starts() -> None:
