@@ -40,6 +40,7 @@ The constants were tuned with ``bench/latency.py`` (see bench/README.md).
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -135,6 +136,23 @@ class BudgetView:
         made = sum(1 for call in self.calls if at - WINDOW < call <= at)
         planned = sum(1 for call in extra if at - WINDOW < call <= at)
         return made + planned + calls <= self.per_hour
+
+    def affords_each(self, moments: Iterable[datetime], planned: Sequence[datetime] = ()) -> bool:
+        """Whether a call at each of ``moments`` fits, each counting ``planned`` and the moments
+        before it as made: ``affordable`` for each in time order, in O(log n) a moment, not O(n). A
+        plan at 100,000 calls an hour holds thousands of calls and projects thousands of window reads
+        (1.4 s of the event loop a plan, one moment at a time)."""
+        made = sorted(self.calls)
+        taken = sorted(planned)
+        for moment in sorted(moments):
+            if self.hold_until is not None and moment < self.hold_until:
+                return False
+            since = moment - WINDOW
+            counted = _between(made, since, moment) + _between(taken, since, moment)
+            if counted + 1 > self.per_hour:
+                return False
+            insort(taken, moment)
+        return True
 
     def earliest(self, at: datetime, extra: Sequence[datetime] = (), calls: int = 1) -> datetime:
         """The first moment at or after ``at`` when ``calls`` calls fit."""
@@ -305,7 +323,7 @@ def plan_next_poll(state: PlanState, budget: BudgetView, now: datetime) -> Plann
             if chosen < at <= chosen + WINDOW
         }
     )
-    if reserved and not _leaves_room(budget, chosen, len(endpoints), [m for m, _ in reserved]):
+    if reserved and not budget.affords_each((m for m, _ in reserved), [chosen] * len(endpoints)):
         moment, endpoint = reserved[0]
         return PlannedPoll(budget.earliest(moment), frozenset({endpoint}))
     return PlannedPoll(chosen, endpoints)
@@ -366,10 +384,6 @@ def _window_reads(state: PlanState, want: _Want, pace: Paces, now: datetime) -> 
     return reads
 
 
-def _leaves_room(budget: BudgetView, poll: datetime, calls: int, moments: Sequence[datetime]) -> bool:
-    planned = [poll] * calls
-    for moment in moments:
-        if not budget.affordable(moment, planned):
-            return False
-        planned.append(moment)
-    return True
+def _between(ordered: Sequence[datetime], after: datetime, until: datetime) -> int:
+    """How many of ``ordered`` (ascending) lie in ``(after, until]``."""
+    return bisect_right(ordered, until) - bisect_right(ordered, after)

@@ -6,6 +6,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dockwatch.bot.model import ALL_ENDPOINTS, DockingRecord, Endpoint, Event, Port, Webcast
 from dockwatch.bot.planner import (
@@ -257,6 +259,39 @@ def test_overlapping_windows_and_a_cluster_of_planned_dockings_never_starve_the_
     longest = max(b - a for a, b in itertools.pairwise(dockings_read))
     assert longest <= timedelta(minutes=35), longest
     assert busiest_hour(polls) <= 14
+
+
+def affordable_one_by_one(budget: BudgetView, moments: list[datetime], planned: list[datetime]) -> bool:
+    """The rolling-hour rule as written: each moment in time order is ``affordable``, counting the
+    planned calls and every earlier moment as made."""
+    taken = list(planned)
+    for moment in sorted(moments):
+        if not budget.affordable(moment, taken):
+            return False
+        taken.append(moment)
+    return True
+
+
+offsets = st.lists(st.integers(min_value=-120, max_value=120), max_size=30)
+
+
+@given(
+    made=offsets,
+    moments=offsets,
+    planned=st.lists(st.integers(min_value=-5, max_value=5), max_size=3),
+    per_hour=st.integers(min_value=1, max_value=30),
+    hold=st.none() | st.integers(min_value=-60, max_value=120),
+)
+def test_affording_each_moment_is_the_rolling_hour_rule_for_each_in_time_order(
+    made: list[int], moments: list[int], planned: list[int], per_hour: int, hold: int | None
+) -> None:
+    """``affords_each`` answers what ``affordable`` one moment at a time answers (it only counts
+    with bisection, for plans at 100,000 calls an hour)."""
+    view = budget(*made, per_hour=per_hour, hold=hold)
+    at = [minutes(m) for m in moments]
+    taken = [minutes(m) for m in planned]
+
+    assert view.affords_each(at, taken) == affordable_one_by_one(view, at, taken)
 
 
 def test_moments_come_from_planned_dockings_departures_and_webcast_starts() -> None:
