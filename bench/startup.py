@@ -1,6 +1,6 @@
 """Start-up cost of whole ``dockwatch`` processes: CPU and peak RSS, beside ``import aiohttp`` as the floor.
 
-Run by hand:  python bench/startup.py [--dockwatch PATH] [--rounds 5]
+Run by hand:  python bench/startup.py [--dockwatch PATH] [--rounds 5] [--ladder]
 
 Cron starts a fresh interpreter for every command, so what a command imports is paid on every run,
 however little the command then does. Each command runs ``--rounds`` times; each run is charged its
@@ -56,6 +56,14 @@ POLL_LIBRARIES = (
 )
 """What any ``poll-once`` on SQLite imports before a line of dockwatch runs: no poll can cost less."""
 
+LADDER = {
+    "python -c pass": "pass",
+    "import aiohttp, pydantic": "import aiohttp, pydantic",
+    "... and sqlalchemy": "import aiohttp, pydantic, sqlalchemy",
+    "... and sqlalchemy.orm": "import aiohttp, pydantic, sqlalchemy.orm",
+}
+"""``--ladder``: the libraries a poll imports, one step at a time, to show where the floor comes from."""
+
 
 def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(user + system CPU seconds, peak RSS MiB) of one run of ``argv``, which must succeed."""
@@ -74,6 +82,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--no-bytecode", action="store_true", help="compile every module from source in every run"
+    )
+    parser.add_argument(
+        "--ladder", action="store_true", help="also time the poll's libraries one step at a time"
     )
     args = parser.parse_args()
     python = str(Path(args.dockwatch).parent / "python")
@@ -110,6 +121,8 @@ def main() -> None:
                 "steady dockwatch -q poll-once": [args.dockwatch, "-q", "poll-once", "--config", str(config)],
                 "libraries a SQLite poll imports": [python, "-c", POLL_LIBRARIES],
             }
+            if args.ladder:
+                commands.update({name: [python, "-c", code] for name, code in LADDER.items()})
             env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
             if not args.no_bytecode:
                 env.pop("PYTHONDONTWRITEBYTECODE")
