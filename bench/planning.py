@@ -6,7 +6,9 @@ The worst case the planner meets: a webcast window open for the whole hour, the 
 window's pace, and the dockings due a moment before the next window read. That steady dockings read
 must leave room for every window read of the coming hour, so the plan projects them all (one a
 ``min_interval`` at a budget that allows it: 3,600 at 1 s) and checks each against the calls of the
-last hour (as many again). The calls are those the planner's own paces would have made.
+last hour (as many again). The calls are those the planner's own paces would have made, at most
+``per_hour - 2``: at the lower budgets the hour is then nearly full, the check stops at the second
+read and the plan reads the events instead; only the 100,000 row scans the whole hour.
 """
 
 from __future__ import annotations

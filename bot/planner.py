@@ -139,9 +139,10 @@ class BudgetView:
 
     def affords_each(self, moments: Iterable[datetime], planned: Sequence[datetime] = ()) -> bool:
         """Whether a call at each of ``moments`` fits, each counting ``planned`` and the moments
-        before it as made: ``affordable`` for each in time order, in O(log n) a moment, not O(n). A
-        plan at 100,000 calls an hour holds thousands of calls and projects thousands of window reads
-        (1.4 s of the event loop a plan, one moment at a time)."""
+        before it as made: ``affordable`` for each in time order, counted by bisection instead of
+        over every call. A plan at 100,000 calls an hour holds thousands of calls and projects
+        thousands of window reads: one moment at a time, that took 1.7 s of the event loop a plan
+        (``bench/planning.py``)."""
         made = sorted(self.calls)
         taken = sorted(planned)
         for moment in sorted(moments):

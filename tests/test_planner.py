@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dockwatch.bot.model import ALL_ENDPOINTS, DockingRecord, Endpoint, Event, Port, Webcast
@@ -275,6 +275,9 @@ def affordable_one_by_one(budget: BudgetView, moments: list[datetime], planned: 
 offsets = st.lists(st.integers(min_value=-120, max_value=120), max_size=30)
 
 
+@example(made=[-60], moments=[0], planned=[], per_hour=1, hold=None)  # a call just left the hour
+@example(made=[], moments=[5], planned=[], per_hour=1, hold=5)  # the hold ends as the moment comes
+@example(made=[], moments=[4], planned=[], per_hour=1, hold=5)  # a moment inside the hold
 @given(
     made=offsets,
     moments=offsets,
