@@ -290,6 +290,9 @@ async def waiting_on_a_lock(url: str, writer: asyncio.Task[None]) -> bool:
                 )
                 if waiting:
                     return True
+                # PostgreSQL keeps one pg_stat_activity snapshot per transaction: without ending
+                # it, a writer reaching its lock after the first look would never be seen.
+                await connection.rollback()
                 await asyncio.sleep(0.01)
     finally:
         await engine.dispose()
